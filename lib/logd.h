@@ -1,0 +1,595 @@
+/*
+ * logd.h - the one public header of liblogd.
+ *
+ * liblogd is the storage engine of the logd broker (Kafka RecordBatch v2
+ * batches in mmap'd segment files with offset and time indexes, topics and
+ * consumer-group offsets in LMDB) and its client library (the native
+ * protocol: a big-endian u32 length, then a msgpack array).
+ *
+ * Conventions, everywhere in this header:
+ * - Functions return 0 on success or a negative code: a negated errno
+ *   (-EINVAL, -EIO, -ENOSPC, ...) or one of the LOGD_E* codes below.
+ *   logd_strerror() names every code.  Nothing is left in errno.
+ * - Out-parameters are written only on success.
+ * - Lengths are size_t, offsets int64_t (Kafka offsets are signed; -1 is
+ *   "none").  Timestamps are milliseconds since the Unix epoch.
+ * - Destructors (_close, _free) accept NULL.
+ * - The library has no globals, never exits, never logs and never touches
+ *   signals.  Objects are not thread safe unless a function says so.
+ */
+#ifndef LOGD_H
+#define LOGD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOGD_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Library codes live in [-30099, -30000] so they never collide with a
+ * negated errno.  The same numbers travel in protocol error replies.
+ */
+#define LOGD_ECORRUPT    (-30000) /* stored data failed a check (CRC, bounds) */
+#define LOGD_EBADBATCH   (-30001) /* a record batch is malformed */
+#define LOGD_ECRC        (-30002) /* a record batch's CRC32C does not match */
+#define LOGD_ERANGE      (-30003) /* offset out of range of the log */
+#define LOGD_ENOTOPIC    (-30004) /* unknown topic */
+#define LOGD_ENOPART     (-30005) /* unknown partition */
+#define LOGD_ETOPICEXIST (-30006) /* topic already exists */
+#define LOGD_EBADNAME    (-30007) /* invalid topic or group name */
+#define LOGD_ETOOBIG     (-30008) /* a frame, batch or record is too large */
+#define LOGD_EREADONLY   (-30009) /* partition read-only after a failed sync */
+#define LOGD_EPROTO      (-30010) /* malformed protocol frame or request */
+#define LOGD_ETIMEDOUT   (-30011) /* request timed out */
+#define LOGD_ELOCKED     (-30012) /* datadir locked by another process */
+#define LOGD_ESTORE      (-30013) /* metadata store (LMDB) failure */
+#define LOGD_EBADCONFIG  (-30014) /* unknown config key or bad value */
+#define LOGD_EGENERATION (-30015) /* stale group generation */
+#define LOGD_EMEMBER     (-30016) /* unknown group member */
+#define LOGD_EREBALANCE  (-30017) /* group is rebalancing: rejoin */
+#define LOGD_ENOGROUP    (-30018) /* unknown consumer group */
+#define LOGD_EUNSUPPORTED (-30019) /* unknown api or unsupported version */
+#define LOGD_ECLOSED     (-30020) /* connection closed */
+#define LOGD_EFULL       (-30021) /* an index or segment has no room */
+#define LOGD_ELAST       (-30021)
+
+/* A readable name for any code returned by liblogd (static storage). */
+const char *logd_strerror(int err);
+
+/* ------------------------------------------------------------------ */
+/* CRC32C (Castagnoli)                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Extends crc over len bytes of p (start with crc = 0).  Uses the SSE4.2
+ * crc32 instruction when the CPU has it (checked once, at first use),
+ * otherwise a slicing-by-8 table.  Thread safe.
+ */
+uint32_t logd_crc32c(uint32_t crc, const void *p, size_t len);
+/* The portable implementation alone, for tests and benchmarks. */
+uint32_t logd_crc32c_sw(uint32_t crc, const void *p, size_t len);
+/* 1 when logd_crc32c() uses the hardware instruction. */
+int logd_crc32c_hw(void);
+
+/* ------------------------------------------------------------------ */
+/* Kafka RecordBatch v2                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Layout (all big-endian):
+ *   0  baseOffset i64         27 baseTimestamp i64
+ *   8  batchLength i32        35 maxTimestamp i64
+ *   12 partitionLeaderEpoch   43 producerId i64
+ *   16 magic i8 (= 2)         51 producerEpoch i16
+ *   17 crc u32 (CRC32C of 21..end)
+ *   21 attributes i16         53 baseSequence i32
+ *   23 lastOffsetDelta i32    57 recordCount i32
+ *   61 records
+ * batchLength counts the bytes after itself: a batch is batchLength + 12
+ * bytes.  Attributes: bits 0-2 compression codec, bit 3 timestamp type
+ * (1 = log append time), bit 4 transactional, bit 5 control.
+ */
+#define LOGD_BATCH_HEADER_SIZE   61
+#define LOGD_BATCH_LENGTH_OFFSET 8
+#define LOGD_BATCH_MAGIC         2
+#define LOGD_ATTR_COMPRESSION_MASK 0x07
+#define LOGD_ATTR_LOG_APPEND_TIME  0x08
+#define LOGD_ATTR_TRANSACTIONAL    0x10
+#define LOGD_ATTR_CONTROL          0x20
+/* No batch is larger than this (Kafka's message.max.bytes is 1 MiB). */
+#define LOGD_BATCH_MAX_SIZE (64u << 20)
+
+/* The header of one batch, decoded. */
+struct logd_batch_info {
+	int64_t base_offset;
+	int64_t last_offset;      /* base_offset + lastOffsetDelta */
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int64_t producer_id;
+	size_t size;              /* whole batch: batchLength + 12 */
+	int32_t record_count;
+	int32_t leader_epoch;
+	int32_t base_sequence;
+	int16_t producer_epoch;
+	int16_t attributes;
+	uint32_t crc;
+};
+
+/* One record header (key is a string, value any bytes or NULL). */
+struct logd_header {
+	const char *key;
+	size_t key_len;
+	const void *value;        /* NULL: null value */
+	size_t value_len;
+};
+
+/*
+ * One record, decoded by the iterator.  key/value point into the batch
+ * and are valid as long as its bytes are; NULL means a null key or value
+ * (distinct from a zero-length one).  Headers are left encoded: walk them
+ * with logd_record_header_next().
+ */
+struct logd_record {
+	int64_t offset;
+	int64_t timestamp;
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+	const uint8_t *headers;   /* encoded headers, header_count of them */
+	size_t headers_len;
+	int32_t header_count;
+};
+
+/*
+ * Decodes and checks the batch at p (at most len bytes available): length
+ * within len and within [61 + 7, LOGD_BATCH_MAX_SIZE], magic 2, CRC32C,
+ * lastOffsetDelta + 1 == recordCount > 0, and for uncompressed batches
+ * that the records parse to exactly the end of the batch with offset
+ * deltas 0..count-1.  On success fills *info (may be NULL).
+ * Errors: LOGD_EBADBATCH (framing, magic, counts, records), LOGD_ECRC,
+ * -EAGAIN when len is shorter than the batch claims (need more bytes).
+ */
+int logd_batch_check(const void *p, size_t len, struct logd_batch_info *info);
+
+/*
+ * Decodes only the 61-byte header of the batch at p (len >= 61), with no
+ * CRC or record check: for scanning data already checked once.
+ * Errors: LOGD_EBADBATCH, -EAGAIN as logd_batch_check().
+ */
+int logd_batch_header(const void *p, size_t len, struct logd_batch_info *info);
+
+/* Rewrites baseOffset (bytes 0..7, outside the CRC). */
+void logd_batch_set_base_offset(void *batch, int64_t base_offset);
+
+/*
+ * Stamps a batch with log-append time: sets attribute bit 3, writes
+ * maxTimestamp = ts and recomputes the CRC (as Kafka does).
+ */
+void logd_batch_set_log_append_time(void *batch, int64_t ts);
+
+/* Record iterator over one checked batch. */
+struct logd_batch_iter {
+	const uint8_t *p, *end;
+	int64_t base_offset;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int32_t remaining;
+	int log_append_time;
+};
+
+/*
+ * Starts iterating the records of the batch at p (size bytes, as checked
+ * by logd_batch_check()).  Compressed batches cannot be iterated:
+ * -ENOTSUP.  Errors: LOGD_EBADBATCH.
+ */
+int logd_batch_iter_init(struct logd_batch_iter *it, const void *p, size_t size);
+
+/*
+ * Decodes the next record into *rec.  Returns 1 with a record, 0 at the
+ * end, LOGD_EBADBATCH if the record bytes are malformed.  Records of a
+ * log-append-time batch take the batch's maxTimestamp.
+ */
+int logd_batch_iter_next(struct logd_batch_iter *it, struct logd_record *rec);
+
+/*
+ * Walks a record's encoded headers: *pos starts at 0.  Returns 1 with a
+ * header in *h, 0 at the end, LOGD_EBADBATCH when malformed.
+ */
+int logd_record_header_next(const struct logd_record *rec, size_t *pos,
+    struct logd_header *h);
+
+/*
+ * Builds one uncompressed batch.  The builder owns a growable buffer; the
+ * bytes returned by logd_batch_builder_finish() are valid until the next
+ * call on the builder.  Producer id -1, epoch -1, sequence -1 (no
+ * idempotence), leader epoch -1, baseOffset 0.
+ */
+struct logd_batch_builder;
+
+int logd_batch_builder_new(struct logd_batch_builder **out);
+void logd_batch_builder_free(struct logd_batch_builder *b);
+/* Empties the builder for a new batch, keeping its buffer. */
+void logd_batch_builder_reset(struct logd_batch_builder *b);
+/*
+ * Adds a record.  key/value NULL mean null (their lengths are ignored).
+ * Errors: -ENOMEM, LOGD_ETOOBIG when the batch would pass
+ * LOGD_BATCH_MAX_SIZE.
+ */
+int logd_batch_builder_add(struct logd_batch_builder *b, int64_t timestamp,
+    const void *key, size_t key_len, const void *value, size_t value_len,
+    const struct logd_header *headers, size_t header_count);
+/* Records added since the last reset. */
+int32_t logd_batch_builder_count(const struct logd_batch_builder *b);
+/* Bytes the batch would have if finished now. */
+size_t logd_batch_builder_size(const struct logd_batch_builder *b);
+/*
+ * Writes the header and CRC and returns the batch.  Errors: -EINVAL when
+ * no record was added.
+ */
+int logd_batch_builder_finish(struct logd_batch_builder *b,
+    const uint8_t **batch, size_t *len);
+
+/* Kafka's default partitioner: murmur2(key) & 0x7fffffff, mod n. */
+int32_t logd_partition_for_key(const void *key, size_t len, int32_t n);
+/* Kafka's murmur2 (seed 0x9747b28c), as its Java client computes it. */
+uint32_t logd_murmur2(const void *key, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Partition logs                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A partition log is a directory of segments named by their 20-digit base
+ * offset: NNN.log (the batches), NNN.idx (offset index: u32 relative
+ * offset, u32 position, every index_interval bytes), NNN.tix (time index:
+ * i64 timestamp, u32 relative offset) and recovery-point.  The active
+ * segment is preallocated and mmap'd read-write; appends copy into the
+ * map.  Closed segments are trimmed to size and mapped read-only.
+ */
+struct logd_log_config {
+	uint64_t segment_bytes;   /* roll at this size (default 128 MiB) */
+	int64_t segment_ms;       /* roll at this age (default 7 days) */
+	int64_t retention_ms;     /* -1: keep forever (default 7 days) */
+	int64_t retention_bytes;  /* -1: unlimited (default) */
+	uint32_t index_interval;  /* bytes between index entries (4096) */
+	uint32_t index_bytes;     /* capacity of each index file (10 MiB) */
+	int log_append_time;      /* 1: stamp batches with append time */
+};
+
+/* Fills *c with the defaults above. */
+void logd_log_config_default(struct logd_log_config *c);
+
+/* What logd_log_open() found and repaired. */
+struct logd_recovery {
+	int64_t start_offset;     /* log start after open */
+	int64_t end_offset;       /* next offset to assign */
+	uint64_t truncated_bytes; /* invalid tail bytes removed */
+	uint32_t segments;        /* segments in the log */
+	uint32_t scanned_batches; /* batches CRC-checked during recovery */
+};
+
+struct logd_log;
+
+/*
+ * Opens (creating if needed) the partition log in directory dir.
+ * Recovery: every segment holding offsets at or past the recovery point is
+ * scanned batch by batch (length bounds, magic, offsets, CRC); the first
+ * invalid byte ends the log and everything after it is removed, and the
+ * indexes are rebuilt for the scanned part.  rec, if not NULL, says what
+ * happened.  Errors: negated errno from the file system, LOGD_ECORRUPT
+ * when a closed segment is unusable (its bytes are never removed).
+ */
+int logd_log_open(const char *dir, const struct logd_log_config *cfg,
+    int64_t now_ms, struct logd_log **out, struct logd_recovery *rec);
+
+/*
+ * Closes the log: syncs it, writes the recovery point, unmaps what no
+ * reader holds.  Slices still referenced stay valid until released.
+ */
+void logd_log_close(struct logd_log *log);
+
+/* Applies a new config (segment size, retention, ...) from now on. */
+void logd_log_set_config(struct logd_log *log, const struct logd_log_config *cfg);
+
+/* First offset still stored, and the next offset to be assigned. */
+int64_t logd_log_start_offset(const struct logd_log *log);
+int64_t logd_log_end_offset(const struct logd_log *log);
+/* Every offset below this is known to be on disk (synced). */
+int64_t logd_log_flushed_offset(const struct logd_log *log);
+/* Bytes of all segments, and the number of segments. */
+uint64_t logd_log_size(const struct logd_log *log);
+uint32_t logd_log_segment_count(const struct logd_log *log);
+
+/*
+ * Appends one or more batches that logd_batch_check() accepted (data is
+ * len bytes of whole batches).  Assigns offsets from the end offset,
+ * rewriting only baseOffset (and, for log-append-time logs, stamping
+ * now_ms).  Rolls a segment first when the data would not fit, the
+ * segment is older than segment_ms, or an index is full.  On success
+ * *first and *last (may be NULL) are the first and last offsets given.
+ * The data is not synced: see logd_log_flush*().
+ * Errors: LOGD_EBADBATCH (data is not whole valid batches; nothing
+ * appended), LOGD_ETOOBIG (one batch larger than a segment),
+ * LOGD_EREADONLY (an earlier sync failed), -ENOSPC and other negated
+ * errno from rolling (nothing appended).
+ */
+int logd_log_append(struct logd_log *log, const void *data, size_t len,
+    int64_t now_ms, int64_t *first, int64_t *last);
+
+/*
+ * A read: whole stored batches borrowed from a segment's map.  data/len
+ * stay valid until logd_log_read_release(), even if the segment is
+ * deleted by retention or the log is closed meanwhile.
+ */
+struct logd_read {
+	const uint8_t *data;
+	size_t len;
+	int64_t next_offset;      /* offset after the last batch returned */
+	void *seg;                /* private: the referenced segment */
+};
+
+/*
+ * Reads whole batches starting with the one that holds offset, up to
+ * max_bytes (at least one whole batch is returned, even if larger; a read
+ * never spans two segments).  At the end of the log (offset == end
+ * offset) returns 0 with len 0.  The first batch may start below offset:
+ * readers skip records below what they asked for.
+ * Errors: LOGD_ERANGE when offset is below the start or past the end.
+ */
+int logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
+    struct logd_read *r);
+
+/* Drops the reference a successful logd_log_read() took.  Accepts a
+ * zeroed or already released read. */
+void logd_log_read_release(struct logd_read *r);
+
+/*
+ * Offset of the first record whose timestamp is >= ts (the end offset if
+ * there is none).  Errors: none beyond -EIO on a damaged index.
+ */
+int logd_log_offset_for_time(struct logd_log *log, int64_t ts, int64_t *offset);
+
+/*
+ * Flushing in three steps so that a caller can sync on another thread
+ * while appends go on (group commit):
+ *   logd_log_flush_begin() on the log's thread captures what is unsynced
+ *     (cheap, no I/O); returns NULL in *f when nothing is dirty;
+ *   logd_flush_run() on any thread does the fdatasync()s;
+ *   logd_log_flush_end() on the log's thread publishes the new flushed
+ *     offset, writes the recovery point and frees f.  If run failed, the
+ *     log becomes read-only (LOGD_EREADONLY on append) and flush_end
+ *     returns the error: data that was never synced is never reported
+ *     flushed.
+ * logd_log_flush() does all three at once.
+ */
+struct logd_flush;
+int logd_log_flush_begin(struct logd_log *log, struct logd_flush **f);
+int logd_flush_run(struct logd_flush *f);
+int logd_log_flush_end(struct logd_log *log, struct logd_flush *f);
+int logd_log_flush(struct logd_log *log);
+
+/*
+ * Deletes closed segments past retention (all of their records older than
+ * now_ms - retention_ms, or the oldest while the log exceeds
+ * retention_bytes) and moves the start offset.  Segments a reader holds
+ * are unlinked now and unmapped when released.  *deleted (may be NULL) is
+ * the number of segments removed.
+ */
+int logd_log_retain(struct logd_log *log, int64_t now_ms, uint32_t *deleted);
+
+/*
+ * Removes every record before offset (whole segments only; the start
+ * offset becomes the base of the segment holding offset).  For tests and
+ * administrative trimming.
+ */
+int logd_log_delete_before(struct logd_log *log, int64_t offset);
+
+/* ------------------------------------------------------------------ */
+/* Offline segment checks (logctl verify, logctl dump)                 */
+/* ------------------------------------------------------------------ */
+
+/* What logd_segment_verify() found in one segment file. */
+struct logd_segment_report {
+	int64_t base_offset;      /* from the file name */
+	int64_t next_offset;      /* after the last valid batch */
+	uint64_t valid_bytes;     /* bytes of valid batches from the start */
+	uint64_t file_bytes;
+	uint64_t batches;
+	uint64_t records;
+	int64_t bad_position;     /* first invalid byte, -1 if none */
+	int error;                /* why it is invalid (0 if valid) */
+	int index_error;          /* 0, or what is wrong with .idx/.tix */
+};
+
+/*
+ * Checks the .log file at path read-only: every batch's bounds, magic,
+ * offsets and CRC, and its .idx and .tix against the batches.  Trailing
+ * zeros (preallocation) are not an error.  Returns 0 when the file could
+ * be read (see report for damage), a negated errno otherwise.
+ */
+int logd_segment_verify(const char *path, struct logd_segment_report *report);
+
+/*
+ * Calls fn for each batch in the .log file at path, in order, with its
+ * bytes (valid only during the call) and the result of
+ * logd_batch_check() on it; stops at the first invalid batch or when fn
+ * returns non-zero (which is returned).
+ */
+int logd_segment_walk(const char *path,
+    int (*fn)(void *arg, const uint8_t *batch, size_t len, int check,
+        const struct logd_batch_info *info), void *arg);
+
+/* ------------------------------------------------------------------ */
+/* The store: a datadir of topics, with metadata and group offsets     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A datadir holds LOCK (flock: one process at a time), meta/ (an LMDB
+ * environment with topics, their configs and committed group offsets)
+ * and topics/<topic>-<partition>/ (one partition log each).
+ */
+struct logd_store;
+
+#define LOGD_TOPIC_NAME_MAX 249
+#define LOGD_GROUP_NAME_MAX 255
+
+/*
+ * 0 if name is a valid topic name: 1-249 characters of [A-Za-z0-9._-],
+ * not "." or "..".  LOGD_EBADNAME otherwise.
+ */
+int logd_topic_name_check(const char *name);
+/* 0 if name is a valid group name: 1-255 printable ASCII characters, no
+ * NUL.  LOGD_EBADNAME otherwise. */
+int logd_group_name_check(const char *name);
+
+/* Topic settings: the partition log config plus the partition count. */
+struct logd_topic_config {
+	int32_t partitions;
+	struct logd_log_config log;
+};
+
+/* Defaults: 1 partition, logd_log_config_default(). */
+void logd_topic_config_default(struct logd_topic_config *c);
+
+/*
+ * Sets one setting by its Kafka-style name: partitions, segment.bytes,
+ * segment.ms, retention.ms, retention.bytes, index.interval.bytes,
+ * segment.index.bytes, message.timestamp.type (CreateTime or
+ * LogAppendTime).  Errors: LOGD_EBADCONFIG (unknown key or bad value).
+ */
+int logd_topic_config_set(struct logd_topic_config *c, const char *key,
+    const char *value);
+
+/*
+ * Writes the settings as "key=value" lines into buf (NUL-terminated,
+ * truncated to size).  Returns the length it needed, like snprintf.
+ */
+size_t logd_topic_config_format(const struct logd_topic_config *c,
+    char *buf, size_t size);
+
+#define LOGD_STORE_CREATE 0x1 /* create the datadir if missing */
+
+/*
+ * Opens the datadir: takes LOCK (LOGD_ELOCKED if another process holds
+ * it), opens meta/ and every topic's partition logs (with recovery).
+ * on_recover, if not NULL, is told about each partition as it opens.
+ * Errors: negated errno, LOGD_ELOCKED, LOGD_ESTORE, and whatever
+ * logd_log_open() returns for a partition.
+ */
+int logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
+    void (*on_recover)(void *arg, const char *topic, int32_t partition,
+        const struct logd_recovery *rec),
+    void *arg, struct logd_store **out);
+
+/* Flushes and closes every log, the LMDB environment, and LOCK. */
+void logd_store_close(struct logd_store *st);
+
+/*
+ * Creates a topic with cfg (NULL: defaults) and its partition logs.
+ * Errors: LOGD_EBADNAME, LOGD_ETOPICEXIST, LOGD_EBADCONFIG (partitions
+ * outside 1..10000), negated errno, LOGD_ESTORE.
+ */
+int logd_store_topic_create(struct logd_store *st, const char *name,
+    const struct logd_topic_config *cfg, int64_t now_ms);
+
+/*
+ * Deletes a topic: its metadata, its committed offsets and its files.
+ * Readers holding slices keep them until released.
+ * Errors: LOGD_ENOTOPIC, LOGD_ESTORE, negated errno.
+ */
+int logd_store_topic_delete(struct logd_store *st, const char *name);
+
+/*
+ * Changes a topic's settings (key/value as logd_topic_config_set()).
+ * partitions may only grow.  Errors: LOGD_ENOTOPIC, LOGD_EBADCONFIG.
+ */
+int logd_store_topic_alter(struct logd_store *st, const char *name,
+    const char *key, const char *value, int64_t now_ms);
+
+/*
+ * Looks up a topic's config (copied into *cfg, may be NULL).  Returns 0,
+ * or LOGD_ENOTOPIC.
+ */
+int logd_store_topic_config(struct logd_store *st, const char *name,
+    struct logd_topic_config *cfg);
+
+/*
+ * The partition log of topic/partition: borrowed, valid until the topic
+ * is deleted or the store closed.  Errors: LOGD_ENOTOPIC, LOGD_ENOPART.
+ */
+int logd_store_log(struct logd_store *st, const char *topic,
+    int32_t partition, struct logd_log **log);
+
+/*
+ * Calls fn for every topic, in name order; stops when fn returns non-zero
+ * and returns that.
+ */
+int logd_store_topics(struct logd_store *st,
+    int (*fn)(void *arg, const char *name, const struct logd_topic_config *cfg),
+    void *arg);
+
+/* Runs logd_log_retain() on every partition. */
+int logd_store_retain(struct logd_store *st, int64_t now_ms);
+
+/*
+ * Flushes every partition log (and its directory) and the LMDB
+ * environment synchronously.
+ */
+int logd_store_flush(struct logd_store *st);
+
+/* One committed offset of a group. */
+struct logd_offset_commit {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;           /* the next offset the group will read */
+	const char *metadata;     /* may be NULL */
+};
+
+/*
+ * Commits offsets for group in one LMDB write transaction, durably (the
+ * commit is synced before this returns): all or none.  Thread safety:
+ * this, logd_store_offset_fetch() and logd_store_offsets() touch only
+ * LMDB, so a daemon may commit on its flusher thread while its loop
+ * thread uses the store; topics are checked in the LMDB transaction.
+ * Errors: LOGD_EBADNAME, LOGD_ENOTOPIC, LOGD_ENOPART, LOGD_ESTORE.
+ */
+int logd_store_offsets_commit(struct logd_store *st, const char *group,
+    const struct logd_offset_commit *c, size_t n, int64_t now_ms);
+
+/*
+ * The committed offset of group on topic/partition in *offset, and its
+ * metadata (copied, NUL-terminated, truncated to meta_size; meta may be
+ * NULL).  Returns 0, or LOGD_ENOGROUP when nothing is committed there.
+ */
+int logd_store_offset_fetch(struct logd_store *st, const char *group,
+    const char *topic, int32_t partition, int64_t *offset,
+    char *meta, size_t meta_size);
+
+/*
+ * Calls fn for every committed offset, in (group, topic, partition)
+ * order; group NULL for all groups, else only that group.  The strings
+ * are valid only during the call.  Stops when fn returns non-zero.
+ */
+int logd_store_offsets(struct logd_store *st, const char *group,
+    int (*fn)(void *arg, const char *group, const char *topic,
+        int32_t partition, int64_t offset, int64_t commit_ms,
+        const char *metadata),
+    void *arg);
+
+/* Deletes every committed offset of group.  LOGD_ENOGROUP if none. */
+int logd_store_group_delete(struct logd_store *st, const char *group);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LOGD_H */
