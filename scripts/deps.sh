@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what building and testing logd needs on Debian 12.
+# Run as root (or through sudo).  Does nothing that is already done.
+set -e
+pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
+libmsgpack-dev libsqlite3-dev sqlite3 check mandoc python3 procps"
+missing=""
+for p in $pkgs; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: need root to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

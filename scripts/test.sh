@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs the dependencies, builds logd twice (plain, and with ASan and
+# UBSan) and runs every test in both builds.  Exits non-zero on any
+# failure.  The last line counts the Check tests that passed and failed.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+sh "$top/scripts/deps.sh"
+(cd "$top" && autoreconf -fi >/dev/null 2>&1)
+
+status=0
+for variant in plain asan; do
+	dir="$top/build-test-$variant"
+	flags=""
+	[ "$variant" = asan ] && flags="--enable-sanitizers"
+	rm -rf "$dir"
+	echo "== $variant build"
+	sh "$top/scripts/build.sh" "$dir" "$flags"
+	echo "== $variant tests"
+	if ! (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    make -s -j"$(nproc)" check); then
+		status=1
+		for f in "$dir"/tests/*.log; do
+			grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null &&
+			    { echo "---- $f"; tail -50 "$f"; }
+		done
+	fi
+done
+
+# Check prints "NN%: Checks: N, Failures: F, Errors: E" per program.
+cat "$top"/build-test-*/tests/*.log 2>/dev/null | python3 -c '
+import re, sys
+p = f = 0
+for m in re.finditer(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", sys.stdin.read()):
+    n, fa, e = map(int, m.groups())
+    p += n - fa - e
+    f += fa + e
+print("check: %d passed, %d failed" % (p, f))
+'
+exit $status
