@@ -589,6 +589,455 @@ int logd_store_offsets(struct logd_store *st, const char *group,
 /* Deletes every committed offset of group.  LOGD_ENOGROUP if none. */
 int logd_store_group_delete(struct logd_store *st, const char *group);
 
+/* ------------------------------------------------------------------ */
+/* Client                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A logd_client is one connection to a logd broker speaking the native
+ * protocol (lib/proto.h).  Requests are pipelined: many may be in flight,
+ * and responses, which may come back in any order, are matched by
+ * correlation id.  A producer and a consumer ride on a client; several
+ * may share one.  Every call that waits drives the connection, so acks
+ * for the producer and fetched data for the consumer are taken in while
+ * an administrative call waits for its own reply.
+ *
+ * Errors: besides the codes each function names, any call that talks to
+ * the broker may return LOGD_ECLOSED (the connection broke: every request
+ * in flight fails with it and the client stays unusable; open a new one),
+ * LOGD_ETIMEDOUT (no reply within the request timeout; the connection
+ * stays usable and a late reply is ignored), LOGD_EPROTO (the broker sent
+ * something this library cannot read; the connection is closed) or a
+ * negated errno from the socket.  When the broker refuses a request, its
+ * code is returned and its message is kept: see logd_client_errmsg().
+ *
+ * Threads: a client and everything on it (producers, consumers) belong to
+ * one thread at a time.  Use one client per thread.  No background
+ * threads are started; work happens inside the calls.
+ */
+struct logd_client;
+struct logd_producer;
+struct logd_consumer;
+
+/* Connection settings.  Zero fields take the defaults shown. */
+struct logd_client_options {
+	int connect_timeout_ms;   /* 5000 */
+	int request_timeout_ms;   /* 30000; a fetch adds its max_wait */
+	const char *client_id;    /* sent in HELLO; NULL: "liblogd" */
+};
+
+/* The default broker address. */
+#define LOGD_DEFAULT_ADDR "127.0.0.1:9400"
+#define LOGD_DEFAULT_PORT 9400
+
+/*
+ * Connects to the broker at addr and says HELLO.  addr is "host:port",
+ * "host" (port 9400), "[v6addr]:port", or a Unix socket path: anything
+ * starting with '/' or '.', or "unix:PATH".  NULL means
+ * LOGD_DEFAULT_ADDR.  opts may be NULL (defaults).
+ * Errors: -EINVAL (bad address), -ENOENT (host not found), LOGD_ETIMEDOUT
+ * (connect or HELLO took longer than connect_timeout_ms), -ECONNREFUSED
+ * and other negated errno from connect(2), LOGD_EPROTO (the peer is not a
+ * logd broker), -ENOMEM.  Nothing is allocated on failure.
+ */
+int logd_client_open(const char *addr, const struct logd_client_options *opts,
+    struct logd_client **out);
+
+/*
+ * Closes the connection and frees the client.  Requests still in flight
+ * are abandoned (an unacknowledged produce may or may not be stored).
+ * Producers and consumers on the client must be closed first.
+ */
+void logd_client_close(struct logd_client *c);
+
+/*
+ * A readable description of the last failure of a call on c (or on a
+ * producer or consumer using c): the broker's own message when it
+ * refused the request, else what went wrong locally.  "" when there was
+ * none.  Valid until the next call on c.
+ */
+const char *logd_client_errmsg(const struct logd_client *c);
+
+/* The broker's version string from HELLO; valid while c is open. */
+const char *logd_client_server_version(const struct logd_client *c);
+
+/* The socket, for a caller's own poll(2) (wait for POLLIN, then call
+ * logd_client_poll()).  Never read or write it directly. */
+int logd_client_fd(const struct logd_client *c);
+
+/*
+ * Waits up to timeout_ms (0: no wait, -1: forever) for traffic on the
+ * connection and handles it: writes queued requests, reads replies,
+ * delivers producer results, stores fetched data.  Returns the number of
+ * replies handled (>= 0) or an error.
+ */
+int logd_client_poll(struct logd_client *c, int timeout_ms);
+
+/* One setting: both strings are borrowed for the call. */
+struct logd_kv {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * Creates topic with partitions partitions (0: the broker's default) and
+ * the settings in config[0..n) (Kafka names, see
+ * logd_topic_config_set()).  Errors: LOGD_ETOPICEXIST, LOGD_EBADNAME,
+ * LOGD_EBADCONFIG.
+ */
+int logd_client_topic_create(struct logd_client *c, const char *topic,
+    int32_t partitions, const struct logd_kv *config, size_t n);
+
+/* Deletes topic, its data and committed offsets.  LOGD_ENOTOPIC. */
+int logd_client_topic_delete(struct logd_client *c, const char *topic);
+
+/* Changes settings of topic.  Errors: LOGD_ENOTOPIC, LOGD_EBADCONFIG. */
+int logd_client_topic_alter(struct logd_client *c, const char *topic,
+    const struct logd_kv *config, size_t n);
+
+/* Metadata, as returned by logd_client_metadata(); one allocation. */
+struct logd_partition_meta {
+	int32_t partition;
+	int64_t start_offset;     /* first stored offset */
+	int64_t end_offset;       /* next offset to be assigned */
+	uint64_t size;            /* bytes stored */
+};
+
+struct logd_topic_meta {
+	const char *name;
+	int error;                /* 0, or why this topic has no data here */
+	int32_t partition_count;
+	struct logd_partition_meta *partitions;
+	size_t config_count;
+	struct logd_kv *config;   /* the topic's settings */
+};
+
+struct logd_metadata {
+	size_t topic_count;
+	struct logd_topic_meta *topics;
+};
+
+/*
+ * Describes the topics named in topics[0..n) (n 0: every topic), in the
+ * broker's order.  An unknown topic requested by name comes back with
+ * error LOGD_ENOTOPIC.  *out is freed with logd_metadata_free().
+ * Errors: -ENOMEM, and the connection errors above.
+ */
+int logd_client_metadata(struct logd_client *c, const char *const *topics,
+    size_t n, struct logd_metadata **out);
+void logd_metadata_free(struct logd_metadata *m);
+
+/* Special offsets for logd_client_list_offset() and the consumer. */
+#define LOGD_OFFSET_LATEST    (-1)  /* the end: only new records */
+#define LOGD_OFFSET_EARLIEST  (-2)  /* the first stored record */
+#define LOGD_OFFSET_COMMITTED (-3)  /* the group's commit, else earliest */
+
+/*
+ * The offset of topic/partition for timestamp ts: LOGD_OFFSET_EARLIEST
+ * gives the start offset, LOGD_OFFSET_LATEST the end offset, ts >= 0 the
+ * first offset whose record timestamp is >= ts (the end offset if none).
+ * Errors: LOGD_ENOTOPIC, LOGD_ENOPART.
+ */
+int logd_client_list_offset(struct logd_client *c, const char *topic,
+    int32_t partition, int64_t ts, int64_t *offset);
+
+/* Broker counters from STATS. */
+struct logd_stats {
+	int64_t connections;
+	int64_t bytes_in;
+	int64_t bytes_out;
+	int64_t records_in;
+	int64_t records_out;
+	int64_t uptime_ms;
+};
+
+/* Fills *st from the broker's STATS reply (missing counters are -1). */
+int logd_client_stats(struct logd_client *c, struct logd_stats *st);
+
+/*
+ * Synchronous produce of one finished batch (from logd_batch_builder or
+ * any valid RecordBatch v2 bytes).  partition -1 lets the broker choose:
+ * by key (Kafka's murmur2) when key is not NULL, else round robin.  acks
+ * 0, 1 or -1 (all); with acks 0 nothing comes back and *base_offset is
+ * -1.  On success *partition_out and *base_offset (either may be NULL)
+ * say where it went.  Errors: LOGD_ENOTOPIC, LOGD_ENOPART, LOGD_EBADBATCH,
+ * LOGD_ECRC, LOGD_ETOOBIG, LOGD_EREADONLY.
+ */
+int logd_client_produce(struct logd_client *c, const char *topic,
+    int32_t partition, const void *key, size_t key_len, int acks,
+    const void *batch, size_t len, int32_t *partition_out,
+    int64_t *base_offset);
+
+/* The result of logd_client_fetch(); records holds whole batches. */
+struct logd_fetch {
+	const uint8_t *records;   /* valid until logd_fetch_free() */
+	size_t len;
+	int64_t start_offset;     /* the partition's start and end offsets */
+	int64_t end_offset;
+};
+
+/*
+ * Synchronous fetch of raw stored batches from topic/partition at offset
+ * (the first batch may begin below it), at most about max_bytes (0: 1
+ * MiB; at least one whole batch).  The broker waits up to max_wait_ms
+ * for data when there is none yet, and answers as soon as some arrives.
+ * An empty result (len 0) means nothing arrived in time.  Iterate with
+ * logd_batch_check()/logd_batch_iter_*().  Errors: LOGD_ENOTOPIC,
+ * LOGD_ENOPART, LOGD_ERANGE (offset below the start or past the end).
+ */
+int logd_client_fetch(struct logd_client *c, const char *topic,
+    int32_t partition, int64_t offset, size_t max_bytes, int max_wait_ms,
+    struct logd_fetch **out);
+void logd_fetch_free(struct logd_fetch *f);
+
+/*
+ * Commits offsets for group (offset = the next record the group will
+ * read), all in one broker transaction, durably.  Errors: LOGD_EBADNAME,
+ * LOGD_ENOTOPIC, LOGD_ENOPART.
+ */
+int logd_client_offsets_commit(struct logd_client *c, const char *group,
+    const struct logd_offset_commit *offsets, size_t n);
+
+/* Committed offsets and lag of one group (one allocation). */
+struct logd_group_offset {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;           /* committed: next record to read */
+	int64_t end_offset;       /* -1 when not reported */
+	int64_t lag;              /* end_offset - offset, -1 when unknown */
+	const char *metadata;     /* "" when none */
+};
+
+struct logd_group {
+	const char *name;
+	size_t offset_count;
+	struct logd_group_offset *offsets;
+};
+
+/*
+ * The offsets group has committed, for topic only (NULL: all topics).  A
+ * group with no commits gives offset_count 0.  *out is freed with
+ * logd_group_free().  Errors: LOGD_EBADNAME.
+ */
+int logd_client_offsets_fetch(struct logd_client *c, const char *group,
+    const char *topic, struct logd_group **out);
+void logd_group_free(struct logd_group *g);
+
+/* Every group with committed offsets, with its lag per partition. */
+struct logd_group_list {
+	size_t count;
+	struct logd_group *groups;
+};
+
+/* Lists groups (freed with logd_group_list_free()). */
+int logd_client_groups(struct logd_client *c, struct logd_group_list **out);
+void logd_group_list_free(struct logd_group_list *l);
+
+/* Deletes every committed offset of group.  LOGD_ENOGROUP if none. */
+int logd_client_group_delete(struct logd_client *c, const char *group);
+
+/* ---- Producer ---- */
+
+/* Partition chosen by the producer: by key, else sticky round robin. */
+#define LOGD_PARTITION_ANY (-1)
+/* acks=all. */
+#define LOGD_ACKS_ALL (-1)
+
+/* What happened to one record; passed to on_delivery. */
+struct logd_delivery {
+	const char *topic;        /* valid during the callback */
+	int32_t partition;
+	int64_t offset;           /* -1 with acks 0 or on error */
+	int error;                /* 0 or why the record was not stored */
+	void *opaque;             /* as given to logd_producer_send() */
+};
+
+/*
+ * Producer settings.  Start from logd_producer_options_default(); other
+ * zero fields then take the defaults shown.
+ */
+struct logd_producer_options {
+	int acks;                 /* 1 (default), 0 (no reply: fire and
+	                             forget) or LOGD_ACKS_ALL (-1) */
+	int linger_ms;            /* wait this long to fill a batch: 0 */
+	size_t batch_bytes;       /* send a batch at this size: 256 KiB */
+	int32_t batch_records;    /* ...or at this many records: unlimited */
+	int max_in_flight;        /* produce requests in flight: 32 */
+	/* Called once for every record, in send order per partition, from
+	 * inside producer and client calls.  It must not call back into the
+	 * producer or its client.  NULL: no per-record results (errors are
+	 * still counted and returned by flush). */
+	void (*on_delivery)(void *arg, const struct logd_delivery *d);
+	void *arg;
+};
+
+/* Fills *o with the defaults (acks 1, everything else 0 = default). */
+void logd_producer_options_default(struct logd_producer_options *o);
+
+/*
+ * Creates a producer that sends on c (borrowed: c must outlive it).
+ * opts may be NULL (defaults).  Errors: -EINVAL (bad option), -ENOMEM.
+ */
+int logd_producer_new(struct logd_client *c,
+    const struct logd_producer_options *opts, struct logd_producer **out);
+
+/* One record to send.  Everything is borrowed for the call only. */
+struct logd_message {
+	const char *topic;
+	int32_t partition;        /* >= 0, or LOGD_PARTITION_ANY */
+	const void *key;          /* NULL: null key */
+	size_t key_len;
+	const void *value;        /* NULL: null value */
+	size_t value_len;
+	int64_t timestamp;        /* ms; 0: now */
+	const struct logd_header *headers;
+	size_t header_count;
+	void *opaque;             /* handed back in the delivery */
+};
+
+/*
+ * Adds a record to its partition's batch (the record's bytes are copied
+ * now).  A batch is sent when it reaches batch_bytes or batch_records, or
+ * once it is linger_ms old (checked by this and every producer call);
+ * with linger_ms 0 and a partition whose previous batch is still in
+ * flight, records gather until that one is acknowledged or the in-flight
+ * cap allows another, so batches grow under load by themselves.  When
+ * max_in_flight requests are outstanding, blocks (handling replies) until
+ * one completes.  The first record for a topic asks the broker for its
+ * partition count (cached).  With LOGD_PARTITION_ANY, a keyed record goes
+ * to logd_partition_for_key(key) and an unkeyed one to the current sticky
+ * partition, which moves on each time a batch is sent.
+ * Errors: LOGD_ENOTOPIC, LOGD_ENOPART, LOGD_ETOOBIG, -ENOMEM, connection
+ * errors.  A failure here means the record was not taken (no delivery
+ * will be reported for it); failures after it was taken are reported
+ * through on_delivery and by logd_producer_flush().
+ */
+int logd_producer_send(struct logd_producer *p, const struct logd_message *m);
+
+/*
+ * Sends every pending batch now and handles replies that have arrived,
+ * waiting up to timeout_ms (0: not at all, -1: until everything sent is
+ * acknowledged).  Returns the number of records still unacknowledged.
+ */
+int logd_producer_poll(struct logd_producer *p, int timeout_ms);
+
+/*
+ * Sends every pending batch and waits until all records sent so far are
+ * acknowledged (or written, with acks 0).  Returns 0 when every record
+ * taken since the previous flush was stored, else the first error seen
+ * (others were reported through on_delivery), LOGD_ETIMEDOUT when the
+ * request timeout passed first.
+ */
+int logd_producer_flush(struct logd_producer *p);
+
+/* Counters since the producer was made. */
+struct logd_producer_stats {
+	uint64_t records_sent;    /* taken by logd_producer_send() */
+	uint64_t records_acked;   /* stored (or written, with acks 0) */
+	uint64_t records_failed;
+	uint64_t requests;        /* produce requests sent */
+	uint64_t bytes;           /* batch bytes sent */
+};
+void logd_producer_stats(const struct logd_producer *p,
+    struct logd_producer_stats *st);
+
+/*
+ * Flushes (as logd_producer_flush()) and frees the producer; returns the
+ * flush result.  Accepts NULL (returns 0).
+ */
+int logd_producer_close(struct logd_producer *p);
+
+/* ---- Consumer ---- */
+
+/* Consumer settings.  Zero fields take the defaults shown. */
+struct logd_consumer_options {
+	const char *group;        /* for commits and LOGD_OFFSET_COMMITTED;
+	                             NULL: none (copied) */
+	size_t max_bytes;         /* per fetch request: 1 MiB */
+	size_t min_bytes;         /* the broker waits for this much: 1 */
+	int max_wait_ms;          /* long-poll wait per fetch: 500 */
+	int no_prefetch;          /* 1: fetch only when a partition's data
+	                             is used up (default: keep one fetch in
+	                             flight per partition ahead of use) */
+};
+
+/*
+ * Creates a consumer that fetches on c (borrowed: c must outlive it).
+ * opts may be NULL.  Errors: LOGD_EBADNAME (group), -ENOMEM.
+ */
+int logd_consumer_new(struct logd_client *c,
+    const struct logd_consumer_options *opts, struct logd_consumer **out);
+
+/* Frees the consumer (commits nothing).  Accepts NULL. */
+void logd_consumer_close(struct logd_consumer *cs);
+
+/*
+ * Starts reading topic/partition at offset: an offset >= 0,
+ * LOGD_OFFSET_EARLIEST, LOGD_OFFSET_LATEST, or LOGD_OFFSET_COMMITTED (the
+ * group's committed offset, earliest if none; needs a group).  partition
+ * LOGD_PARTITION_ANY assigns every partition of the topic.  Assigning an
+ * assigned partition again seeks it.  Errors: LOGD_ENOTOPIC,
+ * LOGD_ENOPART, -EINVAL (LOGD_OFFSET_COMMITTED without a group).
+ */
+int logd_consumer_assign(struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t offset);
+
+/* Stops reading topic/partition (all partitions with -1).  -ENOENT if
+ * it was not assigned. */
+int logd_consumer_unassign(struct logd_consumer *cs, const char *topic,
+    int32_t partition);
+
+/*
+ * Moves an assigned partition to offset (as logd_consumer_assign()), or
+ * with logd_consumer_seek_time() to the first record at or after
+ * timestamp ts.  Data fetched for the old position is dropped.
+ * Errors: -ENOENT (not assigned), as logd_client_list_offset().
+ */
+int logd_consumer_seek(struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t offset);
+int logd_consumer_seek_time(struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t ts);
+
+/* One record returned by logd_consumer_poll(). */
+struct logd_consumer_record {
+	const char *topic;
+	int32_t partition;
+	struct logd_record rec;   /* offset, timestamp, key, value, headers
+	                             (walk them with logd_record_header_next) */
+};
+
+/*
+ * Returns the next record of the assigned partitions, in offset order
+ * within each partition (partitions take turns, one fetched chunk at a
+ * time); records below a partition's position are skipped.  Waits up to
+ * timeout_ms (0: not at all, -1: forever) for data.  Returns 1 with a
+ * record in *out, 0 when none came in time.
+ * Lifetime: everything *out points to is valid until the next
+ * logd_consumer_poll(), seek, unassign or close on cs.
+ * Errors: LOGD_ERANGE (a partition's position is outside the log: that
+ * partition stops until it is seeked; logd_client_errmsg() names it),
+ * LOGD_ENOTOPIC/LOGD_ENOPART (deleted meanwhile, the partition stops
+ * likewise), LOGD_EBADBATCH/LOGD_ECRC (corrupt data from the broker),
+ * -ENOTSUP (a compressed batch), connection errors.
+ */
+int logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
+    struct logd_consumer_record *out);
+
+/*
+ * The next offset poll will return for topic/partition.  -ENOENT if not
+ * assigned, -EAGAIN if a special offset is not resolved yet.
+ */
+int logd_consumer_position(const struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t *offset);
+
+/*
+ * Commits the position of every assigned partition (everything returned
+ * so far counts as consumed) for the consumer's group, in one request,
+ * waiting for the reply.  Errors: -EINVAL (no group), as
+ * logd_client_offsets_commit().
+ */
+int logd_consumer_commit(struct logd_consumer *cs);
+
 #ifdef __cplusplus
 }
 #endif
