@@ -65,6 +65,8 @@
 
 #include <msgpack.h>
 
+#include "logd.h"
+
 enum logd_api {
 	LOGD_API_HELLO = 0,
 	LOGD_API_METADATA = 1,
@@ -88,5 +90,150 @@ enum logd_api {
 #define LOGD_FRAME_HEADER 4
 /* Default cap on one frame: a maximum batch plus room for the envelope. */
 #define LOGD_FRAME_MAX_DEFAULT (LOGD_BATCH_MAX_SIZE + 65536)
+
+/* The readable name of an api ("produce"), or "unknown". */
+const char *logd_proto_api_name(int api);
+
+/* ------------------------------------------------------------------ */
+/* Encoding (lib/proto.c)                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A growable output buffer with a msgpack packer writing into it.  Out of
+ * memory is sticky: the packer stops writing, err becomes -ENOMEM, and
+ * logd_proto_end() returns it.  data/len are the bytes written so far;
+ * data moves when the buffer grows.  pk points at the buffer: never copy
+ * a logd_pbuf, keep it where it was initialised.
+ */
+struct logd_pbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t frame;             /* offset of the open frame's length */
+	int err;                  /* 0 or -ENOMEM, sticky until reset */
+	msgpack_packer pk;        /* packs into this buffer */
+};
+
+/* Initialises an empty buffer (no allocation until the first write). */
+void logd_pbuf_init(struct logd_pbuf *b);
+/* Frees the bytes; the buffer may be initialised again. */
+void logd_pbuf_free(struct logd_pbuf *b);
+/* Empties the buffer and clears err, keeping its memory. */
+void logd_pbuf_reset(struct logd_pbuf *b);
+/* Makes room for n more bytes.  Errors: -ENOMEM (also sets err). */
+int logd_pbuf_reserve(struct logd_pbuf *b, size_t n);
+/* Appends len raw bytes.  Errors: -ENOMEM. */
+int logd_pbuf_append(struct logd_pbuf *b, const void *p, size_t len);
+
+/*
+ * Starts a frame at the end of b: reserves the u32 length, packs the
+ * array header of 3 and the api and corr.  The caller then packs the body
+ * map with b->pk, and calls logd_proto_end().
+ */
+void logd_proto_begin(struct logd_pbuf *b, int api, uint32_t corr);
+/*
+ * Closes the frame begun last: writes its length.  trailing is a count of
+ * bytes that belong to the frame but are sent separately after b's bytes
+ * (the stored batches of a fetch reply, after the bin header packed with
+ * msgpack_pack_bin()).  Errors: b->err (-ENOMEM), LOGD_ETOOBIG when the
+ * frame would pass 4 GiB.
+ */
+int logd_proto_end(struct logd_pbuf *b, size_t trailing);
+
+/* Packing helpers: a NUL-terminated string; a key and a value. */
+void logd_pack_str(msgpack_packer *pk, const char *s);
+void logd_pack_kv_int(msgpack_packer *pk, const char *key, int64_t v);
+void logd_pack_kv_str(msgpack_packer *pk, const char *key, const char *s);
+void logd_pack_kv_bin(msgpack_packer *pk, const char *key, const void *p,
+    size_t len);
+
+/*
+ * Packs a whole error response frame: [api, corr, {error: code,
+ * message: "..."}] (printf-style message; NULL fmt uses
+ * logd_strerror(code)).  Returns as logd_proto_end().
+ */
+int logd_proto_error(struct logd_pbuf *b, int api, uint32_t corr, int code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ------------------------------------------------------------------ */
+/* Decoding (lib/proto.c)                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Looks at the len bytes at p (the start of a frame): returns 0 with
+ * *frame_len (header included, so 4 + N) when the whole frame is there,
+ * -EAGAIN when more bytes are needed (*frame_len, if the header is there,
+ * says how many in all), LOGD_ETOOBIG when N > max (the stream cannot be
+ * trusted after that), LOGD_EPROTO when N is 0.
+ */
+int logd_proto_frame(const void *p, size_t len, size_t max,
+    size_t *frame_len);
+
+/*
+ * A decoded message.  body is the map; str and bin objects in it point
+ * into the frame's bytes (valid as long as they are), arrays and maps
+ * live in the zone given to logd_proto_decode() (valid until it is
+ * cleared).  err holds the message of the last failed decode or getter.
+ */
+struct logd_msg {
+	int32_t api;
+	uint32_t corr;
+	const msgpack_object *body;
+	char err[256];
+};
+
+/*
+ * Decodes the payload of one frame (p, n: the bytes after the length):
+ * exactly one msgpack array [api:uint, corr:uint32, body:map] and nothing
+ * after it.  Containers are checked against the bytes present before
+ * anything is allocated, nesting is limited to 32 levels.  Clears zone
+ * first.  Errors: LOGD_EPROTO (m->err says what), -ENOMEM.  An unknown
+ * api is not an error here: check m->api against LOGD_API_COUNT.
+ */
+int logd_proto_decode(const void *p, size_t n, msgpack_zone *zone,
+    struct logd_msg *m);
+
+/*
+ * Body field getters.  map is the map to look in (NULL: m->body).  A
+ * required getter returns LOGD_EPROTO when the key is missing or nil; an
+ * _opt getter stores def (NULL/0 for pointers) when it is missing or nil.
+ * Wrong type or range: LOGD_EPROTO.  On error m->err names the field.
+ * Strings and bins are returned as (pointer, length) into the frame.
+ */
+const msgpack_object *logd_proto_field(const msgpack_object *map,
+    const char *key);
+int logd_proto_int(struct logd_msg *m, const msgpack_object *map,
+    const char *key, int64_t *v);
+int logd_proto_int_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, int64_t def, int64_t *v);
+int logd_proto_uint(struct logd_msg *m, const msgpack_object *map,
+    const char *key, uint64_t *v);
+int logd_proto_uint_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, uint64_t def, uint64_t *v);
+int logd_proto_str(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const char **p, size_t *len);
+int logd_proto_str_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const char **p, size_t *len);
+/*
+ * A string copied NUL-terminated into buf (size bytes).  LOGD_EPROTO when
+ * it does not fit or holds a NUL byte.  _opt: "" when missing.
+ */
+int logd_proto_cstr(struct logd_msg *m, const msgpack_object *map,
+    const char *key, char *buf, size_t size);
+int logd_proto_cstr_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, char *buf, size_t size);
+int logd_proto_bin(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const void **p, size_t *len);
+int logd_proto_bin_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const void **p, size_t *len);
+int logd_proto_array(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const msgpack_object_array **a);
+int logd_proto_array_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const msgpack_object_array **a);
+/* A nested map, returned as its object (to pass as map above). */
+int logd_proto_map(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const msgpack_object **o);
+int logd_proto_map_opt(struct logd_msg *m, const msgpack_object *map,
+    const char *key, const msgpack_object **o);
 
 #endif /* LOGD_PROTO_H */
