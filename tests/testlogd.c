@@ -6,7 +6,9 @@
  * kill -9.  Readiness is a successful connect(), polled every 10 ms; if
  * the daemon exits first its log is printed so a failing test says why.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -253,11 +255,15 @@ int testlogd_connect(const struct testlogd *t)
 int testlogd_connect_unix(const struct testlogd *t)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t n = strlen(t->unix_path);
+	int fd;
 
+	if (n >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, t->unix_path, n + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->unix_path);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		close(fd);
 		return -1;
