@@ -465,7 +465,12 @@ void logd_topic_config_default(struct logd_topic_config *c);
  * Sets one setting by its Kafka-style name: partitions, segment.bytes,
  * segment.ms, retention.ms, retention.bytes, index.interval.bytes,
  * segment.index.bytes, message.timestamp.type (CreateTime or
- * LogAppendTime).  Errors: LOGD_EBADCONFIG (unknown key or bad value).
+ * LogAppendTime).  Values are plain decimal (an optional '-', digits,
+ * nothing else) within: partitions 1..10000, segment.bytes 65536..
+ * 2^31-1 (index positions are u32), segment.ms >= 1, retention.ms and
+ * retention.bytes -1 (none) or >= 0, index.interval.bytes 0..2^31-1,
+ * segment.index.bytes 1024..2^30.  On error *c is unchanged.
+ * Errors: LOGD_EBADCONFIG (unknown key or bad value).
  */
 int logd_topic_config_set(struct logd_topic_config *c, const char *key,
     const char *value);
@@ -483,6 +488,13 @@ size_t logd_topic_config_format(const struct logd_topic_config *c,
  * Opens the datadir: takes LOCK (LOGD_ELOCKED if another process holds
  * it), opens meta/ and every topic's partition logs (with recovery).
  * on_recover, if not NULL, is told about each partition as it opens.
+ * Without LOGD_STORE_CREATE a directory without meta/ is -ENOENT (a
+ * typo never turns some directory into a datadir).  Partition
+ * directories that no topic's metadata names (left by a crash during
+ * create, grow or delete) are removed; a topic whose directories are
+ * missing gets empty partitions.  If meta/ holds no environment but
+ * topics/ holds partitions, the open fails with LOGD_ESTORE and deletes
+ * nothing.
  * Errors: negated errno, LOGD_ELOCKED, LOGD_ESTORE, and whatever
  * logd_log_open() returns for a partition.
  */
@@ -504,7 +516,9 @@ int logd_store_topic_create(struct logd_store *st, const char *name,
 
 /*
  * Deletes a topic: its metadata, its committed offsets and its files.
- * Readers holding slices keep them until released.
+ * Readers holding slices keep them until released.  Once the metadata
+ * is gone the delete has happened: files that cannot be removed now are
+ * removed by the next logd_store_open().
  * Errors: LOGD_ENOTOPIC, LOGD_ESTORE, negated errno.
  */
 int logd_store_topic_delete(struct logd_store *st, const char *name);
@@ -561,7 +575,10 @@ struct logd_offset_commit {
  * this, logd_store_offset_fetch() and logd_store_offsets() touch only
  * LMDB, so a daemon may commit on its flusher thread while its loop
  * thread uses the store; topics are checked in the LMDB transaction.
- * Errors: LOGD_EBADNAME, LOGD_ENOTOPIC, LOGD_ENOPART, LOGD_ESTORE.
+ * n == 0 commits nothing and returns 0.
+ * Errors: LOGD_EBADNAME (group), LOGD_ENOTOPIC, LOGD_ENOPART, -EINVAL
+ * (an offset below 0), LOGD_ETOOBIG (metadata over 4096 bytes),
+ * LOGD_ESTORE, negated errno (disk).
  */
 int logd_store_offsets_commit(struct logd_store *st, const char *group,
     const struct logd_offset_commit *c, size_t n, int64_t now_ms);
