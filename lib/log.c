@@ -1,0 +1,992 @@
+/*
+ * log.c - a partition log: an ordered array of segments (segment.h), the
+ * last one active.
+ *
+ * Appends copy whole batches into the active segment's map and rewrite
+ * their baseOffset.  A segment rolls before an append that would not fit,
+ * when the segment's age passes segment_ms (measured as Kafka does: the
+ * new batch's max timestamp minus the first batch's, or wall time since
+ * creation when batches carry no timestamp), or when an index is full.
+ *
+ * Durability: flush_begin captures, for each segment with unsynced bytes,
+ * a reference and the byte range, plus whether the directory changed
+ * (segments created or removed); flush_run (any thread) fdatasync()s
+ * those files (a MAP_SHARED mapping writes into the page cache, so
+ * fdatasync of the fd covers it), fsync()s the directory, and sometimes
+ * rewrites the recovery-point file (temp file, fsync, rename, fsync dir):
+ * after a roll, at close, and at most every RP_INTERVAL_MS otherwise.
+ * The recovery point only shortens recovery; nothing depends on it being
+ * fresh, only on it never being ahead of synced data.  A failed sync
+ * makes the log read-only for good: after a failed fsync the page cache
+ * can no longer be trusted to reach the disk.
+ *
+ * Recovery (logd_log_open): segments whose offsets are all below the
+ * recovery point are trusted and checked cheaply (their tail from the
+ * last index entry, the last batch's CRC).  The last segment is trusted
+ * the same way when it ends exactly at the recovery point (clean close).
+ * Every other segment is scanned with logd_batch_check() and offset
+ * continuity; the first invalid byte ends the log, later bytes and
+ * segments are removed.  Damage below the recovery point is never
+ * repaired by truncation: open fails with LOGD_ECORRUPT.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "segment.h"
+
+#define RP_FILE "recovery-point"
+#define RP_TMP "recovery-point.tmp"
+#define RP_INTERVAL_MS 5000
+
+struct logd_log {
+	struct logd_log_config cfg;
+	int dirfd;
+	struct logd_segment **segs;   /* oldest first; last is active */
+	size_t nsegs, segs_cap;
+	uint64_t closed_bytes;        /* sum of sizes but the active's */
+	int64_t flushed;
+	int64_t rp_written;           /* last recovery point on disk */
+	int64_t rp_time;              /* monotonic ms of that write */
+	int rp_due;                   /* write it at the next flush */
+	int dir_dirty;
+	int flushing;
+	int readonly;                 /* the sync error, 0 if writable */
+};
+
+struct flush_item {
+	struct logd_segment *seg;
+	int fd, idx_fd, tix_fd;       /* idx/tix -1 unless sealed dirty */
+	size_t to;
+};
+
+struct logd_flush {
+	struct flush_item *items;
+	size_t n;
+	int dirfd;                    /* dup, -1 if unused */
+	int sync_dir;
+	int write_rp;
+	int rp_ok;
+	int64_t end_offset;
+	int err;
+};
+
+void
+logd_log_config_default(struct logd_log_config *c)
+{
+	c->segment_bytes = 128u << 20;
+	c->segment_ms = 7LL * 24 * 3600 * 1000;
+	c->retention_ms = 7LL * 24 * 3600 * 1000;
+	c->retention_bytes = -1;
+	c->index_interval = 4096;
+	c->index_bytes = 10u << 20;
+	c->log_append_time = 0;
+}
+
+/* Keeps settings where the file formats work: u32 positions. */
+static void
+log_config_norm(struct logd_log_config *c)
+{
+	if (c->segment_bytes < 4096)
+		c->segment_bytes = 4096;
+	if (c->segment_bytes > UINT32_MAX)
+		c->segment_bytes = UINT32_MAX;
+	if (c->index_interval == 0)
+		c->index_interval = 1;
+	if (c->index_bytes < 64)
+		c->index_bytes = 64;
+	if (c->segment_ms <= 0)
+		c->segment_ms = INT64_MAX;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct logd_segment *
+log_active(const struct logd_log *log)
+{
+	return log->segs[log->nsegs - 1];
+}
+
+static int
+log_grow(struct logd_log *log)
+{
+	size_t ncap;
+	void *p;
+
+	if (log->nsegs < log->segs_cap)
+		return 0;
+	ncap = log->segs_cap ? log->segs_cap * 2 : 16;
+	p = realloc(log->segs, ncap * sizeof(*log->segs));
+	if (p == NULL)
+		return -ENOMEM;
+	log->segs = p;
+	log->segs_cap = ncap;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Recovery point                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The recovery point, or -1 when missing or not a clean number. */
+static int64_t
+rp_read(int dirfd)
+{
+	char buf[32], *end;
+	ssize_t n;
+	long long v;
+	int fd;
+
+	fd = openat(dirfd, RP_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 2 || buf[n - 1] != '\n')
+		return -1;
+	buf[n] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno != 0 || *end != '\n' || end != buf + n - 1)
+		return -1;
+	return v;
+}
+
+static int
+rp_write(int dirfd, int64_t rp)
+{
+	char buf[32];
+	int fd, len, rc = 0;
+
+	len = snprintf(buf, sizeof(buf), "%" PRId64 "\n", rp);
+	fd = openat(dirfd, RP_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(dirfd, RP_TMP, dirfd, RP_FILE) < 0)
+		rc = -errno;
+	if (rc == 0 && fsync(dirfd) < 0)
+		rc = -errno;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close                                                      */
+/* ------------------------------------------------------------------ */
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* 20 digits then ".ext": the base offset, or -1. */
+static int64_t
+seg_name_base(const char *name, const char *ext)
+{
+	char *end;
+	long long v;
+
+	if (strlen(name) != LOGD_SEGMENT_NAME_LEN + 4 ||
+	    strcmp(name + LOGD_SEGMENT_NAME_LEN, ext) != 0 ||
+	    name[0] < '0' || name[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(name, &end, 10);
+	if (errno != 0 || end != name + LOGD_SEGMENT_NAME_LEN || v < 0)
+		return -1;
+	return v;
+}
+
+/*
+ * Lists segment bases (sorted) and removes leftovers: a temporary
+ * recovery point and index files whose .log is gone.
+ */
+static int
+log_list(int dirfd, int64_t **out, size_t *count)
+{
+	int64_t *bases = NULL, *idx = NULL;
+	size_t n = 0, cap = 0, ni = 0, icap = 0, i;
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t b = seg_name_base(de->d_name, ".log");
+		int64_t **arr = &bases;
+		size_t *an = &n, *acap = &cap;
+
+		if (strcmp(de->d_name, RP_TMP) == 0) {
+			unlinkat(dirfd, RP_TMP, 0);
+			continue;
+		}
+		if (b < 0) {
+			b = seg_name_base(de->d_name, ".idx");
+			if (b < 0)
+				b = seg_name_base(de->d_name, ".tix");
+			if (b < 0)
+				continue;
+			arr = &idx;
+			an = &ni;
+			acap = &icap;
+		}
+		if (*an == *acap) {
+			size_t nc = *acap ? *acap * 2 : 16;
+			void *p = realloc(*arr, nc * sizeof(**arr));
+
+			if (p == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			*arr = p;
+			*acap = nc;
+		}
+		(*arr)[(*an)++] = b;
+	}
+	qsort(bases, n, sizeof(*bases), cmp_i64);
+	for (i = 0; i < ni; i++) {
+		if (bases != NULL && bsearch(&idx[i], bases, n, sizeof(*bases),
+		    cmp_i64) != NULL)
+			continue;
+		char name[32];
+
+		logd_segment_name(name, idx[i], "idx");
+		unlinkat(dirfd, name, 0);
+		logd_segment_name(name, idx[i], "tix");
+		unlinkat(dirfd, name, 0);
+	}
+out:
+	closedir(d);
+	free(idx);
+	if (rc < 0) {
+		free(bases);
+		return rc;
+	}
+	*out = bases;
+	*count = n;
+	return 0;
+}
+
+/* What recovery decided for one segment. */
+struct seg_plan {
+	size_t valid;
+	int64_t next;
+	uint64_t garbage;
+	int trusted;
+};
+
+/*
+ * Phase one of recovery, read-only: decides where the log ends.  Returns
+ * the index of the segment that becomes active, or LOGD_ECORRUPT.
+ */
+static int
+log_plan(struct logd_log *log, int64_t rp, struct seg_plan *plan,
+    uint32_t *scanned)
+{
+	const struct logd_log_config *c = &log->cfg;
+	size_t i, n = log->nsegs;
+	uint32_t batches;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		struct logd_segment *s = log->segs[i];
+		struct seg_plan *p = &plan[i];
+		int last = i + 1 == n;
+		int64_t nb = last ? -1 : log->segs[i + 1]->base_offset;
+
+		if (!last && rp >= 0 && nb <= rp) {
+			rc = logd_segment_load_closed(log->dirfd, s, nb,
+			    c->index_bytes, c->index_interval);
+			if (rc < 0)
+				return rc;
+			p->trusted = 1;
+			p->valid = s->size;
+			p->next = nb;
+			continue;
+		}
+		if (last && rp > s->base_offset &&
+		    logd_segment_load_closed(log->dirfd, s, rp,
+		    c->index_bytes, c->index_interval) == 0) {
+			p->trusted = 1;
+			p->valid = s->size;
+			p->next = rp;
+			return (int)i;
+		}
+		logd_segment_scan(s, &p->valid, &p->next, &batches);
+		*scanned += batches;
+		p->garbage = logd_segment_garbage(s, p->valid);
+		if (last || p->next != nb) {
+			if (rp >= 0 && p->next < rp)
+				return LOGD_ECORRUPT;
+			return (int)i;
+		}
+	}
+	return (int)n - 1;
+}
+
+/* Phase two: applies the plan, end is the index of the active segment. */
+static int
+log_apply(struct logd_log *log, size_t end, const struct seg_plan *plan,
+    uint64_t *truncated)
+{
+	const struct logd_log_config *c = &log->cfg;
+	size_t i;
+	int rc;
+
+	for (i = end + 1; i < log->nsegs; i++) {
+		struct logd_segment *s = log->segs[i];
+
+		*truncated += logd_segment_garbage(s, 0);
+		logd_segment_unlink(log->dirfd, s);
+		logd_segment_unref(s);
+		log->dir_dirty = 1;
+	}
+	log->nsegs = end + 1;
+	for (i = 0; i <= end; i++) {
+		struct logd_segment *s = log->segs[i];
+		const struct seg_plan *p = &plan[i];
+
+		*truncated += p->garbage;
+		if (i < end && p->trusted) {
+			log->closed_bytes += s->size;
+			continue;
+		}
+		rc = logd_segment_reset(log->dirfd, s, p->valid, p->next,
+		    i == end, c->segment_bytes, c->index_bytes,
+		    c->index_interval);
+		if (rc < 0)
+			return rc;
+		if (i == end && p->trusted)
+			s->synced = s->size;
+		if (i < end)
+			log->closed_bytes += s->size;
+	}
+	return 0;
+}
+
+int
+logd_log_open(const char *dir, const struct logd_log_config *cfg,
+    int64_t now_ms, struct logd_log **out, struct logd_recovery *rec)
+{
+	struct logd_log *log;
+	struct seg_plan *plan = NULL;
+	int64_t *bases = NULL, rp;
+	uint64_t truncated = 0;
+	uint32_t scanned = 0;
+	size_t n = 0, i;
+	int rc, end;
+
+	log = calloc(1, sizeof(*log));
+	if (log == NULL)
+		return -ENOMEM;
+	log->dirfd = -1;
+	if (cfg != NULL)
+		log->cfg = *cfg;
+	else
+		logd_log_config_default(&log->cfg);
+	log_config_norm(&log->cfg);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (log->dirfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = log_list(log->dirfd, &bases, &n);
+	if (rc < 0)
+		goto fail;
+	rp = rp_read(log->dirfd);
+	log->rp_written = rp;
+	if (n == 0) {
+		if (rp > 0) {
+			rc = LOGD_ECORRUPT; /* synced data is gone */
+			goto fail;
+		}
+		rc = log_grow(log);
+		if (rc == 0)
+			rc = logd_segment_create(log->dirfd, 0,
+			    log->cfg.segment_bytes, log->cfg.index_bytes,
+			    log->cfg.index_interval, now_ms, &log->segs[0]);
+		if (rc < 0)
+			goto fail;
+		log->nsegs = 1;
+		log->dir_dirty = 1;
+		log->rp_due = 1;
+	} else {
+		plan = calloc(n, sizeof(*plan));
+		log->segs = calloc(n, sizeof(*log->segs));
+		if (plan == NULL || log->segs == NULL) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		log->segs_cap = n;
+		for (i = 0; i < n; i++) {
+			rc = logd_segment_open(log->dirfd, bases[i], now_ms,
+			    &log->segs[i]);
+			if (rc < 0)
+				goto fail;
+			log->nsegs++;
+		}
+		end = log_plan(log, rp, plan, &scanned);
+		if (end < 0) {
+			rc = end;
+			goto fail;
+		}
+		rc = log_apply(log, (size_t)end, plan, &truncated);
+		if (rc < 0)
+			goto fail;
+		if (truncated > 0 || (size_t)end + 1 < n)
+			log->rp_due = 1;
+	}
+	log->flushed = rp >= 0 ? rp : log->segs[0]->base_offset;
+	if (log->flushed > logd_log_end_offset(log))
+		log->flushed = logd_log_end_offset(log);
+	if (log->flushed < log->segs[0]->base_offset)
+		log->flushed = log->segs[0]->base_offset;
+	log->rp_time = mono_ms();
+	if (rec != NULL) {
+		rec->start_offset = logd_log_start_offset(log);
+		rec->end_offset = logd_log_end_offset(log);
+		rec->truncated_bytes = truncated;
+		rec->segments = (uint32_t)log->nsegs;
+		rec->scanned_batches = scanned;
+	}
+	free(plan);
+	free(bases);
+	*out = log;
+	return 0;
+fail:
+	free(plan);
+	free(bases);
+	for (i = 0; log->segs != NULL && i < log->nsegs; i++)
+		logd_segment_unref(log->segs[i]);
+	free(log->segs);
+	if (log->dirfd >= 0)
+		close(log->dirfd);
+	free(log);
+	return rc;
+}
+
+static int log_flush(struct logd_log *log, int force_rp);
+
+void
+logd_log_close(struct logd_log *log)
+{
+	size_t i;
+
+	if (log == NULL)
+		return;
+	if (!log->readonly && !log->flushing) {
+		/* Trimmed, so that the next open can trust it. */
+		logd_segment_seal(log_active(log));
+		log_flush(log, 1);
+	}
+	for (i = 0; i < log->nsegs; i++)
+		logd_segment_unref(log->segs[i]);
+	free(log->segs);
+	close(log->dirfd);
+	free(log);
+}
+
+void
+logd_log_set_config(struct logd_log *log, const struct logd_log_config *cfg)
+{
+	log->cfg = *cfg;
+	log_config_norm(&log->cfg);
+}
+
+int64_t
+logd_log_start_offset(const struct logd_log *log)
+{
+	return log->segs[0]->base_offset;
+}
+
+int64_t
+logd_log_end_offset(const struct logd_log *log)
+{
+	return log_active(log)->next_offset;
+}
+
+int64_t
+logd_log_flushed_offset(const struct logd_log *log)
+{
+	return log->flushed;
+}
+
+uint64_t
+logd_log_size(const struct logd_log *log)
+{
+	return log->closed_bytes + log_active(log)->size;
+}
+
+uint32_t
+logd_log_segment_count(const struct logd_log *log)
+{
+	return (uint32_t)log->nsegs;
+}
+
+/* ------------------------------------------------------------------ */
+/* Append                                                              */
+/* ------------------------------------------------------------------ */
+
+static int
+log_roll(struct logd_log *log, int64_t now_ms)
+{
+	struct logd_segment *old = log_active(log), *s;
+	int rc;
+
+	rc = log_grow(log);
+	if (rc < 0)
+		return rc;
+	rc = logd_segment_create(log->dirfd, old->next_offset,
+	    log->cfg.segment_bytes, log->cfg.index_bytes,
+	    log->cfg.index_interval, now_ms, &s);
+	if (rc < 0)
+		return rc;
+	/* A failed trim leaves zeros that the next open trims. */
+	(void)logd_segment_seal(old);
+	log->closed_bytes += old->size;
+	log->segs[log->nsegs++] = s;
+	log->dir_dirty = 1;
+	log->rp_due = 1;
+	return 0;
+}
+
+/* Must the active segment roll before `len` more bytes with time ts? */
+static int
+log_should_roll(const struct logd_log *log, size_t len, int64_t ts,
+    int64_t now_ms)
+{
+	const struct logd_segment *s = log_active(log);
+	uint64_t limit = log->cfg.segment_bytes;
+	int64_t age;
+
+	if (s->size == 0)
+		return 0;
+	if (limit > s->capacity)
+		limit = s->capacity;
+	if (s->size + len > limit || logd_segment_index_full(s))
+		return 1;
+	if (s->first_timestamp >= 0 && ts >= 0)
+		age = ts - s->first_timestamp;
+	else
+		age = now_ms - s->created_ms;
+	return age > log->cfg.segment_ms;
+}
+
+int
+logd_log_append(struct logd_log *log, const void *data, size_t len,
+    int64_t now_ms, int64_t *first, int64_t *last)
+{
+	const uint8_t *p = data, *end = p + len;
+	struct logd_batch_info info;
+	int64_t stamp = log->cfg.log_append_time ? now_ms : -1;
+	int64_t first_off = logd_log_end_offset(log);
+	int whole, rc;
+
+	if (log->readonly)
+		return LOGD_EREADONLY;
+	if (len == 0)
+		return LOGD_EBADBATCH;
+	/* Framing only: the caller ran logd_batch_check() on each batch. */
+	while (p < end) {
+		if (logd_batch_header(p, (size_t)(end - p), &info) != 0 ||
+		    info.size > (size_t)(end - p))
+			return LOGD_EBADBATCH;
+		if (info.size > log->cfg.segment_bytes)
+			return LOGD_ETOOBIG;
+		p += info.size;
+	}
+	/* All in one segment when they fit in one: nothing or everything. */
+	whole = len <= log->cfg.segment_bytes;
+	p = data;
+	if (whole) {
+		int64_t ts = stamp >= 0 ? stamp : logd_hdr_max_ts(p);
+
+		if (log_should_roll(log, len, ts, now_ms) &&
+		    (rc = log_roll(log, now_ms)) < 0)
+			return rc;
+	}
+	while (p < end) {
+		size_t sz = logd_hdr_size(p);
+
+		if (!whole) {
+			int64_t ts = stamp >= 0 ? stamp : logd_hdr_max_ts(p);
+
+			if (log_should_roll(log, sz, ts, now_ms) &&
+			    (rc = log_roll(log, now_ms)) < 0)
+				return rc;
+		}
+		logd_segment_append(log_active(log), p, sz, stamp);
+		p += sz;
+	}
+	if (first != NULL)
+		*first = first_off;
+	if (last != NULL)
+		*last = logd_log_end_offset(log) - 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Index of the segment holding offset (start <= offset < end). */
+static size_t
+log_find(const struct logd_log *log, int64_t offset)
+{
+	size_t lo = 0, hi = log->nsegs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (log->segs[mid]->base_offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 ? 0 : lo - 1;
+}
+
+int
+logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
+    struct logd_read *r)
+{
+	struct logd_segment *s;
+	const uint8_t *p, *end, *lastb;
+	size_t pos, total;
+	int rc;
+
+	if (offset < logd_log_start_offset(log) ||
+	    offset > logd_log_end_offset(log))
+		return LOGD_ERANGE;
+	if (offset == logd_log_end_offset(log)) {
+		r->data = NULL;
+		r->len = 0;
+		r->next_offset = offset;
+		r->seg = NULL;
+		return 0;
+	}
+	s = log->segs[log_find(log, offset)];
+	rc = logd_segment_find(s, offset, &pos);
+	if (rc < 0)
+		return rc == LOGD_ERANGE ? LOGD_ECORRUPT : rc;
+	p = s->map + pos;
+	end = s->map + s->size;
+	lastb = p;
+	total = logd_hdr_size(p);
+	while (p + total + LOGD_BATCH_HEADER_SIZE <= end) {
+		size_t sz = logd_hdr_size(p + total);
+
+		if (total + sz > max_bytes || sz > (size_t)(end - p - total))
+			break;
+		lastb = p + total;
+		total += sz;
+	}
+	logd_segment_ref(s);
+	r->data = p;
+	r->len = total;
+	r->next_offset = logd_hdr_last(lastb) + 1;
+	r->seg = s;
+	return 0;
+}
+
+void
+logd_log_read_release(struct logd_read *r)
+{
+	if (r == NULL || r->seg == NULL)
+		return;
+	logd_segment_unref(r->seg);
+	r->seg = NULL;
+	r->data = NULL;
+	r->len = 0;
+}
+
+int
+logd_log_offset_for_time(struct logd_log *log, int64_t ts, int64_t *offset)
+{
+	size_t i;
+
+	for (i = 0; i < log->nsegs; i++) {
+		const struct logd_segment *s = log->segs[i];
+		int64_t off;
+		int rc;
+
+		if (s->size == 0 || s->max_timestamp < ts)
+			continue;
+		rc = logd_segment_offset_for_time(s, ts, &off);
+		if (rc < 0)
+			return rc;
+		if (off >= 0) {
+			*offset = off;
+			return 0;
+		}
+	}
+	*offset = logd_log_end_offset(log);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Flush                                                               */
+/* ------------------------------------------------------------------ */
+
+
+static void
+flush_free(struct logd_flush *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++)
+		logd_segment_unref(f->items[i].seg);
+	if (f->dirfd >= 0)
+		close(f->dirfd);
+	free(f->items);
+	free(f);
+}
+
+static int
+log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
+{
+	struct logd_flush *f;
+	size_t i, n = 0, from = log->nsegs;
+	int need_rp;
+
+	if (log->readonly)
+		return LOGD_EREADONLY;
+	if (log->flushing)
+		return -EBUSY;
+	/* Syncs happen in order: dirty segments are the last ones. */
+	for (i = log->nsegs; i > 0; i--) {
+		struct logd_segment *s = log->segs[i - 1];
+		int dirty = s->synced < s->size || s->index_dirty;
+
+		if (!dirty && s->size > 0)
+			break;
+		n += dirty;
+		from = i - 1;
+	}
+	need_rp = logd_log_end_offset(log) != log->rp_written &&
+	    (force_rp || log->rp_due ||
+	    mono_ms() - log->rp_time >= RP_INTERVAL_MS);
+	if (n == 0 && !log->dir_dirty && !need_rp) {
+		*out = NULL;
+		return 0;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->dirfd = -1;
+	f->items = calloc(n ? n : 1, sizeof(*f->items));
+	if (f->items == NULL) {
+		free(f);
+		return -ENOMEM;
+	}
+	if (log->dir_dirty || need_rp) {
+		f->dirfd = fcntl(log->dirfd, F_DUPFD_CLOEXEC, 0);
+		if (f->dirfd < 0) {
+			int rc = -errno;
+
+			flush_free(f);
+			return rc;
+		}
+	}
+	for (i = from; i < log->nsegs; i++) {
+		struct logd_segment *s = log->segs[i];
+		struct flush_item *it;
+
+		if (s->synced >= s->size && !s->index_dirty)
+			continue;
+		it = &f->items[f->n++];
+		logd_segment_ref(s);
+		it->seg = s;
+		it->fd = s->fd;
+		it->to = s->size;
+		it->idx_fd = s->index_dirty ? s->idx_fd : -1;
+		it->tix_fd = s->index_dirty ? s->tix_fd : -1;
+		s->index_dirty = 0;
+	}
+	f->sync_dir = log->dir_dirty;
+	log->dir_dirty = 0;
+	f->write_rp = need_rp;
+	log->rp_due = 0;
+	f->end_offset = logd_log_end_offset(log);
+	log->flushing = 1;
+	*out = f;
+	return 0;
+}
+
+int
+logd_log_flush_begin(struct logd_log *log, struct logd_flush **f)
+{
+	return log_flush_begin(log, 0, f);
+}
+
+int
+logd_flush_run(struct logd_flush *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n && f->err == 0; i++) {
+		const struct flush_item *it = &f->items[i];
+
+		if (fdatasync(it->fd) < 0 ||
+		    (it->idx_fd >= 0 && fdatasync(it->idx_fd) < 0) ||
+		    (it->tix_fd >= 0 && fdatasync(it->tix_fd) < 0))
+			f->err = -errno;
+	}
+	if (f->err == 0 && f->sync_dir && fsync(f->dirfd) < 0)
+		f->err = -errno;
+	/* The recovery point is an optimisation: its failure is not. */
+	if (f->err == 0 && f->write_rp)
+		f->rp_ok = rp_write(f->dirfd, f->end_offset) == 0;
+	return f->err;
+}
+
+int
+logd_log_flush_end(struct logd_log *log, struct logd_flush *f)
+{
+	size_t i;
+	int rc;
+
+	if (f == NULL)
+		return 0;
+	log->flushing = 0;
+	rc = f->err;
+	if (rc != 0) {
+		log->readonly = rc;
+	} else {
+		for (i = 0; i < f->n; i++)
+			if (f->items[i].seg->synced < f->items[i].to)
+				f->items[i].seg->synced = f->items[i].to;
+		if (f->end_offset > log->flushed)
+			log->flushed = f->end_offset;
+		if (f->rp_ok) {
+			log->rp_written = f->end_offset;
+			log->rp_time = mono_ms();
+		} else if (f->write_rp) {
+			log->rp_due = 1;
+		}
+	}
+	flush_free(f);
+	return rc;
+}
+
+static int
+log_flush(struct logd_log *log, int force_rp)
+{
+	struct logd_flush *f;
+	int rc;
+
+	rc = log_flush_begin(log, force_rp, &f);
+	if (rc < 0 || f == NULL)
+		return rc;
+	logd_flush_run(f);
+	return logd_log_flush_end(log, f);
+}
+
+int
+logd_log_flush(struct logd_log *log)
+{
+	return log_flush(log, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Retention                                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+log_drop_first(struct logd_log *log)
+{
+	struct logd_segment *s = log->segs[0];
+
+	logd_segment_unlink(log->dirfd, s);
+	log->closed_bytes -= s->size;
+	memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
+	log->nsegs--;
+	log->dir_dirty = 1;
+	logd_segment_unref(s);
+}
+
+/* Newest timestamp of a segment, its file time when batches have none. */
+static int64_t
+seg_time(const struct logd_segment *s)
+{
+	struct stat st;
+
+	if (s->max_timestamp >= 0)
+		return s->max_timestamp;
+	if (fstat(s->fd, &st) < 0)
+		return INT64_MAX;
+	return (int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000;
+}
+
+int
+logd_log_retain(struct logd_log *log, int64_t now_ms, uint32_t *deleted)
+{
+	const struct logd_log_config *c = &log->cfg;
+	uint32_t n = 0;
+
+	while (log->nsegs > 1) {
+		const struct logd_segment *s = log->segs[0];
+		int by_time = c->retention_ms >= 0 &&
+		    now_ms - seg_time(s) > c->retention_ms;
+		int by_size = c->retention_bytes >= 0 &&
+		    logd_log_size(log) - s->size >=
+		    (uint64_t)c->retention_bytes;
+
+		if (!by_time && !by_size)
+			break;
+		log_drop_first(log);
+		n++;
+	}
+	if (deleted != NULL)
+		*deleted = n;
+	return 0;
+}
+
+int
+logd_log_delete_before(struct logd_log *log, int64_t offset)
+{
+	if (offset > logd_log_end_offset(log))
+		return LOGD_ERANGE;
+	while (log->nsegs > 1 && log->segs[0]->next_offset <= offset)
+		log_drop_first(log);
+	return 0;
+}

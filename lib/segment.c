@@ -1,0 +1,1019 @@
+/*
+ * segment.c - segment files: creation, mapping, indexes, recovery scans,
+ * lookups, and the offline checks behind logctl verify and dump.
+ *
+ * File formats and the index invariants are described in segment.h.  A
+ * segment never moves its .log mapping once made while readers may hold
+ * slices into it: sealing only trims the file past the bytes in use and
+ * mprotect()s the map read-only, and the map goes away with the last
+ * reference.  Batches in a map were checked (CRC included) when they were
+ * appended or recovered, so lookups decode headers directly, with bounds
+ * checks only, so that a damaged index can give a wrong answer or an
+ * error but never a read outside the map.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "segment.h"
+
+#define SEG_PAGE 4096
+
+void
+logd_segment_name(char *buf, int64_t base, const char *ext)
+{
+	snprintf(buf, 32, "%020" PRId64 ".%s", base, ext);
+}
+
+/* posix_fallocate, or ftruncate where the file system cannot. */
+static int
+seg_prealloc(int fd, size_t len)
+{
+	int rc = posix_fallocate(fd, 0, (off_t)len);
+
+	if (rc == EOPNOTSUPP || rc == EINVAL) {
+		if (ftruncate(fd, (off_t)len) < 0)
+			return -errno;
+		return 0;
+	}
+	return -rc;
+}
+
+static void *
+seg_map(int fd, size_t len, int prot, int *err)
+{
+	void *p;
+
+	if (len == 0)
+		return NULL;
+	p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	return p;
+}
+
+static void
+seg_unmap(void **p, size_t *len)
+{
+	if (*p != NULL)
+		munmap(*p, *len);
+	*p = NULL;
+	*len = 0;
+}
+
+static struct logd_segment *
+seg_alloc(int64_t base, int64_t now_ms)
+{
+	struct logd_segment *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->base_offset = base;
+	s->next_offset = base;
+	s->max_timestamp = -1;
+	s->first_timestamp = -1;
+	s->created_ms = now_ms;
+	s->tix_last = INT64_MIN;
+	s->fd = s->idx_fd = s->tix_fd = -1;
+	s->refs = 1;
+	s->index_interval = 4096;
+	return s;
+}
+
+/* Opens one index file read-write, empty and preallocated to len. */
+static int
+seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
+    int *fdp, uint8_t **map, size_t *map_len)
+{
+	char name[32];
+	int fd, rc = 0;
+	uint8_t *p;
+
+	logd_segment_name(name, base, ext);
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = seg_prealloc(fd, len);
+	if (rc < 0)
+		goto fail;
+	p = seg_map(fd, len, PROT_READ | PROT_WRITE, &rc);
+	if (rc < 0)
+		goto fail;
+	*fdp = fd;
+	*map = p;
+	*map_len = len;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+static void
+seg_index_drop(struct logd_segment *s)
+{
+	seg_unmap((void **)&s->idx, &s->idx_map_len);
+	seg_unmap((void **)&s->tix, &s->tix_map_len);
+	if (s->idx_fd >= 0)
+		close(s->idx_fd);
+	if (s->tix_fd >= 0)
+		close(s->tix_fd);
+	s->idx_fd = s->tix_fd = -1;
+	s->idx_n = s->idx_cap = s->tix_n = s->tix_cap = 0;
+}
+
+/* Empty, writable indexes of index_bytes each. */
+static int
+seg_index_new(int dirfd, struct logd_segment *s, uint32_t index_bytes)
+{
+	int rc;
+
+	seg_index_drop(s);
+	rc = seg_index_create(dirfd, s->base_offset, "idx", index_bytes,
+	    &s->idx_fd, &s->idx, &s->idx_map_len);
+	if (rc < 0)
+		return rc;
+	rc = seg_index_create(dirfd, s->base_offset, "tix", index_bytes,
+	    &s->tix_fd, &s->tix, &s->tix_map_len);
+	if (rc < 0) {
+		seg_index_drop(s);
+		return rc;
+	}
+	s->idx_cap = index_bytes / LOGD_IDX_ENTRY;
+	s->tix_cap = index_bytes / LOGD_TIX_ENTRY;
+	s->since_index = 0;
+	s->tix_last = INT64_MIN;
+	return 0;
+}
+
+int
+logd_segment_create(int dirfd, int64_t base, size_t capacity,
+    uint32_t index_bytes, uint32_t index_interval, int64_t now_ms,
+    struct logd_segment **out)
+{
+	struct logd_segment *s = seg_alloc(base, now_ms);
+	char name[32];
+	int rc = 0;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->index_interval = index_interval;
+	logd_segment_name(name, base, "log");
+	s->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644);
+	if (s->fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = seg_prealloc(s->fd, capacity);
+	if (rc < 0)
+		goto fail;
+	s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
+	if (rc < 0)
+		goto fail;
+	s->map_len = capacity;
+	s->capacity = capacity;
+	s->writable = 1;
+	rc = seg_index_new(dirfd, s, index_bytes);
+	if (rc < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	if (s->fd >= 0) {
+		unlinkat(dirfd, name, 0);
+		s->deleted = 1;
+	}
+	logd_segment_unref(s);
+	return rc;
+}
+
+int
+logd_segment_open(int dirfd, int64_t base, int64_t now_ms,
+    struct logd_segment **out)
+{
+	struct logd_segment *s = seg_alloc(base, now_ms);
+	struct stat st;
+	char name[32];
+	int rc = 0;
+
+	if (s == NULL)
+		return -ENOMEM;
+	logd_segment_name(name, base, "log");
+	s->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > UINT32_MAX) {
+		rc = LOGD_ECORRUPT;
+		goto fail;
+	}
+	s->map = seg_map(s->fd, (size_t)st.st_size, PROT_READ, &rc);
+	if (rc < 0)
+		goto fail;
+	s->map_len = (size_t)st.st_size;
+	*out = s;
+	return 0;
+fail:
+	logd_segment_unref(s);
+	return rc;
+}
+
+int
+logd_segment_file_size(const struct logd_segment *s, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Index entry accessors. */
+static inline uint32_t
+idx_rel(const struct logd_segment *s, uint32_t i)
+{
+	return logd_be32(s->idx + (size_t)i * LOGD_IDX_ENTRY);
+}
+
+static inline uint32_t
+idx_pos(const struct logd_segment *s, uint32_t i)
+{
+	return logd_be32(s->idx + (size_t)i * LOGD_IDX_ENTRY + 4);
+}
+
+static inline int64_t
+tix_ts(const struct logd_segment *s, uint32_t i)
+{
+	return (int64_t)logd_be64(s->tix + (size_t)i * LOGD_TIX_ENTRY);
+}
+
+static inline uint32_t
+tix_rel(const struct logd_segment *s, uint32_t i)
+{
+	return logd_be32(s->tix + (size_t)i * LOGD_TIX_ENTRY + 8);
+}
+
+static void
+seg_index_batch(struct logd_segment *s, size_t pos, size_t size,
+    int64_t base, int64_t max_ts)
+{
+	if (pos > 0 && s->since_index >= s->index_interval) {
+		uint32_t rel = (uint32_t)(base - s->base_offset);
+
+		if (s->idx_n < s->idx_cap) {
+			uint8_t *e = s->idx + (size_t)s->idx_n * LOGD_IDX_ENTRY;
+
+			logd_put_be32(e, rel);
+			logd_put_be32(e + 4, (uint32_t)pos);
+			s->idx_n++;
+			if (s->max_timestamp > s->tix_last &&
+			    s->tix_n < s->tix_cap) {
+				e = s->tix + (size_t)s->tix_n * LOGD_TIX_ENTRY;
+				logd_put_be64(e, (uint64_t)s->max_timestamp);
+				logd_put_be32(e + 8, rel);
+				s->tix_n++;
+				s->tix_last = s->max_timestamp;
+			}
+		}
+		s->since_index = 0;
+	}
+	s->since_index += size;
+	if (pos == 0)
+		s->first_timestamp = max_ts;
+	if (max_ts > s->max_timestamp)
+		s->max_timestamp = max_ts;
+}
+
+int
+logd_segment_index_full(const struct logd_segment *s)
+{
+	return s->idx_n + 1 >= s->idx_cap || s->tix_n + 1 >= s->tix_cap;
+}
+
+uint8_t *
+logd_segment_append(struct logd_segment *s, const uint8_t *batch,
+    size_t size, int64_t append_time)
+{
+	uint8_t *dst = s->map + s->size;
+	int64_t base = s->next_offset;
+
+	memcpy(dst, batch, size);
+	logd_put_be64(dst, (uint64_t)base);
+	if (append_time >= 0)
+		logd_batch_set_log_append_time(dst, append_time);
+	seg_index_batch(s, s->size, size, base, logd_hdr_max_ts(dst));
+	s->next_offset = logd_hdr_last(dst) + 1;
+	s->size += size;
+	return dst;
+}
+
+int
+logd_segment_seal(struct logd_segment *s)
+{
+	int rc = 0;
+
+	if (!s->writable)
+		return 0;
+	s->writable = 0;
+	s->capacity = s->size;
+	s->index_dirty = 1;
+	if (ftruncate(s->fd, (off_t)s->size) < 0)
+		rc = -errno;
+	if (s->idx_fd >= 0 &&
+	    ftruncate(s->idx_fd, (off_t)s->idx_n * LOGD_IDX_ENTRY) < 0 &&
+	    rc == 0)
+		rc = -errno;
+	if (s->tix_fd >= 0 &&
+	    ftruncate(s->tix_fd, (off_t)s->tix_n * LOGD_TIX_ENTRY) < 0 &&
+	    rc == 0)
+		rc = -errno;
+	s->idx_cap = s->idx_n;
+	s->tix_cap = s->tix_n;
+	if (s->map != NULL)
+		mprotect(s->map, s->map_len, PROT_READ);
+	if (s->idx != NULL)
+		mprotect(s->idx, s->idx_map_len, PROT_READ);
+	if (s->tix != NULL)
+		mprotect(s->tix, s->tix_map_len, PROT_READ);
+	return rc;
+}
+
+/* A header at p with room left in [p, end): its size, or 0 if absurd. */
+static inline size_t
+seg_hdr_ok(const uint8_t *p, const uint8_t *end)
+{
+	size_t sz;
+
+	if ((size_t)(end - p) < LOGD_BATCH_HEADER_SIZE)
+		return 0;
+	sz = logd_hdr_size(p);
+	if (sz < LOGD_BATCH_HEADER_SIZE || sz > (size_t)(end - p))
+		return 0;
+	return sz;
+}
+
+/* Position to start scanning for offset: last index entry <= it. */
+static size_t
+seg_index_lookup(const struct logd_segment *s, int64_t offset)
+{
+	uint32_t lo = 0, hi = s->idx_n;
+	uint64_t rel = (uint64_t)(offset - s->base_offset);
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (idx_rel(s, mid) <= rel)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 ? 0 : idx_pos(s, lo - 1);
+}
+
+int
+logd_segment_find(const struct logd_segment *s, int64_t offset, size_t *pos)
+{
+	const uint8_t *end = s->map + s->size, *p;
+	size_t sz;
+
+	if (offset < s->base_offset || offset >= s->next_offset)
+		return LOGD_ERANGE;
+	p = s->map + seg_index_lookup(s, offset);
+	if (p > end)
+		return LOGD_ECORRUPT;
+	while ((sz = seg_hdr_ok(p, end)) != 0) {
+		if (logd_hdr_last(p) >= offset) {
+			if (logd_hdr_base(p) > offset)
+				return LOGD_ECORRUPT;
+			*pos = (size_t)(p - s->map);
+			return 0;
+		}
+		p += sz;
+	}
+	return LOGD_ECORRUPT;
+}
+
+int
+logd_segment_offset_for_time(const struct logd_segment *s, int64_t ts,
+    int64_t *offset)
+{
+	const uint8_t *end = s->map + s->size, *p;
+	struct logd_batch_iter it;
+	struct logd_record rec;
+	uint32_t lo = 0, hi = s->tix_n;
+	int64_t start = s->base_offset;
+	size_t pos, sz;
+	int rc;
+
+	if (s->size == 0 || s->max_timestamp < ts) {
+		*offset = -1;
+		return 0;
+	}
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (tix_ts(s, mid) < ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0)
+		start = s->base_offset + tix_rel(s, lo - 1);
+	if (start >= s->next_offset) {
+		*offset = -1;
+		return 0;
+	}
+	if (logd_segment_find(s, start, &pos) < 0)
+		return -EIO;
+	for (p = s->map + pos; (sz = seg_hdr_ok(p, end)) != 0; p += sz) {
+		if (logd_hdr_max_ts(p) < ts)
+			continue;
+		rc = logd_batch_iter_init(&it, p, sz);
+		if (rc == -ENOTSUP) {
+			*offset = logd_hdr_base(p);
+			return 0;
+		}
+		if (rc < 0)
+			return -EIO;
+		while ((rc = logd_batch_iter_next(&it, &rec)) == 1) {
+			if (rec.timestamp >= ts) {
+				*offset = rec.offset;
+				return 0;
+			}
+		}
+		return -EIO; /* maxTimestamp promised a record */
+	}
+	*offset = -1;
+	return 0;
+}
+
+void
+logd_segment_scan(const struct logd_segment *s, size_t *valid,
+    int64_t *next, uint32_t *batches)
+{
+	struct logd_batch_info info;
+	int64_t expect = s->base_offset;
+	size_t pos = 0;
+	uint32_t n = 0;
+
+	while (pos < s->map_len &&
+	    logd_batch_check(s->map + pos, s->map_len - pos, &info) == 0 &&
+	    info.base_offset == expect) {
+		pos += info.size;
+		expect = info.last_offset + 1;
+		n++;
+	}
+	*valid = pos;
+	*next = expect;
+	*batches = n;
+}
+
+static int
+seg_all_zero(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+uint64_t
+logd_segment_garbage(const struct logd_segment *s, size_t pos)
+{
+	size_t end = pos, p = pos;
+
+	while (p < s->map_len) {
+		size_t page_end = (p / SEG_PAGE + 1) * SEG_PAGE, i;
+
+		if (page_end > s->map_len)
+			page_end = s->map_len;
+		if (seg_all_zero(s->map + p, page_end - p))
+			break;
+		for (i = page_end; i > p; i--)
+			if (s->map[i - 1] != 0)
+				break;
+		end = i;
+		p = page_end;
+	}
+	return end - pos;
+}
+
+/*
+ * Header-only walk of [from, len) of s's map starting at offset expect:
+ * stops at the first batch that does not decode or continue the offsets.
+ * Returns the position reached; *next and *max_ts (max with its input)
+ * are updated; *last_pos is the start of the last good batch.
+ */
+static size_t
+seg_walk_headers(const struct logd_segment *s, size_t from, size_t len,
+    int64_t *next, int64_t *max_ts, size_t *last_pos)
+{
+	struct logd_batch_info info;
+	size_t pos = from;
+
+	while (pos < len &&
+	    logd_batch_header(s->map + pos, len - pos, &info) == 0 &&
+	    info.base_offset == *next && info.size <= len - pos) {
+		*last_pos = pos;
+		if (info.max_timestamp > *max_ts)
+			*max_ts = info.max_timestamp;
+		*next = info.last_offset + 1;
+		pos += info.size;
+	}
+	return pos;
+}
+
+/* Maps an existing index file read-only; counts entries up to a zero. */
+static int
+seg_index_load(int dirfd, struct logd_segment *s, const char *ext,
+    size_t esize, int *fdp, uint8_t **map, size_t *map_len, uint32_t *n)
+{
+	struct stat st;
+	char name[32];
+	uint32_t lo, hi;
+	uint8_t *p;
+	int fd, rc = 0;
+
+	logd_segment_name(name, s->base_offset, ext);
+	fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > UINT32_MAX) {
+		close(fd);
+		return LOGD_ECORRUPT;
+	}
+	p = seg_map(fd, (size_t)st.st_size, PROT_READ, &rc);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	/*
+	 * Entries are a prefix; their last u32 (an .idx position, a .tix
+	 * relative offset) is never 0.
+	 */
+	lo = 0;
+	hi = (uint32_t)((size_t)st.st_size / esize);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (logd_be32(p + (size_t)mid * esize + esize - 4) != 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*fdp = fd;
+	*map = p;
+	*map_len = (size_t)st.st_size;
+	*n = lo;
+	return 0;
+}
+
+/* Do the loaded indexes look right for a segment of size bytes? */
+static int
+seg_index_sane(const struct logd_segment *s, size_t size, int64_t next)
+{
+	uint64_t span = (uint64_t)(next - s->base_offset);
+	uint32_t i;
+
+	for (i = 0; i < s->idx_n; i++) {
+		if (idx_pos(s, i) >= size || idx_rel(s, i) >= span ||
+		    idx_pos(s, i) == 0)
+			return 0;
+		if (i > 0 && (idx_rel(s, i) <= idx_rel(s, i - 1) ||
+		    idx_pos(s, i) <= idx_pos(s, i - 1)))
+			return 0;
+	}
+	for (i = 0; i < s->tix_n; i++) {
+		if (tix_rel(s, i) > span)
+			return 0;
+		if (i > 0 && (tix_rel(s, i) <= tix_rel(s, i - 1) ||
+		    tix_ts(s, i) < tix_ts(s, i - 1)))
+			return 0;
+	}
+	return s->idx_n > 0 || s->tix_n == 0;
+}
+
+/*
+ * Rebuilds the indexes of s from its first valid bytes (headers only) and
+ * sets size, next offset and timestamps from them.
+ */
+static int
+seg_rebuild(int dirfd, struct logd_segment *s, size_t valid,
+    uint32_t index_bytes, uint32_t index_interval)
+{
+	size_t pos = 0;
+	int rc;
+
+	s->index_interval = index_interval;
+	rc = seg_index_new(dirfd, s, index_bytes);
+	if (rc < 0)
+		return rc;
+	s->max_timestamp = -1;
+	s->first_timestamp = -1;
+	s->next_offset = s->base_offset;
+	while (pos < valid) {
+		const uint8_t *p = s->map + pos;
+		size_t sz = logd_hdr_size(p);
+
+		seg_index_batch(s, pos, sz, logd_hdr_base(p),
+		    logd_hdr_max_ts(p));
+		s->next_offset = logd_hdr_last(p) + 1;
+		pos += sz;
+	}
+	s->size = valid;
+	return 0;
+}
+
+int
+logd_segment_load_closed(int dirfd, struct logd_segment *s, int64_t next,
+    uint32_t index_bytes, uint32_t index_interval)
+{
+	size_t flen = s->map_len, pos, last = 0, from = 0;
+	int64_t expect = s->base_offset, max_ts = -1;
+	int rc, indexes_ok;
+
+	if (flen == 0)
+		return LOGD_ECORRUPT;
+	seg_index_drop(s);
+	indexes_ok = seg_index_load(dirfd, s, "idx", LOGD_IDX_ENTRY,
+	    &s->idx_fd, &s->idx, &s->idx_map_len, &s->idx_n) == 0 &&
+	    seg_index_load(dirfd, s, "tix", LOGD_TIX_ENTRY, &s->tix_fd,
+	    &s->tix, &s->tix_map_len, &s->tix_n) == 0 &&
+	    seg_index_sane(s, flen, next);
+	if (indexes_ok && s->idx_n > 0) {
+		from = idx_pos(s, s->idx_n - 1);
+		expect = s->base_offset + idx_rel(s, s->idx_n - 1);
+	}
+	if (indexes_ok && s->tix_n > 0)
+		max_ts = tix_ts(s, s->tix_n - 1);
+	pos = seg_walk_headers(s, from, flen, &expect, &max_ts, &last);
+	if (expect != next || pos == from ||
+	    !seg_all_zero(s->map + pos, flen - pos)) {
+		/* The index may be what is wrong: walk the whole file. */
+		indexes_ok = 0;
+		expect = s->base_offset;
+		max_ts = -1;
+		pos = seg_walk_headers(s, 0, flen, &expect, &max_ts, &last);
+		if (expect != next || pos == 0 ||
+		    !seg_all_zero(s->map + pos, flen - pos))
+			goto corrupt;
+	}
+	if (logd_batch_check(s->map + last, pos - last, NULL) != 0)
+		goto corrupt;
+	if (pos < flen && ftruncate(s->fd, (off_t)pos) < 0)
+		return -errno;
+	if (!indexes_ok) {
+		rc = seg_rebuild(dirfd, s, pos, index_bytes, index_interval);
+		if (rc < 0)
+			return rc;
+		s->writable = 1;
+		rc = logd_segment_seal(s);
+		if (rc < 0)
+			return rc;
+	}
+	s->size = pos;
+	s->capacity = pos;
+	s->synced = pos;
+	s->next_offset = next;
+	s->max_timestamp = max_ts;
+	s->first_timestamp = logd_hdr_max_ts(s->map);
+	s->idx_cap = s->idx_n;
+	s->tix_cap = s->tix_n;
+	return 0;
+corrupt:
+	seg_index_drop(s);
+	return LOGD_ECORRUPT;
+}
+
+int
+logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
+    int64_t next, int active, size_t capacity, uint32_t index_bytes,
+    uint32_t index_interval)
+{
+	int rc = 0;
+
+	if (active) {
+		if (capacity < valid)
+			capacity = valid;
+		seg_unmap((void **)&s->map, &s->map_len);
+		if (ftruncate(s->fd, (off_t)valid) < 0)
+			return -errno;
+		rc = seg_prealloc(s->fd, capacity);
+		if (rc < 0)
+			return rc;
+		s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
+		if (rc < 0)
+			return rc;
+		s->map_len = capacity;
+	} else if (s->map_len > valid && ftruncate(s->fd, (off_t)valid) < 0) {
+		return -errno;
+	}
+	rc = seg_rebuild(dirfd, s, valid, index_bytes, index_interval);
+	if (rc < 0)
+		return rc;
+	if (s->next_offset != next)
+		return LOGD_ECORRUPT;
+	s->synced = 0;
+	s->writable = 1;
+	s->capacity = capacity;
+	if (!active)
+		return logd_segment_seal(s);
+	return 0;
+}
+
+void
+logd_segment_unlink(int dirfd, struct logd_segment *s)
+{
+	static const char *const exts[] = { "log", "idx", "tix" };
+	char name[32];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		logd_segment_name(name, s->base_offset, exts[i]);
+		unlinkat(dirfd, name, 0);
+	}
+	s->deleted = 1;
+}
+
+void
+logd_segment_ref(struct logd_segment *s)
+{
+	s->refs++;
+}
+
+void
+logd_segment_unref(struct logd_segment *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	seg_index_drop(s);
+	seg_unmap((void **)&s->map, &s->map_len);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Offline checks                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Maps path read-only; *base from its name.  len 0 gives map NULL. */
+static int
+seg_map_path(const char *path, int64_t *base, uint8_t **map, size_t *len)
+{
+	const char *name = strrchr(path, '/');
+	struct stat st;
+	char *end;
+	int fd, rc = 0;
+	long long b;
+
+	name = name != NULL ? name + 1 : path;
+	errno = 0;
+	b = strtoll(name, &end, 10);
+	if (errno != 0 || end != name + LOGD_SEGMENT_NAME_LEN ||
+	    strcmp(end, ".log") != 0 || b < 0)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*map = seg_map(fd, (size_t)st.st_size, PROT_READ, &rc);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	*base = b;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+/* Reads a sibling index file (ext replaces "log") whole into memory. */
+static int
+seg_read_sibling(const char *path, const char *ext, uint8_t **buf,
+    size_t *len)
+{
+	size_t plen = strlen(path), got = 0;
+	struct stat st;
+	char *ipath;
+	uint8_t *b;
+	int fd, rc = 0;
+
+	ipath = strdup(path);
+	if (ipath == NULL)
+		return -ENOMEM;
+	memcpy(ipath + plen - 3, ext, 3);
+	fd = open(ipath, O_RDONLY | O_CLOEXEC);
+	free(ipath);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (b == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -EIO;
+			free(b);
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	*buf = b;
+	*len = got;
+out:
+	close(fd);
+	return rc;
+}
+
+/*
+ * Checks .idx and .tix against the batches: each offset entry names the
+ * start of a batch by its relative base offset, and each time entry's T
+ * bounds every record before it.  starts[] holds batch positions, bases[]
+ * their base offsets, maxes[] the running max timestamp before each.
+ */
+static int
+seg_verify_indexes(const char *path, int64_t base, size_t nb,
+    const size_t *starts, const int64_t *bases, const int64_t *maxes,
+    int64_t next)
+{
+	uint8_t *b = NULL;
+	size_t len, i, n, j = 0;
+	int rc;
+
+	rc = seg_read_sibling(path, "idx", &b, &len);
+	if (rc < 0)
+		return rc;
+	for (n = 0; n < len / LOGD_IDX_ENTRY; n++) {
+		uint32_t rel = logd_be32(b + n * LOGD_IDX_ENTRY);
+		uint32_t pos = logd_be32(b + n * LOGD_IDX_ENTRY + 4);
+
+		if (pos == 0 && rel == 0 &&
+		    seg_all_zero(b + n * LOGD_IDX_ENTRY,
+		    len - n * LOGD_IDX_ENTRY))
+			break;
+		while (j < nb && starts[j] < pos)
+			j++;
+		if (j == nb || starts[j] != pos ||
+		    bases[j] != base + (int64_t)rel) {
+			free(b);
+			return LOGD_ECORRUPT;
+		}
+	}
+	free(b);
+	rc = seg_read_sibling(path, "tix", &b, &len);
+	if (rc < 0)
+		return rc;
+	j = 0;
+	for (i = 0; i < len / LOGD_TIX_ENTRY; i++) {
+		int64_t t = (int64_t)logd_be64(b + i * LOGD_TIX_ENTRY);
+		int64_t at = base + logd_be32(b + i * LOGD_TIX_ENTRY + 8);
+
+		if (at == base && seg_all_zero(b + i * LOGD_TIX_ENTRY,
+		    len - i * LOGD_TIX_ENTRY))
+			break;
+		if (at <= base || at > next) {
+			free(b);
+			return LOGD_ECORRUPT;
+		}
+		/* batches starting below at must all be <= t */
+		while (j < nb && bases[j] < at)
+			j++;
+		if (bases[j] != at || maxes[j] > t) {
+			free(b);
+			return LOGD_ECORRUPT;
+		}
+	}
+	free(b);
+	return 0;
+}
+
+int
+logd_segment_verify(const char *path, struct logd_segment_report *report)
+{
+	struct logd_segment_report r;
+	struct logd_batch_info info;
+	size_t *starts = NULL, cap = 0, nb = 0, pos = 0;
+	int64_t *bases = NULL, *maxes = NULL, base, runmax = INT64_MIN;
+	uint8_t *map = NULL;
+	size_t len;
+	int rc;
+
+	rc = seg_map_path(path, &base, &map, &len);
+	if (rc < 0)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	r.base_offset = base;
+	r.next_offset = base;
+	r.file_bytes = len;
+	r.bad_position = -1;
+	for (;;) {
+		if (nb + 1 >= cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			void *a = realloc(starts, ncap * sizeof(*starts));
+			void *b = a ? realloc(bases, ncap * sizeof(*bases)) :
+			    NULL;
+			void *c = b ? realloc(maxes, ncap * sizeof(*maxes)) :
+			    NULL;
+
+			if (a != NULL)
+				starts = a;
+			if (b != NULL)
+				bases = b;
+			if (c == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			maxes = c;
+			cap = ncap;
+		}
+		bases[nb] = r.next_offset;
+		maxes[nb] = runmax;
+		if (pos >= len)
+			break;
+		rc = logd_batch_check(map + pos, len - pos, &info);
+		if (rc == 0 && info.base_offset != r.next_offset)
+			rc = LOGD_ECORRUPT;
+		if (rc != 0 && seg_all_zero(map + pos, len - pos))
+			break; /* preallocated tail */
+		if (rc != 0) {
+			r.bad_position = (int64_t)pos;
+			r.error = rc == -EAGAIN ? LOGD_EBADBATCH : rc;
+			break;
+		}
+		starts[nb++] = pos;
+		if (info.max_timestamp > runmax)
+			runmax = info.max_timestamp;
+		pos += info.size;
+		r.batches++;
+		r.records += (uint64_t)info.record_count;
+		r.next_offset = info.last_offset + 1;
+	}
+	r.valid_bytes = pos;
+	rc = seg_verify_indexes(path, base, nb, starts, bases, maxes,
+	    r.next_offset);
+	r.index_error = rc == -ENOENT ? 0 : rc;
+	rc = 0;
+	*report = r;
+out:
+	free(starts);
+	free(bases);
+	free(maxes);
+	if (map != NULL)
+		munmap(map, len);
+	return rc;
+}
+
+int
+logd_segment_walk(const char *path,
+    int (*fn)(void *arg, const uint8_t *batch, size_t len, int check,
+        const struct logd_batch_info *info), void *arg)
+{
+	struct logd_batch_info info;
+	uint8_t *map = NULL;
+	size_t len, pos = 0;
+	int64_t base;
+	int rc;
+
+	rc = seg_map_path(path, &base, &map, &len);
+	if (rc < 0)
+		return rc;
+	while (pos < len) {
+		int check = logd_batch_check(map + pos, len - pos, &info);
+
+		if (check != 0 && seg_all_zero(map + pos, len - pos))
+			break; /* preallocated tail */
+		if (check != 0) {
+			rc = fn(arg, map + pos, len - pos, check, NULL);
+			break;
+		}
+		rc = fn(arg, map + pos, info.size, 0, &info);
+		if (rc != 0)
+			break;
+		pos += info.size;
+	}
+	if (map != NULL)
+		munmap(map, len);
+	return rc;
+}

@@ -1,0 +1,228 @@
+/*
+ * segment.h - one segment of a partition log (internal to liblogd).
+ *
+ * A segment is three files named by its 20-digit base offset:
+ *   NNN.log  the batches, back to back.  The active segment is
+ *            preallocated (posix_fallocate) to its capacity and mapped
+ *            read-write; a closed one is trimmed to its size and its map
+ *            made read-only (the map itself is never moved, so slices
+ *            handed to readers stay valid).
+ *   NNN.idx  offset index: 8-byte entries (u32 relative base offset of a
+ *            batch, u32 position of the batch), big-endian, strictly
+ *            increasing in both fields.  An entry is added for a batch
+ *            when at least index_interval bytes were appended since the
+ *            previous entry (or the segment start), so a position is never
+ *            0 and an all-zero entry marks the end of a preallocated file.
+ *   NNN.tix  time index: 12-byte entries (i64 timestamp T, u32 relative
+ *            offset R), big-endian.  Invariant: every record of the
+ *            segment with offset < base + R has a timestamp <= T.  Entries
+ *            are added together with offset index entries (R is then the
+ *            base of the indexed batch and T the largest maxTimestamp of
+ *            the batches before it) when T grew since the last entry, so
+ *            T is strictly increasing.  R is never 0, so an entry with
+ *            R == 0 marks the end.  To find the first record with
+ *            timestamp >= ts, start at the R of the last entry whose
+ *            T < ts (or at the segment start).  A segment's max timestamp
+ *            is max(T of the last entry, maxTimestamp of the batches from
+ *            the last offset index entry on): a short scan at open.
+ *
+ * Reference counting: the log holds one reference, each logd_read and
+ * each pending logd_flush one more.  All reference changes happen on the
+ * log's thread (append, read, release, flush begin/end, retention,
+ * close), so the count is a plain int.  logd_flush_run() on another
+ * thread only uses the fds of segments whose references its flush holds
+ * (the fds stay open until the last reference goes), never the count.
+ */
+#ifndef LOGD_SEGMENT_H
+#define LOGD_SEGMENT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "logd.h"
+
+#define LOGD_IDX_ENTRY 8
+#define LOGD_TIX_ENTRY 12
+#define LOGD_SEGMENT_NAME_LEN 20
+
+struct logd_segment {
+	int64_t base_offset;
+	int64_t next_offset;      /* offset after the last batch */
+	int64_t max_timestamp;    /* largest batch maxTimestamp, -1 none */
+	int64_t first_timestamp;  /* first batch's maxTimestamp, -1 none */
+	int64_t created_ms;       /* for age when batches carry no time */
+	uint8_t *map;             /* the .log mapping (NULL if map_len 0) */
+	size_t map_len;
+	size_t size;              /* bytes of whole batches */
+	size_t capacity;          /* bytes writable (active), else size */
+	size_t synced;            /* bytes known to be on disk */
+	uint8_t *idx, *tix;       /* index mappings */
+	size_t idx_map_len, tix_map_len;
+	uint32_t idx_n, idx_cap;  /* entries used, entries that fit */
+	uint32_t tix_n, tix_cap;
+	uint32_t index_interval;
+	size_t since_index;       /* bytes appended since the last entry */
+	int64_t tix_last;         /* T of the last time entry */
+	int fd, idx_fd, tix_fd;
+	int writable;             /* active: mapped read-write */
+	int index_dirty;          /* sealed indexes not yet synced */
+	int refs;
+	int deleted;              /* files unlinked */
+};
+
+static inline uint32_t
+logd_be32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return __builtin_bswap32(v);
+}
+
+static inline uint64_t
+logd_be64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+}
+
+static inline void
+logd_put_be32(uint8_t *p, uint32_t v)
+{
+	v = __builtin_bswap32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void
+logd_put_be64(uint8_t *p, uint64_t v)
+{
+	v = __builtin_bswap64(v);
+	memcpy(p, &v, 8);
+}
+
+/* Header fields of a batch already checked once (no validation). */
+static inline size_t
+logd_hdr_size(const uint8_t *p)
+{
+	return (size_t)logd_be32(p + LOGD_BATCH_LENGTH_OFFSET) + 12;
+}
+
+static inline int64_t
+logd_hdr_base(const uint8_t *p)
+{
+	return (int64_t)logd_be64(p);
+}
+
+static inline int64_t
+logd_hdr_last(const uint8_t *p)
+{
+	return (int64_t)logd_be64(p) + (int32_t)logd_be32(p + 23);
+}
+
+static inline int64_t
+logd_hdr_max_ts(const uint8_t *p)
+{
+	return (int64_t)logd_be64(p + 35);
+}
+
+/* "NNNNNNNNNNNNNNNNNNNN.ext" into buf (at least 32 bytes). */
+void logd_segment_name(char *buf, int64_t base, const char *ext);
+
+/*
+ * Creates a new empty active segment in dirfd: the .log preallocated to
+ * capacity and the indexes to index_bytes, all mapped read-write.
+ * Existing files of that name are replaced.  One reference.
+ */
+int logd_segment_create(int dirfd, int64_t base, size_t capacity,
+    uint32_t index_bytes, uint32_t index_interval, int64_t now_ms,
+    struct logd_segment **out);
+
+/*
+ * Opens the existing segment base in dirfd for recovery: the .log mapped
+ * read-only at its file size (size and next_offset are 0/base until the
+ * caller establishes them), no indexes.  One reference.
+ */
+int logd_segment_open(int dirfd, int64_t base, int64_t now_ms,
+    struct logd_segment **out);
+
+/* Bytes of the .log file on disk. */
+int logd_segment_file_size(const struct logd_segment *s, uint64_t *size);
+
+/*
+ * Loads the existing .idx/.tix read-only and checks them against the
+ * batches of a closed segment that must end exactly at the file's end
+ * with next offset `next`: the last indexed batch and those after it are
+ * checked (last one with its CRC).  On success sets size, next_offset and
+ * max/first timestamps.  LOGD_ECORRUPT if the segment does not verify
+ * (whole-file header scan included); indexes are rebuilt when they alone
+ * are wrong.
+ */
+int logd_segment_load_closed(int dirfd, struct logd_segment *s,
+    int64_t next, uint32_t index_bytes, uint32_t index_interval);
+
+/*
+ * Scans the mapped .log from its start with logd_batch_check() and offset
+ * continuity: *valid is the end of the last good batch, *next the offset
+ * after it, *batches how many were good.  Read-only.
+ */
+void logd_segment_scan(const struct logd_segment *s, size_t *valid,
+    int64_t *next, uint32_t *batches);
+
+/*
+ * Non-zero bytes of the file from pos up to the first all-zero page
+ * after it (the approximation of "garbage" reported by recovery).
+ */
+uint64_t logd_segment_garbage(const struct logd_segment *s, size_t pos);
+
+/*
+ * Makes s hold exactly its first `valid` bytes (next offset `next`) and
+ * rebuilds its indexes from them.  If active, it becomes the writable
+ * segment with the given capacity (file preallocated again, so the tail
+ * is zeros); otherwise it is trimmed and sealed read-only.
+ */
+int logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
+    int64_t next, int active, size_t capacity, uint32_t index_bytes,
+    uint32_t index_interval);
+
+/* 1 when an append of one more batch might not find index room. */
+int logd_segment_index_full(const struct logd_segment *s);
+
+/*
+ * Copies one batch (size bytes, framing checked) to the end of the active
+ * segment, rewriting its baseOffset to next_offset (and stamping
+ * append_time when >= 0) and updating indexes.  The caller checked it
+ * fits.  Returns the batch's copy in the map.
+ */
+uint8_t *logd_segment_append(struct logd_segment *s, const uint8_t *batch,
+    size_t size, int64_t append_time);
+
+/*
+ * Closes an active segment: files trimmed to their sizes, maps made
+ * read-only, index_dirty set.  A failed trim is harmless: open trims a
+ * zero tail of a closed segment.
+ */
+int logd_segment_seal(struct logd_segment *s);
+
+/*
+ * Position of the batch holding offset (offset in [base, next)): offset
+ * index lookup, then a header scan.  LOGD_ERANGE outside the segment.
+ */
+int logd_segment_find(const struct logd_segment *s, int64_t offset,
+    size_t *pos);
+
+/*
+ * Offset of the first record with timestamp >= ts in s, or -1 when the
+ * segment has none.  -EIO if a batch cannot be decoded.
+ */
+int logd_segment_offset_for_time(const struct logd_segment *s, int64_t ts,
+    int64_t *offset);
+
+/* Unlinks the segment's three files (the maps and fds stay). */
+void logd_segment_unlink(int dirfd, struct logd_segment *s);
+
+void logd_segment_ref(struct logd_segment *s);
+/* Drops a reference; the last one unmaps and closes everything. */
+void logd_segment_unref(struct logd_segment *s);
+
+
+#endif /* LOGD_SEGMENT_H */
