@@ -1,0 +1,616 @@
+/*
+ * client_consumer.c - the consumer: assigned partitions, long-poll
+ * fetches with prefetch, records one at a time, group offsets.
+ *
+ * Design.  Each assigned partition has a position (the next offset poll
+ * returns), a fetch offset (where its next FETCH starts: past everything
+ * already fetched), at most one FETCH in flight, and up to two chunks of
+ * fetched batches: the one being read and one queued behind it.  A chunk
+ * is the reply frame itself when it was read into its own block (large
+ * replies: no copy), else a copy of its records.  With prefetch (the
+ * default) the next FETCH is sent the moment a reply arrives, as long as
+ * the queue slot is free, so the broker's work and the wire overlap with
+ * the application's: the partition is read from memory while the next
+ * chunk is on its way.  Fetches long-poll (max_wait_ms), so an idle
+ * consumer costs one request per partition per max_wait.
+ *
+ * poll() reads one chunk of a partition to its end before moving to the
+ * next partition (round robin), checking each batch (CRC included)
+ * before iterating its records and skipping records below the position:
+ * a fetch returns whole batches, which may start below the offset asked
+ * for.  Seeking bumps the partition's epoch, cancels its FETCH in flight
+ * and drops its chunks, so nothing fetched for an old position is ever
+ * returned.  Records point into a chunk, which is freed only on the next
+ * poll after it was used up: that is the "valid until the next poll"
+ * promise of logd.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+#define CS_DEFAULT_MAX_BYTES (1u << 20)
+#define CS_DEFAULT_MAX_WAIT 500
+
+struct cs_chunk {
+	uint8_t *buf;             /* owned block */
+	const uint8_t *p, *end;   /* batches not yet read */
+};
+
+struct cs_req;
+
+struct cs_part {
+	char *topic;
+	int32_t partition;
+	int64_t position;         /* next offset poll returns */
+	int64_t fetch_offset;     /* next FETCH starts here */
+	int stopped;              /* 0, or the error that stopped it */
+	struct cs_req *req;       /* FETCH in flight, or NULL */
+	struct cs_chunk *cur;     /* being read */
+	struct cs_chunk *queued;  /* fetched, read after cur */
+	struct logd_batch_iter it;
+	int in_batch;             /* it holds records of cur */
+};
+
+struct cs_req {
+	struct logd_consumer *cs;
+	struct cs_part *part;
+};
+
+struct logd_consumer {
+	struct logd_client *c;
+	char *group;
+	size_t max_bytes, min_bytes;
+	int max_wait_ms;
+	int prefetch;
+	struct cs_part **parts;
+	size_t nparts, cap;
+	size_t rr;                /* partition poll reads first */
+	int err;                  /* an error for the next poll to return */
+	char errmsg[512];
+};
+
+int
+logd_consumer_new(struct logd_client *c,
+    const struct logd_consumer_options *opts, struct logd_consumer **out)
+{
+	struct logd_consumer *cs;
+	int r;
+
+	if (opts != NULL && opts->group != NULL &&
+	    (r = logd_group_name_check(opts->group)) < 0)
+		return cl_seterr(c, r, "bad group name");
+	if (opts != NULL && opts->max_wait_ms < 0)
+		return cl_seterr(c, -EINVAL, "negative max_wait_ms");
+	cs = calloc(1, sizeof(*cs));
+	if (cs == NULL)
+		return -ENOMEM;
+	cs->c = c;
+	cs->max_bytes = CS_DEFAULT_MAX_BYTES;
+	cs->min_bytes = 1;
+	cs->max_wait_ms = CS_DEFAULT_MAX_WAIT;
+	cs->prefetch = 1;
+	if (opts != NULL) {
+		if (opts->max_bytes)
+			cs->max_bytes = opts->max_bytes;
+		if (opts->min_bytes)
+			cs->min_bytes = opts->min_bytes;
+		if (opts->max_wait_ms)
+			cs->max_wait_ms = opts->max_wait_ms;
+		cs->prefetch = !opts->no_prefetch;
+		if (opts->group != NULL &&
+		    (cs->group = strdup(opts->group)) == NULL) {
+			free(cs);
+			return -ENOMEM;
+		}
+	}
+	*out = cs;
+	return 0;
+}
+
+static void
+cs_chunk_free(struct cs_chunk *ch)
+{
+	if (ch == NULL)
+		return;
+	free(ch->buf);
+	free(ch);
+}
+
+/* Forgets what was fetched for the partition and its FETCH in flight. */
+static void
+cs_part_reset(struct logd_consumer *cs, struct cs_part *pt)
+{
+	if (pt->req != NULL) {
+		cl_cancel(cs->c, pt->req);
+		free(pt->req);
+		pt->req = NULL;
+	}
+	cs_chunk_free(pt->cur);
+	cs_chunk_free(pt->queued);
+	pt->cur = pt->queued = NULL;
+	pt->in_batch = 0;
+}
+
+static void
+cs_part_free(struct logd_consumer *cs, struct cs_part *pt)
+{
+	cs_part_reset(cs, pt);
+	free(pt->topic);
+	free(pt);
+}
+
+void
+logd_consumer_close(struct logd_consumer *cs)
+{
+	size_t i;
+
+	if (cs == NULL)
+		return;
+	for (i = 0; i < cs->nparts; i++)
+		cs_part_free(cs, cs->parts[i]);
+	free(cs->parts);
+	free(cs->group);
+	free(cs);
+}
+
+static struct cs_part *
+cs_find(const struct logd_consumer *cs, const char *topic, int32_t partition)
+{
+	size_t i;
+
+	for (i = 0; i < cs->nparts; i++)
+		if (cs->parts[i]->partition == partition &&
+		    strcmp(cs->parts[i]->topic, topic) == 0)
+			return cs->parts[i];
+	return NULL;
+}
+
+/* Sets the error poll returns next, with a message naming the partition. */
+static void
+cs_fail(struct logd_consumer *cs, struct cs_part *pt, int err)
+{
+	pt->stopped = err;
+	if (cs->err == 0) {
+		cs->err = err;
+		snprintf(cs->errmsg, sizeof(cs->errmsg),
+		    "%s/%d at offset %lld: %s", pt->topic, (int)pt->partition,
+		    (long long)pt->position, logd_client_errmsg(cs->c));
+	}
+}
+
+/* The offset after the last batch in [p, end), or -1 if there is none. */
+static int64_t
+cs_chunk_next_offset(const uint8_t *p, const uint8_t *end)
+{
+	struct logd_batch_info info;
+	int64_t next = -1;
+
+	while (p < end && logd_batch_header(p, (size_t)(end - p), &info) == 0 &&
+	    info.size <= (size_t)(end - p)) {
+		next = info.last_offset + 1;
+		p += info.size;
+	}
+	return next;
+}
+
+static int cs_fetch(struct logd_consumer *cs, struct cs_part *pt);
+
+static void
+cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
+    struct cl_frame *f)
+{
+	struct cs_req *rq = arg;
+	struct logd_consumer *cs = rq->cs;
+	struct cs_part *pt = rq->part;
+	struct cs_chunk *ch;
+	const void *p = NULL;
+	size_t len = 0;
+	int64_t next;
+
+	pt->req = NULL;
+	free(rq);
+	if (err == LOGD_ETIMEDOUT)
+		return; /* poll asks again */
+	if (err == 0 && logd_proto_bin_opt(m, NULL, "records", &p, &len) < 0) {
+		cl_seterr(c, LOGD_EPROTO, "bad fetch reply: %s", m->err);
+		err = LOGD_EPROTO;
+	}
+	if (err != 0) {
+		cs_fail(cs, pt, err);
+		return;
+	}
+	if (len == 0)
+		goto refetch;
+	next = cs_chunk_next_offset(p, (const uint8_t *)p + len);
+	if (next < 0) {
+		cl_seterr(c, LOGD_EBADBATCH, "fetch reply holds no whole "
+		    "batch");
+		cs_fail(cs, pt, LOGD_EBADBATCH);
+		return;
+	}
+	ch = malloc(sizeof(*ch));
+	if (ch == NULL) {
+		cl_seterr(c, -ENOMEM, "out of memory");
+		cs_fail(cs, pt, -ENOMEM);
+		return;
+	}
+	if (f->owned) {
+		ch->buf = f->buf;
+		f->buf = NULL;
+		ch->p = p;
+	} else {
+		ch->buf = malloc(len);
+		if (ch->buf == NULL) {
+			free(ch);
+			cl_seterr(c, -ENOMEM, "out of memory");
+			cs_fail(cs, pt, -ENOMEM);
+			return;
+		}
+		memcpy(ch->buf, p, len);
+		ch->p = ch->buf;
+	}
+	ch->end = ch->p + len;
+	if (next > pt->fetch_offset)
+		pt->fetch_offset = next;
+	if (pt->cur == NULL)
+		pt->cur = ch;
+	else
+		pt->queued = ch;
+	if (!cs->prefetch || pt->queued != NULL)
+		return;
+refetch:
+	if (cs_fetch(cs, pt) < 0)
+		cs_fail(cs, pt, cl_broken(c) ? cl_broken(c) : -ENOMEM);
+}
+
+/* Sends a FETCH for pt at its fetch offset. */
+static int
+cs_fetch(struct logd_consumer *cs, struct cs_part *pt)
+{
+	struct cs_req *rq;
+	msgpack_packer *pk;
+	int r;
+
+	rq = malloc(sizeof(*rq));
+	if (rq == NULL)
+		return -ENOMEM;
+	rq->cs = cs;
+	rq->part = pt;
+	r = cl_req_begin(cs->c, LOGD_API_FETCH, &pk);
+	if (r < 0) {
+		free(rq);
+		return r;
+	}
+	msgpack_pack_map(pk, 6);
+	logd_pack_kv_str(pk, "topic", pt->topic);
+	logd_pack_kv_int(pk, "partition", pt->partition);
+	logd_pack_kv_int(pk, "offset", pt->fetch_offset);
+	logd_pack_kv_int(pk, "max_bytes", (int64_t)cs->max_bytes);
+	logd_pack_kv_int(pk, "min_bytes", (int64_t)cs->min_bytes);
+	logd_pack_kv_int(pk, "max_wait_ms", cs->max_wait_ms);
+	pt->req = rq;
+	r = cl_req_end(cs->c, cs_fetch_done, rq, cs->max_wait_ms);
+	if (r < 0) {
+		pt->req = NULL;
+		free(rq);
+	}
+	return r;
+}
+
+/* Sends the FETCHes that are due. */
+static int
+cs_fill(struct logd_consumer *cs)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < cs->nparts; i++) {
+		struct cs_part *pt = cs->parts[i];
+
+		if (pt->stopped || pt->req != NULL || pt->queued != NULL ||
+		    (!cs->prefetch && pt->cur != NULL))
+			continue;
+		r = cs_fetch(cs, pt);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The next record of pt: 1, 0 when its data is used up, or an error. */
+static int
+cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
+    struct logd_record *rec)
+{
+	struct logd_batch_info info;
+	struct cs_chunk *ch;
+	int r;
+
+	for (;;) {
+		if (pt->in_batch) {
+			r = logd_batch_iter_next(&pt->it, rec);
+			if (r == 1) {
+				if (rec->offset < pt->position)
+					continue;
+				pt->position = rec->offset + 1;
+				return 1;
+			}
+			pt->in_batch = 0;
+			if (r < 0)
+				goto corrupt;
+		}
+		ch = pt->cur;
+		if (ch == NULL)
+			return 0;
+		if (ch->p == ch->end) {
+			cs_chunk_free(ch);
+			pt->cur = pt->queued;
+			pt->queued = NULL;
+			if (pt->req == NULL && !pt->stopped &&
+			    (r = cs_fetch(cs, pt)) < 0)
+				return r;
+			continue;
+		}
+		r = logd_batch_check(ch->p, (size_t)(ch->end - ch->p), &info);
+		if (r < 0) {
+			if (r == -EAGAIN)
+				r = LOGD_EBADBATCH;
+			goto corrupt;
+		}
+		if (info.last_offset < pt->position) {
+			ch->p += info.size;
+			continue;
+		}
+		r = logd_batch_iter_init(&pt->it, ch->p, info.size);
+		if (r < 0)
+			goto corrupt;
+		ch->p += info.size;
+		pt->in_batch = 1;
+	}
+corrupt:
+	cs_part_reset(cs, pt);
+	cl_seterr(cs->c, r, "%s", logd_strerror(r));
+	cs_fail(cs, pt, r);
+	r = cs->err;
+	cs->err = 0;
+	cl_seterr(cs->c, r, "%s", cs->errmsg);
+	return r;
+}
+
+int
+logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
+    struct logd_consumer_record *out)
+{
+	int64_t end = timeout_ms < 0 ? -1 : cl_now_ms() + timeout_ms;
+	struct logd_record rec;
+	int64_t t;
+	size_t k;
+	int r, last = 0;
+
+	for (;;) {
+		if (cs->err != 0) {
+			r = cs->err;
+			cs->err = 0;
+			return cl_seterr(cs->c, r, "%s", cs->errmsg);
+		}
+		for (k = 0; k < cs->nparts; k++) {
+			struct cs_part *pt;
+
+			if (cs->rr >= cs->nparts)
+				cs->rr = 0;
+			pt = cs->parts[cs->rr];
+			r = cs_part_next(cs, pt, &rec);
+			if (r < 0)
+				return r;
+			if (r == 1) {
+				out->topic = pt->topic;
+				out->partition = pt->partition;
+				out->rec = rec;
+				return 1;
+			}
+			cs->rr++;
+		}
+		if (cs->nparts == 0)
+			return cl_seterr(cs->c, -EINVAL, "nothing assigned");
+		r = cs_fill(cs);
+		if (r < 0)
+			return r;
+		if (cs->err != 0)
+			continue;
+		if (last)
+			return 0;
+		t = end < 0 ? -1 : end - cl_now_ms();
+		if (t <= 0 && end >= 0) {
+			/* Out of time: one look without waiting, then 0. */
+			t = 0;
+			last = 1;
+		}
+		r = logd_client_poll(cs->c, (int)t);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Resolves a special offset of topic/partition to a real one. */
+static int
+cs_resolve(struct logd_consumer *cs, const char *topic, int32_t partition,
+    int64_t offset, int64_t *out)
+{
+	struct logd_group *g = NULL;
+	size_t i;
+	int r;
+
+	if (offset >= 0) {
+		*out = offset;
+		return 0;
+	}
+	if (offset == LOGD_OFFSET_COMMITTED) {
+		if (cs->group == NULL)
+			return cl_seterr(cs->c, -EINVAL, "LOGD_OFFSET_COMMITTED "
+			    "needs a consumer group");
+		r = logd_client_offsets_fetch(cs->c, cs->group, topic, &g);
+		if (r < 0)
+			return r;
+		for (i = 0; i < g->offset_count; i++) {
+			if (g->offsets[i].partition == partition &&
+			    strcmp(g->offsets[i].topic, topic) == 0) {
+				*out = g->offsets[i].offset;
+				logd_group_free(g);
+				return 0;
+			}
+		}
+		logd_group_free(g);
+		offset = LOGD_OFFSET_EARLIEST;
+	}
+	if (offset != LOGD_OFFSET_EARLIEST && offset != LOGD_OFFSET_LATEST)
+		return cl_seterr(cs->c, -EINVAL, "bad offset %lld",
+		    (long long)offset);
+	return logd_client_list_offset(cs->c, topic, partition, offset, out);
+}
+
+static int
+cs_assign_one(struct logd_consumer *cs, const char *topic, int32_t partition,
+    int64_t offset)
+{
+	struct cs_part *pt;
+	int64_t pos;
+	int r;
+
+	r = cs_resolve(cs, topic, partition, offset, &pos);
+	if (r < 0)
+		return r;
+	pt = cs_find(cs, topic, partition);
+	if (pt == NULL) {
+		if (cs->nparts == cs->cap) {
+			size_t cap = cs->cap ? cs->cap * 2 : 8;
+			struct cs_part **v = realloc(cs->parts,
+			    cap * sizeof(*v));
+
+			if (v == NULL)
+				return -ENOMEM;
+			cs->parts = v;
+			cs->cap = cap;
+		}
+		pt = calloc(1, sizeof(*pt));
+		if (pt == NULL || (pt->topic = strdup(topic)) == NULL) {
+			free(pt);
+			return -ENOMEM;
+		}
+		pt->partition = partition;
+		cs->parts[cs->nparts++] = pt;
+	}
+	cs_part_reset(cs, pt);
+	pt->position = pos;
+	pt->fetch_offset = pos;
+	pt->stopped = 0;
+	return 0;
+}
+
+int
+logd_consumer_assign(struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t offset)
+{
+	int32_t i, n;
+	int r;
+
+	if (topic == NULL)
+		return cl_seterr(cs->c, -EINVAL, "topic is NULL");
+	if (partition >= 0)
+		return cs_assign_one(cs, topic, partition, offset);
+	if (partition != LOGD_PARTITION_ANY)
+		return cl_seterr(cs->c, -EINVAL, "bad partition %d",
+		    (int)partition);
+	r = cl_partition_count(cs->c, topic, &n);
+	for (i = 0; r == 0 && i < n; i++)
+		r = cs_assign_one(cs, topic, i, offset);
+	return r;
+}
+
+int
+logd_consumer_unassign(struct logd_consumer *cs, const char *topic,
+    int32_t partition)
+{
+	size_t i = 0;
+	int found = 0;
+
+	while (i < cs->nparts) {
+		struct cs_part *pt = cs->parts[i];
+
+		if (strcmp(pt->topic, topic) == 0 &&
+		    (partition < 0 || pt->partition == partition)) {
+			cs_part_free(cs, pt);
+			cs->parts[i] = cs->parts[--cs->nparts];
+			found = 1;
+		} else {
+			i++;
+		}
+	}
+	return found ? 0 : cl_seterr(cs->c, -ENOENT, "%s/%d is not assigned",
+	    topic, (int)partition);
+}
+
+int
+logd_consumer_seek(struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t offset)
+{
+	if (cs_find(cs, topic, partition) == NULL)
+		return cl_seterr(cs->c, -ENOENT, "%s/%d is not assigned",
+		    topic, (int)partition);
+	return cs_assign_one(cs, topic, partition, offset);
+}
+
+int
+logd_consumer_seek_time(struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t ts)
+{
+	int64_t off;
+	int r;
+
+	if (cs_find(cs, topic, partition) == NULL)
+		return cl_seterr(cs->c, -ENOENT, "%s/%d is not assigned",
+		    topic, (int)partition);
+	if (ts < 0)
+		return cl_seterr(cs->c, -EINVAL, "negative timestamp");
+	r = logd_client_list_offset(cs->c, topic, partition, ts, &off);
+	if (r < 0)
+		return r;
+	return cs_assign_one(cs, topic, partition, off);
+}
+
+int
+logd_consumer_position(const struct logd_consumer *cs, const char *topic,
+    int32_t partition, int64_t *offset)
+{
+	struct cs_part *pt = cs_find(cs, topic, partition);
+
+	if (pt == NULL)
+		return -ENOENT;
+	*offset = pt->position;
+	return 0;
+}
+
+int
+logd_consumer_commit(struct logd_consumer *cs)
+{
+	struct logd_offset_commit *oc;
+	size_t i;
+	int r;
+
+	if (cs->group == NULL)
+		return cl_seterr(cs->c, -EINVAL, "consumer has no group");
+	if (cs->nparts == 0)
+		return 0;
+	oc = calloc(cs->nparts, sizeof(*oc));
+	if (oc == NULL)
+		return -ENOMEM;
+	for (i = 0; i < cs->nparts; i++) {
+		oc[i].topic = cs->parts[i]->topic;
+		oc[i].partition = cs->parts[i]->partition;
+		oc[i].offset = cs->parts[i]->position;
+	}
+	r = logd_client_offsets_commit(cs->c, cs->group, oc, cs->nparts);
+	free(oc);
+	return r;
+}
