@@ -1,30 +1,26 @@
 /*
- * store.c - a datadir: topics, their partition logs, and group offsets.
+ * store.c - a datadir: its lock, its LMDB environment, topics and their
+ * partition logs.  Names and configs are in store_config.c, committed
+ * group offsets in store_offsets.c.
  *
  * Layout:
  *   <datadir>/LOCK                   flock(LOCK_EX|LOCK_NB), held while
  *                                    the store is open: one process (and
- *                                    one open store) per datadir
+ *                                    one open store) per datadir; a
+ *                                    second open, even in the same
+ *                                    process, is a new open file
+ *                                    description and is refused
  *   <datadir>/meta/                  LMDB environment, two databases:
- *     "topics"   name -> "key=value\n" lines (logd_topic_config_format()
- *                plus created.ms=N): readable with mdb_dump
- *     "offsets"  group \0 topic \0 partition (u32 big-endian) ->
- *                offset (i64 BE), commit time ms (i64 BE), a flag byte
- *                (1: metadata present) and the metadata bytes.  Keys
- *                sort as (group, topic, partition), so one cursor walk
- *                lists a group in order.
+ *     "topics"   name -> "key=value\n" lines (readable with mdb_dump)
+ *     "offsets"  (group, topic, partition) -> offset (store_offsets.c)
  *   <datadir>/topics/<topic>-<partition>/   one partition log each
- *
- * A topic name is [A-Za-z0-9._-]{1,249}, not "." or "..": it has no "/",
- * so a partition directory is always a direct child of topics/, and
- * "<topic>-<partition>" splits back uniquely at its last '-'.
  *
  * Crash safety.  Creating a topic (or growing its partitions) makes and
  * opens the partition directories first and commits the metadata last;
  * deleting commits the metadata (topic and its offsets, one transaction)
  * first and removes the directories after.  So a crash leaves at worst
- * partition directories that no metadata names: store_open() removes
- * these orphans (only names of the form <valid topic>-<partition>;
+ * partition directories that no metadata names: logd_store_open()
+ * removes these orphans (only names of the form <valid topic>-<number>;
  * anything else in topics/ is left alone).  Metadata whose directories
  * are missing gets empty partitions.  One exception guards against data
  * loss: when meta/ holds no environment yet but topics/ holds partition
@@ -34,22 +30,20 @@
  * Threads.  The topic table (a chained hash on the name, since
  * logd_store_log() is on every produce and fetch) belongs to the thread
  * that creates, alters and deletes topics.  Offset commit, fetch and
- * listing touch only LMDB (opened MDB_NOTLS), validating the topic and
- * partition inside their transaction, so they may run on another thread.
- * The map starts at 1 GiB (sparse) and doubles on MDB_MAP_FULL; LMDB
- * allows resizing only with no transaction active in the process, so
- * every transaction holds a read lock on st->resize and the resize takes
- * it for writing.  Every LMDB code is translated in store_txn() or where
- * it is returned: none leaves this file.
+ * listing touch only LMDB (opened MDB_NOTLS), so they may run on another
+ * thread.  The map starts at 1 GiB (sparse) and doubles on MDB_MAP_FULL;
+ * LMDB allows resizing only with no transaction active in the process,
+ * so every transaction holds a read lock on st->resize and the resize
+ * takes it for writing.  Every LMDB code is translated in
+ * logd_store_txn() or where it is returned: none leaves the store.
  */
 #include "config.h"
 
-#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,18 +51,14 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <lmdb.h>
 
 #include "logd.h"
+#include "store_int.h"
 
 #define STORE_MAP_INITIAL ((size_t)1 << 30)
 #define STORE_MAP_MAX ((size_t)1 << 36)
-#define STORE_PARTITIONS_MAX 10000
-#define STORE_META_MAX 4096       /* bytes of commit metadata */
-#define STORE_KEY_MAX (LOGD_GROUP_NAME_MAX + 1 + LOGD_TOPIC_NAME_MAX + 1 + 4)
-#define STORE_VAL_HDR 17          /* offset, commit ms, metadata flag */
 
 struct topic {
 	struct topic *next;       /* hash chain */
@@ -79,266 +69,13 @@ struct topic {
 	char name[];
 };
 
-struct logd_store {
-	char *dir;
-	int lock_fd;
-	MDB_env *env;
-	MDB_dbi topics_dbi;
-	MDB_dbi offsets_dbi;
-	pthread_rwlock_t resize;  /* read: in a txn; write: resizing map */
-	int resize_init;
-	struct topic **buckets;
-	size_t nbuckets;          /* power of two */
-	size_t ntopics;
-};
-
-/* ------------------------------------------------------------------ */
-/* Names                                                               */
-/* ------------------------------------------------------------------ */
-
-int
-logd_topic_name_check(const char *name)
-{
-	size_t i;
-
-	if (name == NULL || name[0] == '\0')
-		return LOGD_EBADNAME;
-	for (i = 0; name[i] != '\0'; i++) {
-		unsigned char ch = (unsigned char)name[i];
-
-		if (i >= LOGD_TOPIC_NAME_MAX)
-			return LOGD_EBADNAME;
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return LOGD_EBADNAME;
-	}
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return LOGD_EBADNAME;
-	return 0;
-}
-
-int
-logd_group_name_check(const char *name)
-{
-	size_t i;
-
-	if (name == NULL || name[0] == '\0')
-		return LOGD_EBADNAME;
-	for (i = 0; name[i] != '\0'; i++) {
-		unsigned char ch = (unsigned char)name[i];
-
-		if (i >= LOGD_GROUP_NAME_MAX || ch < 0x20 || ch > 0x7e)
-			return LOGD_EBADNAME;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Topic config                                                        */
-/* ------------------------------------------------------------------ */
-
-void
-logd_topic_config_default(struct logd_topic_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->partitions = 1;
-	logd_log_config_default(&c->log);
-}
-
-/* Strict decimal: optional '-', digits, nothing else, within [min, max]. */
-static int
-parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	const char *p = s;
-	char *end;
-	long long v;
-
-	if (s == NULL)
-		return LOGD_EBADCONFIG;
-	if (*p == '-')
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return LOGD_EBADCONFIG;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return LOGD_EBADCONFIG;
-	*out = v;
-	return 0;
-}
-
-/* The accepted range of each setting; see logd_topic_config_set(). */
-#define SEGMENT_BYTES_MIN ((int64_t)64 << 10)
-#define SEGMENT_BYTES_MAX ((int64_t)INT32_MAX) /* index positions are u32 */
-#define INDEX_BYTES_MIN ((int64_t)1024)
-#define INDEX_BYTES_MAX ((int64_t)1 << 30)
-
-static int
-topic_config_valid(const struct logd_topic_config *c)
-{
-	const struct logd_log_config *l = &c->log;
-
-	if (c->partitions < 1 || c->partitions > STORE_PARTITIONS_MAX)
-		return LOGD_EBADCONFIG;
-	if (l->segment_bytes < (uint64_t)SEGMENT_BYTES_MIN ||
-	    l->segment_bytes > (uint64_t)SEGMENT_BYTES_MAX)
-		return LOGD_EBADCONFIG;
-	if (l->segment_ms < 1 || l->retention_ms < -1 ||
-	    l->retention_bytes < -1)
-		return LOGD_EBADCONFIG;
-	if (l->index_interval > (uint32_t)INT32_MAX)
-		return LOGD_EBADCONFIG;
-	if (l->index_bytes < (uint32_t)INDEX_BYTES_MIN ||
-	    l->index_bytes > (uint32_t)INDEX_BYTES_MAX)
-		return LOGD_EBADCONFIG;
-	if (l->log_append_time != 0 && l->log_append_time != 1)
-		return LOGD_EBADCONFIG;
-	return 0;
-}
-
-int
-logd_topic_config_set(struct logd_topic_config *c, const char *key,
-    const char *value)
-{
-	int64_t v;
-	int rc;
-
-	if (key == NULL || value == NULL)
-		return LOGD_EBADCONFIG;
-	if (strcmp(key, "message.timestamp.type") == 0) {
-		if (strcmp(value, "CreateTime") == 0)
-			c->log.log_append_time = 0;
-		else if (strcmp(value, "LogAppendTime") == 0)
-			c->log.log_append_time = 1;
-		else
-			return LOGD_EBADCONFIG;
-		return 0;
-	}
-	if (strcmp(key, "partitions") == 0) {
-		rc = parse_i64(value, 1, STORE_PARTITIONS_MAX, &v);
-		if (rc == 0)
-			c->partitions = (int32_t)v;
-	} else if (strcmp(key, "segment.bytes") == 0) {
-		rc = parse_i64(value, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, &v);
-		if (rc == 0)
-			c->log.segment_bytes = (uint64_t)v;
-	} else if (strcmp(key, "segment.ms") == 0) {
-		rc = parse_i64(value, 1, INT64_MAX, &v);
-		if (rc == 0)
-			c->log.segment_ms = v;
-	} else if (strcmp(key, "retention.ms") == 0) {
-		rc = parse_i64(value, -1, INT64_MAX, &v);
-		if (rc == 0)
-			c->log.retention_ms = v;
-	} else if (strcmp(key, "retention.bytes") == 0) {
-		rc = parse_i64(value, -1, INT64_MAX, &v);
-		if (rc == 0)
-			c->log.retention_bytes = v;
-	} else if (strcmp(key, "index.interval.bytes") == 0) {
-		rc = parse_i64(value, 0, INT32_MAX, &v);
-		if (rc == 0)
-			c->log.index_interval = (uint32_t)v;
-	} else if (strcmp(key, "segment.index.bytes") == 0) {
-		rc = parse_i64(value, INDEX_BYTES_MIN, INDEX_BYTES_MAX, &v);
-		if (rc == 0)
-			c->log.index_bytes = (uint32_t)v;
-	} else {
-		rc = LOGD_EBADCONFIG;
-	}
-	return rc;
-}
-
-size_t
-logd_topic_config_format(const struct logd_topic_config *c, char *buf,
-    size_t size)
-{
-	const struct logd_log_config *l = &c->log;
-	int n;
-
-	n = snprintf(buf, size,
-	    "partitions=%" PRId32 "\n"
-	    "segment.bytes=%" PRIu64 "\n"
-	    "segment.ms=%" PRId64 "\n"
-	    "retention.ms=%" PRId64 "\n"
-	    "retention.bytes=%" PRId64 "\n"
-	    "index.interval.bytes=%" PRIu32 "\n"
-	    "segment.index.bytes=%" PRIu32 "\n"
-	    "message.timestamp.type=%s\n",
-	    c->partitions, l->segment_bytes, l->segment_ms, l->retention_ms,
-	    l->retention_bytes, l->index_interval, l->index_bytes,
-	    l->log_append_time ? "LogAppendTime" : "CreateTime");
-	return n < 0 ? 0 : (size_t)n;
-}
-
-/*
- * The "topics" value: logd_topic_config_format() lines and created.ms.
- * Decoding starts from the defaults so a key added later reads back from
- * an older record as its default.
- */
-static int
-topic_encode(const struct logd_topic_config *c, int64_t created_ms,
-    char *buf, size_t size, size_t *len)
-{
-	size_t n = logd_topic_config_format(c, buf, size);
-	int m;
-
-	if (n >= size)
-		return -ENOMEM;
-	m = snprintf(buf + n, size - n, "created.ms=%" PRId64 "\n",
-	    created_ms);
-	if (m < 0 || (size_t)m >= size - n)
-		return -ENOMEM;
-	*len = n + (size_t)m;
-	return 0;
-}
-
-static int
-topic_decode(const void *data, size_t len, struct logd_topic_config *cfg,
-    int64_t *created_ms)
-{
-	struct logd_topic_config c;
-	int64_t created = 0;
-	char line[128];
-	const char *p = data, *end = p + len;
-
-	logd_topic_config_default(&c);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		char *eq;
-
-		if (n >= sizeof(line))
-			return LOGD_ESTORE;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p += n + (nl != NULL);
-		if (n == 0)
-			continue;
-		eq = strchr(line, '=');
-		if (eq == NULL)
-			return LOGD_ESTORE;
-		*eq++ = '\0';
-		if (strcmp(line, "created.ms") == 0) {
-			if (parse_i64(eq, INT64_MIN, INT64_MAX, &created) != 0)
-				return LOGD_ESTORE;
-		} else if (logd_topic_config_set(&c, line, eq) != 0) {
-			return LOGD_ESTORE;
-		}
-	}
-	*cfg = c;
-	if (created_ms != NULL)
-		*created_ms = created;
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* LMDB                                                                */
 /* ------------------------------------------------------------------ */
 
-/* LMDB codes into ours: system errors are positive errno in LMDB. */
-static int
-mdb_error(int rc)
+/* System errors are positive errno in LMDB. */
+int
+logd_store_mdb_error(int rc)
 {
 	if (rc > 0)
 		return -rc;
@@ -368,16 +105,9 @@ store_grow(struct logd_store *st, int why)
 	return rc == 0 ? 0 : LOGD_ESTORE;
 }
 
-typedef int (*txn_fn)(struct logd_store *st, MDB_txn *txn, void *arg);
-
-/*
- * Runs fn in a transaction (read-only with MDB_RDONLY) and commits a
- * write transaction when fn returns 0.  fn may return raw LMDB codes;
- * MDB_MAP_FULL grows the map and runs fn again from the start, so fn
- * must keep its effects inside the transaction or idempotent.
- */
-static int
-store_txn(struct logd_store *st, unsigned flags, txn_fn fn, void *arg)
+int
+logd_store_txn(struct logd_store *st, unsigned flags, store_txn_fn fn,
+    void *arg)
 {
 	for (;;) {
 		MDB_txn *txn;
@@ -400,7 +130,7 @@ store_txn(struct logd_store *st, unsigned flags, txn_fn fn, void *arg)
 				return g;
 			continue;
 		}
-		return mdb_error(rc);
+		return logd_store_mdb_error(rc);
 	}
 }
 
@@ -476,25 +206,27 @@ split_partition_dir(const char *ent, char *name, int32_t *part)
 	const char *dash = strrchr(ent, '-');
 	const char *d;
 	size_t n;
-	int64_t v;
+	int32_t v = 0;
 
 	if (dash == NULL || dash == ent)
 		return -1;
 	n = (size_t)(dash - ent);
 	if (n > LOGD_TOPIC_NAME_MAX)
 		return -1;
-	for (d = dash + 1; *d != '\0'; d++)
-		if (!isdigit((unsigned char)*d))
-			return -1;
 	if (dash[1] == '\0' || (dash[1] == '0' && dash[2] != '\0'))
 		return -1;
-	if (parse_i64(dash + 1, 0, STORE_PARTITIONS_MAX - 1, &v) != 0)
-		return -1;
+	for (d = dash + 1; *d != '\0'; d++) {
+		if (*d < '0' || *d > '9')
+			return -1;
+		v = v * 10 + (*d - '0');
+		if (v >= STORE_PARTITIONS_MAX)
+			return -1;
+	}
 	memcpy(name, ent, n);
 	name[n] = '\0';
 	if (logd_topic_name_check(name) != 0)
 		return -1;
-	*part = (int32_t)v;
+	*part = v;
 	return 0;
 }
 
@@ -716,9 +448,9 @@ load_topics(struct logd_store *st, MDB_txn *txn, void *arg)
 			rc = LOGD_ESTORE;
 			break;
 		}
-		rc = topic_decode(v.mv_data, v.mv_size, &cfg, &created);
+		rc = logd_topic_config_decode(v.mv_data, v.mv_size, &cfg, &created);
 		if (rc == 0)
-			rc = topic_config_valid(&cfg) == 0 ? 0 : LOGD_ESTORE;
+			rc = logd_topic_config_check(&cfg) == 0 ? 0 : LOGD_ESTORE;
 		if (rc != 0)
 			break;
 		t = topic_new(name, &cfg, created);
@@ -820,7 +552,7 @@ store_open_meta(struct logd_store *st, int *fresh)
 	rc = mkdir_ok(meta);
 	if (rc != 0)
 		goto fail;
-	rc = mdb_error(mdb_env_create(&st->env));
+	rc = logd_store_mdb_error(mdb_env_create(&st->env));
 	if (rc != 0)
 		goto fail;
 	rc = mdb_env_set_maxdbs(st->env, 4);
@@ -828,10 +560,10 @@ store_open_meta(struct logd_store *st, int *fresh)
 		rc = mdb_env_set_mapsize(st->env, STORE_MAP_INITIAL);
 	if (rc == 0)
 		rc = mdb_env_open(st->env, meta, MDB_NOTLS, 0600);
-	rc = mdb_error(rc);
+	rc = logd_store_mdb_error(rc);
 	if (rc != 0)
 		goto fail;
-	rc = store_txn(st, 0, open_dbis, NULL);
+	rc = logd_store_txn(st, 0, open_dbis, NULL);
 fail:
 	free(meta);
 	free(data);
@@ -893,7 +625,7 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
 	if (rc == 0 && (flags & LOGD_STORE_CREATE))
 		rc = fsync_path(datadir);
 	if (rc == 0)
-		rc = store_txn(st, MDB_RDONLY, load_topics, NULL);
+		rc = logd_store_txn(st, MDB_RDONLY, load_topics, NULL);
 	if (rc == 0)
 		rc = remove_orphans(st, topics_dir, fresh, &found);
 	if (rc == 0 && fresh && found != 0)
@@ -974,10 +706,10 @@ store_put_topic(struct logd_store *st, const char *name,
 {
 	char buf[1024];
 	struct put_arg a = { name, buf, 0, flags };
-	int rc = topic_encode(cfg, created_ms, buf, sizeof(buf), &a.len);
+	int rc = logd_topic_config_encode(cfg, created_ms, buf, sizeof(buf), &a.len);
 
 	if (rc == 0)
-		rc = store_txn(st, 0, put_topic, &a);
+		rc = logd_store_txn(st, 0, put_topic, &a);
 	return rc;
 }
 
@@ -997,7 +729,7 @@ logd_store_topic_create(struct logd_store *st, const char *name,
 		c = *cfg;
 	else
 		logd_topic_config_default(&c);
-	rc = topic_config_valid(&c);
+	rc = logd_topic_config_check(&c);
 	if (rc != 0)
 		return rc;
 	if (topic_find(st, name) != NULL)
@@ -1032,35 +764,12 @@ fail:
 	return rc;
 }
 
-/* Parses an "offsets" key; 0 when well formed. */
-static int
-offset_key_split(const MDB_val *k, const char **group, const char **topic,
-    int32_t *part)
-{
-	const char *p = k->mv_data, *end = p + k->mv_size;
-	const char *z1, *z2;
-	const uint8_t *b;
-
-	z1 = memchr(p, '\0', k->mv_size);
-	if (z1 == NULL)
-		return -1;
-	z2 = memchr(z1 + 1, '\0', (size_t)(end - z1 - 1));
-	if (z2 == NULL || end - z2 != 5)
-		return -1;
-	b = (const uint8_t *)z2 + 1;
-	*group = p;
-	*topic = z1 + 1;
-	*part = (int32_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3]);
-	return 0;
-}
 
 static int
 delete_topic(struct logd_store *st, MDB_txn *txn, void *arg)
 {
 	const char *name = arg;
-	MDB_val k = { strlen(name), (void *)name }, v;
-	MDB_cursor *cur;
+	MDB_val k = { strlen(name), (void *)name };
 	int rc;
 
 	rc = mdb_del(txn, st->topics_dbi, &k, NULL);
@@ -1068,23 +777,7 @@ delete_topic(struct logd_store *st, MDB_txn *txn, void *arg)
 		return LOGD_ENOTOPIC;
 	if (rc != 0)
 		return rc;
-	rc = mdb_cursor_open(txn, st->offsets_dbi, &cur);
-	if (rc != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const char *g, *t;
-		int32_t p;
-
-		if (offset_key_split(&k, &g, &t, &p) == 0 &&
-		    strcmp(t, name) == 0) {
-			rc = mdb_cursor_del(cur, 0);
-			if (rc != 0)
-				break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return logd_store_offsets_drop_topic(st, txn, name);
 }
 
 int
@@ -1096,7 +789,7 @@ logd_store_topic_delete(struct logd_store *st, const char *name)
 
 	if (t == NULL)
 		return LOGD_ENOTOPIC;
-	rc = store_txn(st, 0, delete_topic, (void *)t->name);
+	rc = logd_store_txn(st, 0, delete_topic, (void *)t->name);
 	if (rc != 0)
 		return rc;
 	table_remove(st, t);
@@ -1295,364 +988,7 @@ logd_store_flush(struct logd_store *st)
 		}
 	}
 	pthread_rwlock_rdlock(&st->resize);
-	r = mdb_error(mdb_env_sync(st->env, 1));
+	r = logd_store_mdb_error(mdb_env_sync(st->env, 1));
 	pthread_rwlock_unlock(&st->resize);
 	return rc != 0 ? rc : r;
-}
-
-/* ------------------------------------------------------------------ */
-/* Group offsets (LMDB only: callable from another thread)             */
-/* ------------------------------------------------------------------ */
-
-static size_t
-offset_key(uint8_t *buf, const char *group, const char *topic, int32_t part)
-{
-	size_t g = strlen(group), t = strlen(topic);
-	uint32_t u = (uint32_t)part;
-
-	memcpy(buf, group, g + 1);
-	memcpy(buf + g + 1, topic, t + 1);
-	buf += g + t + 2;
-	buf[0] = (uint8_t)(u >> 24);
-	buf[1] = (uint8_t)(u >> 16);
-	buf[2] = (uint8_t)(u >> 8);
-	buf[3] = (uint8_t)u;
-	return g + t + 6;
-}
-
-static void
-put_be64(uint8_t *p, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)u;
-		u >>= 8;
-	}
-}
-
-static int64_t
-get_be64(const uint8_t *p)
-{
-	uint64_t u = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		u = u << 8 | p[i];
-	return (int64_t)u;
-}
-
-struct commit_arg {
-	const char *group;
-	const struct logd_offset_commit *c;
-	size_t n;
-	int64_t now_ms;
-	uint8_t *val;             /* STORE_VAL_HDR + STORE_META_MAX bytes */
-};
-
-/* The partition count of topic as the "topics" database holds it. */
-static int
-txn_partitions(struct logd_store *st, MDB_txn *txn, const char *topic,
-    int32_t *n)
-{
-	MDB_val k = { strlen(topic), (void *)topic }, v;
-	struct logd_topic_config cfg;
-	int rc = mdb_get(txn, st->topics_dbi, &k, &v);
-
-	if (rc == MDB_NOTFOUND)
-		return LOGD_ENOTOPIC;
-	if (rc != 0)
-		return rc;
-	rc = topic_decode(v.mv_data, v.mv_size, &cfg, NULL);
-	if (rc == 0)
-		*n = cfg.partitions;
-	return rc;
-}
-
-static int
-commit_offsets(struct logd_store *st, MDB_txn *txn, void *arg)
-{
-	struct commit_arg *a = arg;
-	size_t i;
-
-	for (i = 0; i < a->n; i++) {
-		const struct logd_offset_commit *c = &a->c[i];
-		uint8_t key[STORE_KEY_MAX];
-		size_t mlen = c->metadata != NULL ? strlen(c->metadata) : 0;
-		MDB_val k, v;
-		int32_t parts;
-		int rc;
-
-		rc = txn_partitions(st, txn, c->topic, &parts);
-		if (rc != 0)
-			return rc;
-		if (c->partition < 0 || c->partition >= parts)
-			return LOGD_ENOPART;
-		k.mv_size = offset_key(key, a->group, c->topic, c->partition);
-		k.mv_data = key;
-		put_be64(a->val, c->offset);
-		put_be64(a->val + 8, a->now_ms);
-		a->val[16] = c->metadata != NULL;
-		if (mlen != 0)
-			memcpy(a->val + STORE_VAL_HDR, c->metadata, mlen);
-		v.mv_size = STORE_VAL_HDR + mlen;
-		v.mv_data = a->val;
-		rc = mdb_put(txn, st->offsets_dbi, &k, &v, 0);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-int
-logd_store_offsets_commit(struct logd_store *st, const char *group,
-    const struct logd_offset_commit *c, size_t n, int64_t now_ms)
-{
-	struct commit_arg a = { group, c, n, now_ms, NULL };
-	size_t i;
-	int rc;
-
-	rc = logd_group_name_check(group);
-	if (rc != 0)
-		return rc;
-	for (i = 0; i < n; i++) {
-		if (logd_topic_name_check(c[i].topic) != 0)
-			return LOGD_ENOTOPIC;
-		if (c[i].offset < 0)
-			return -EINVAL;
-		if (c[i].metadata != NULL &&
-		    strlen(c[i].metadata) > STORE_META_MAX)
-			return LOGD_ETOOBIG;
-	}
-	if (n == 0)
-		return 0;
-	a.val = malloc(STORE_VAL_HDR + STORE_META_MAX);
-	if (a.val == NULL)
-		return -ENOMEM;
-	rc = store_txn(st, 0, commit_offsets, &a);
-	free(a.val);
-	return rc;
-}
-
-struct fetch_arg {
-	const char *group, *topic;
-	int32_t partition;
-	int64_t offset;
-	char *meta;
-	size_t meta_size;
-};
-
-static int
-fetch_offset(struct logd_store *st, MDB_txn *txn, void *arg)
-{
-	struct fetch_arg *a = arg;
-	uint8_t key[STORE_KEY_MAX];
-	MDB_val k, v;
-	size_t mlen;
-	int rc;
-
-	k.mv_size = offset_key(key, a->group, a->topic, a->partition);
-	k.mv_data = key;
-	rc = mdb_get(txn, st->offsets_dbi, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return LOGD_ENOGROUP;
-	if (rc != 0)
-		return rc;
-	if (v.mv_size < STORE_VAL_HDR)
-		return LOGD_ESTORE;
-	a->offset = get_be64(v.mv_data);
-	if (a->meta != NULL && a->meta_size > 0) {
-		mlen = v.mv_size - STORE_VAL_HDR;
-		if (mlen >= a->meta_size)
-			mlen = a->meta_size - 1;
-		memcpy(a->meta, (const uint8_t *)v.mv_data + STORE_VAL_HDR,
-		    mlen);
-		a->meta[mlen] = '\0';
-	}
-	return 0;
-}
-
-int
-logd_store_offset_fetch(struct logd_store *st, const char *group,
-    const char *topic, int32_t partition, int64_t *offset, char *meta,
-    size_t meta_size)
-{
-	struct fetch_arg a = { group, topic, partition, 0, meta, meta_size };
-	int rc;
-
-	if (logd_group_name_check(group) != 0 ||
-	    logd_topic_name_check(topic) != 0)
-		return LOGD_ENOGROUP;
-	rc = store_txn(st, MDB_RDONLY, fetch_offset, &a);
-	if (rc == 0)
-		*offset = a.offset;
-	return rc;
-}
-
-/* One committed offset, copied out of LMDB for logd_store_offsets(). */
-struct offset_item {
-	char *key;                /* group \0 topic \0 */
-	char *meta;               /* NULL: none */
-	int32_t partition;
-	int64_t offset;
-	int64_t commit_ms;
-};
-
-struct list_arg {
-	const char *group;        /* NULL: all */
-	struct offset_item *items;
-	size_t n, cap;
-};
-
-static void
-list_clear(struct list_arg *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++) {
-		free(a->items[i].key);
-		free(a->items[i].meta);
-	}
-	free(a->items);
-	a->items = NULL;
-	a->n = a->cap = 0;
-}
-
-static int
-list_add(struct list_arg *a, const MDB_val *k, const MDB_val *v,
-    const char *topic, int32_t part)
-{
-	struct offset_item *it;
-	size_t klen = (size_t)(topic - (const char *)k->mv_data) +
-	    strlen(topic) + 1;
-	size_t mlen = v->mv_size - STORE_VAL_HDR;
-	const uint8_t *val = v->mv_data;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap != 0 ? a->cap * 2 : 16;
-
-		it = realloc(a->items, cap * sizeof(*it));
-		if (it == NULL)
-			return -ENOMEM;
-		a->items = it;
-		a->cap = cap;
-	}
-	it = &a->items[a->n];
-	memset(it, 0, sizeof(*it));
-	it->key = malloc(klen);
-	if (it->key == NULL)
-		return -ENOMEM;
-	memcpy(it->key, k->mv_data, klen);
-	if (val[16]) {
-		it->meta = malloc(mlen + 1);
-		if (it->meta == NULL) {
-			free(it->key);
-			return -ENOMEM;
-		}
-		memcpy(it->meta, val + STORE_VAL_HDR, mlen);
-		it->meta[mlen] = '\0';
-	}
-	it->partition = part;
-	it->offset = get_be64(val);
-	it->commit_ms = get_be64(val + 8);
-	a->n++;
-	return 0;
-}
-
-static int
-list_offsets(struct logd_store *st, MDB_txn *txn, void *arg)
-{
-	struct list_arg *a = arg;
-	size_t glen = a->group != NULL ? strlen(a->group) + 1 : 0;
-	MDB_cursor *cur;
-	MDB_val k = { glen, (void *)a->group }, v;
-	int rc;
-
-	list_clear(a); /* a retry starts over */
-	rc = mdb_cursor_open(txn, st->offsets_dbi, &cur);
-	if (rc != 0)
-		return rc;
-	rc = mdb_cursor_get(cur, &k, &v,
-	    a->group != NULL ? MDB_SET_RANGE : MDB_FIRST);
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const char *g, *t;
-		int32_t p;
-
-		if (offset_key_split(&k, &g, &t, &p) != 0 ||
-		    v.mv_size < STORE_VAL_HDR) {
-			rc = LOGD_ESTORE;
-			break;
-		}
-		if (a->group != NULL && strcmp(g, a->group) != 0)
-			break;
-		rc = list_add(a, &k, &v, t, p);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/*
- * Copies the entries out first, so fn runs with no transaction open and
- * may commit offsets itself.
- */
-int
-logd_store_offsets(struct logd_store *st, const char *group,
-    int (*fn)(void *arg, const char *group, const char *topic,
-        int32_t partition, int64_t offset, int64_t commit_ms,
-        const char *metadata),
-    void *arg)
-{
-	struct list_arg a = { group, NULL, 0, 0 };
-	size_t i;
-	int rc;
-
-	if (group != NULL && logd_group_name_check(group) != 0)
-		return 0;
-	rc = store_txn(st, MDB_RDONLY, list_offsets, &a);
-	for (i = 0; i < a.n && rc == 0; i++) {
-		const struct offset_item *it = &a.items[i];
-
-		rc = fn(arg, it->key, it->key + strlen(it->key) + 1,
-		    it->partition, it->offset, it->commit_ms, it->meta);
-	}
-	list_clear(&a);
-	return rc;
-}
-
-static int
-delete_group(struct logd_store *st, MDB_txn *txn, void *arg)
-{
-	const char *group = arg;
-	size_t glen = strlen(group) + 1;
-	MDB_cursor *cur;
-	MDB_val k = { glen, (void *)group }, v;
-	int rc, deleted = 0;
-
-	rc = mdb_cursor_open(txn, st->offsets_dbi, &cur);
-	if (rc != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < glen || memcmp(k.mv_data, group, glen) != 0)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != 0)
-			break;
-		deleted++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return rc;
-	return deleted ? 0 : LOGD_ENOGROUP;
-}
-
-int
-logd_store_group_delete(struct logd_store *st, const char *group)
-{
-	if (logd_group_name_check(group) != 0)
-		return LOGD_ENOGROUP;
-	return store_txn(st, 0, delete_group, (void *)group);
 }

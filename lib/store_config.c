@@ -1,0 +1,260 @@
+/*
+ * store_config.c - topic and group names, topic configs.
+ *
+ * A topic name is [A-Za-z0-9._-]{1,249}, not "." or "..": it has no "/",
+ * so the partition directory topics/<topic>-<partition> is always a
+ * direct child of topics/, and splits back uniquely at its last '-'.
+ *
+ * Settings use Kafka's names and are parsed strictly: plain decimal
+ * (strtoll with an end check: no blanks, no '+', no hex), each within a
+ * range the partition log can honour.  The stored form of a topic's
+ * config in LMDB is the readable "key=value" lines of
+ * logd_topic_config_format() plus created.ms, decoded with the same
+ * setter, so what a client sets and what is stored cannot drift apart.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logd.h"
+#include "store_int.h"
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+int
+logd_topic_name_check(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0')
+		return LOGD_EBADNAME;
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (i >= LOGD_TOPIC_NAME_MAX)
+			return LOGD_EBADNAME;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '-'))
+			return LOGD_EBADNAME;
+	}
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return LOGD_EBADNAME;
+	return 0;
+}
+
+int
+logd_group_name_check(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0')
+		return LOGD_EBADNAME;
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (i >= LOGD_GROUP_NAME_MAX || ch < 0x20 || ch > 0x7e)
+			return LOGD_EBADNAME;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topic config                                                        */
+/* ------------------------------------------------------------------ */
+
+void
+logd_topic_config_default(struct logd_topic_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->partitions = 1;
+	logd_log_config_default(&c->log);
+}
+
+/* Strict decimal: optional '-', digits, nothing else, within [min, max]. */
+static int
+parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	const char *p = s;
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return LOGD_EBADCONFIG;
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return LOGD_EBADCONFIG;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return LOGD_EBADCONFIG;
+	*out = v;
+	return 0;
+}
+
+/* The accepted range of each setting; see logd_topic_config_set(). */
+#define SEGMENT_BYTES_MIN ((int64_t)64 << 10)
+#define SEGMENT_BYTES_MAX ((int64_t)INT32_MAX) /* index positions are u32 */
+#define INDEX_BYTES_MIN ((int64_t)1024)
+#define INDEX_BYTES_MAX ((int64_t)1 << 30)
+
+int
+logd_topic_config_check(const struct logd_topic_config *c)
+{
+	const struct logd_log_config *l = &c->log;
+
+	if (c->partitions < 1 || c->partitions > STORE_PARTITIONS_MAX)
+		return LOGD_EBADCONFIG;
+	if (l->segment_bytes < (uint64_t)SEGMENT_BYTES_MIN ||
+	    l->segment_bytes > (uint64_t)SEGMENT_BYTES_MAX)
+		return LOGD_EBADCONFIG;
+	if (l->segment_ms < 1 || l->retention_ms < -1 ||
+	    l->retention_bytes < -1)
+		return LOGD_EBADCONFIG;
+	if (l->index_interval > (uint32_t)INT32_MAX)
+		return LOGD_EBADCONFIG;
+	if (l->index_bytes < (uint32_t)INDEX_BYTES_MIN ||
+	    l->index_bytes > (uint32_t)INDEX_BYTES_MAX)
+		return LOGD_EBADCONFIG;
+	if (l->log_append_time != 0 && l->log_append_time != 1)
+		return LOGD_EBADCONFIG;
+	return 0;
+}
+
+int
+logd_topic_config_set(struct logd_topic_config *c, const char *key,
+    const char *value)
+{
+	int64_t v;
+	int rc;
+
+	if (key == NULL || value == NULL)
+		return LOGD_EBADCONFIG;
+	if (strcmp(key, "message.timestamp.type") == 0) {
+		if (strcmp(value, "CreateTime") == 0)
+			c->log.log_append_time = 0;
+		else if (strcmp(value, "LogAppendTime") == 0)
+			c->log.log_append_time = 1;
+		else
+			return LOGD_EBADCONFIG;
+		return 0;
+	}
+	if (strcmp(key, "partitions") == 0) {
+		rc = parse_i64(value, 1, STORE_PARTITIONS_MAX, &v);
+		if (rc == 0)
+			c->partitions = (int32_t)v;
+	} else if (strcmp(key, "segment.bytes") == 0) {
+		rc = parse_i64(value, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, &v);
+		if (rc == 0)
+			c->log.segment_bytes = (uint64_t)v;
+	} else if (strcmp(key, "segment.ms") == 0) {
+		rc = parse_i64(value, 1, INT64_MAX, &v);
+		if (rc == 0)
+			c->log.segment_ms = v;
+	} else if (strcmp(key, "retention.ms") == 0) {
+		rc = parse_i64(value, -1, INT64_MAX, &v);
+		if (rc == 0)
+			c->log.retention_ms = v;
+	} else if (strcmp(key, "retention.bytes") == 0) {
+		rc = parse_i64(value, -1, INT64_MAX, &v);
+		if (rc == 0)
+			c->log.retention_bytes = v;
+	} else if (strcmp(key, "index.interval.bytes") == 0) {
+		rc = parse_i64(value, 0, INT32_MAX, &v);
+		if (rc == 0)
+			c->log.index_interval = (uint32_t)v;
+	} else if (strcmp(key, "segment.index.bytes") == 0) {
+		rc = parse_i64(value, INDEX_BYTES_MIN, INDEX_BYTES_MAX, &v);
+		if (rc == 0)
+			c->log.index_bytes = (uint32_t)v;
+	} else {
+		rc = LOGD_EBADCONFIG;
+	}
+	return rc;
+}
+
+size_t
+logd_topic_config_format(const struct logd_topic_config *c, char *buf,
+    size_t size)
+{
+	const struct logd_log_config *l = &c->log;
+	int n;
+
+	n = snprintf(buf, size,
+	    "partitions=%" PRId32 "\n"
+	    "segment.bytes=%" PRIu64 "\n"
+	    "segment.ms=%" PRId64 "\n"
+	    "retention.ms=%" PRId64 "\n"
+	    "retention.bytes=%" PRId64 "\n"
+	    "index.interval.bytes=%" PRIu32 "\n"
+	    "segment.index.bytes=%" PRIu32 "\n"
+	    "message.timestamp.type=%s\n",
+	    c->partitions, l->segment_bytes, l->segment_ms, l->retention_ms,
+	    l->retention_bytes, l->index_interval, l->index_bytes,
+	    l->log_append_time ? "LogAppendTime" : "CreateTime");
+	return n < 0 ? 0 : (size_t)n;
+}
+
+int
+logd_topic_config_encode(const struct logd_topic_config *c,
+    int64_t created_ms, char *buf, size_t size, size_t *len)
+{
+	size_t n = logd_topic_config_format(c, buf, size);
+	int m;
+
+	if (n >= size)
+		return -ENOMEM;
+	m = snprintf(buf + n, size - n, "created.ms=%" PRId64 "\n",
+	    created_ms);
+	if (m < 0 || (size_t)m >= size - n)
+		return -ENOMEM;
+	*len = n + (size_t)m;
+	return 0;
+}
+
+int
+logd_topic_config_decode(const void *data, size_t len,
+    struct logd_topic_config *cfg, int64_t *created_ms)
+{
+	struct logd_topic_config c;
+	int64_t created = 0;
+	char line[128];
+	const char *p = data, *end = p + len;
+
+	logd_topic_config_default(&c);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		char *eq;
+
+		if (n >= sizeof(line))
+			return LOGD_ESTORE;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (nl != NULL);
+		if (n == 0)
+			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL)
+			return LOGD_ESTORE;
+		*eq++ = '\0';
+		if (strcmp(line, "created.ms") == 0) {
+			if (parse_i64(eq, INT64_MIN, INT64_MAX, &created) != 0)
+				return LOGD_ESTORE;
+		} else if (logd_topic_config_set(&c, line, eq) != 0) {
+			return LOGD_ESTORE;
+		}
+	}
+	*cfg = c;
+	if (created_ms != NULL)
+		*created_ms = created;
+	return 0;
+}
