@@ -57,7 +57,9 @@
 #include "logd.h"
 #include "store_int.h"
 
+#ifndef STORE_MAP_INITIAL /* overridable to test growth */
 #define STORE_MAP_INITIAL ((size_t)1 << 30)
+#endif
 #define STORE_MAP_MAX ((size_t)1 << 36)
 
 struct topic {

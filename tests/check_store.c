@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -912,6 +913,80 @@ START_TEST(test_offsets_topic_deleted)
 END_TEST
 
 /*
+ * A daemon commits offsets on its flusher thread while its loop thread
+ * creates, deletes and lists: both see consistent results.
+ */
+struct committer {
+	struct logd_store *st;
+	int failures;
+};
+
+static void *
+commit_loop(void *arg)
+{
+	struct committer *c = arg;
+	int64_t k, off;
+
+	for (k = 1; k <= 100; k++) {
+		struct logd_offset_commit oc = { "t", 0, k, "x" };
+
+		if (logd_store_offsets_commit(c->st, "g", &oc, 1, k) != 0)
+			c->failures++;
+		if (logd_store_offset_fetch(c->st, "g", "t", 0, &off, NULL,
+		    0) != 0 || off != k)
+			c->failures++;
+	}
+	return NULL;
+}
+
+static int
+count_offsets(void *arg, const char *group, const char *topic,
+    int32_t partition, int64_t offset, int64_t commit_ms, const char *meta)
+{
+	(void)group;
+	(void)topic;
+	(void)partition;
+	(void)offset;
+	(void)commit_ms;
+	(void)meta;
+	++*(int *)arg;
+	return 0;
+}
+
+START_TEST(test_offsets_threads)
+{
+	struct logd_store *st = open_store();
+	struct committer c = { st, 0 };
+	pthread_t th;
+	char name[16];
+	int i, n;
+
+	create_topic(st, "t", 1);
+	ck_assert_int_eq(pthread_create(&th, NULL, commit_loop, &c), 0);
+	for (i = 0; i < 20; i++) {
+		struct logd_offset_commit oc = { name, 0, i, NULL };
+
+		snprintf(name, sizeof(name), "x%d", i);
+		create_topic(st, name, 1);
+		ck_assert_int_eq(logd_store_offsets_commit(st, "h", &oc, 1, 1),
+		    0);
+		n = 0;
+		ck_assert_int_eq(logd_store_offsets(st, "h", count_offsets, &n),
+		    0);
+		ck_assert_int_eq(n, 1);
+		ck_assert_int_eq(logd_store_topic_delete(st, name), 0);
+	}
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(c.failures, 0);
+	ck_assert_int_eq(fetch(st, "g", "t", 0), 100);
+	n = 0;
+	ck_assert_int_eq(logd_store_offsets(st, NULL, count_offsets, &n), 0);
+	ck_assert_int_eq(n, 1);
+	logd_store_close(st);
+}
+END_TEST
+
+/*
  * A child commits k to two partitions at once, k = 1, 2, ..., and writes
  * k to a pipe after each commit returns.  SIGKILL it at a random moment:
  * the stored offsets must be equal (one transaction), at least the last
@@ -1027,6 +1102,7 @@ store_suite(void)
 	ADD("offsets_atomic", test_offsets_atomic);
 	ADD("offsets_list_delete", test_offsets_list_delete);
 	ADD("offsets_topic_deleted", test_offsets_topic_deleted);
+	ADD("offsets_threads", test_offsets_threads);
 	ADD("offsets_survive_kill", test_offsets_survive_kill);
 #undef ADD
 	return s;
