@@ -1,0 +1,677 @@
+/*
+ * logbench - throughput and latency benchmarks for a logd broker, in the
+ * spirit of Kafka's producer and consumer perf tools.
+ *
+ *   logbench produce   records/s and MB/s for a record size, batch size,
+ *                      acks and number of producers (threads, each with
+ *                      its own connection)
+ *   logbench consume   records/s reading a topic from the start, plain
+ *                      or as a group committing offsets as it goes
+ *   logbench latency   end-to-end latency percentiles at a fixed rate:
+ *                      a producer and a consumer in one thread on two
+ *                      connections, the send time inside each record
+ *
+ * Each test prints one JSON object on stdout; errors go to stderr.  The
+ * topic is created when missing.  logbench only talks to a running logd
+ * (-a ADDR); it never starts one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logd.h"
+
+struct opts {
+	const char *addr;
+	const char *topic;
+	const char *group;
+	int32_t partitions;
+	uint64_t records;
+	size_t size;
+	size_t batch_bytes;
+	int32_t batch_records;
+	int acks;
+	int producers;
+	int linger_ms;
+	int in_flight;
+	double rate;
+	double seconds;
+	int commit_ms;
+	size_t fetch_bytes;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: logbench produce [-a addr] [-t topic] [-p partitions] "
+	    "[-n records]\n"
+	    "                        [-s size] [-b batch] [--acks 0|1|all] "
+	    "[-P producers]\n"
+	    "                        [-l linger_ms] [-i in_flight]\n"
+	    "       logbench consume [-a addr] [-t topic] [-n records] "
+	    "[-g group]\n"
+	    "                        [-c commit_ms] [-m fetch_bytes]\n"
+	    "       logbench latency [-a addr] [-t topic] [-p partitions] "
+	    "[-r rate] [-d seconds]\n"
+	    "                        [-s size] [--acks 0|1|all]\n");
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "1000" (records) or "256k" / "1m" / "4096B" (bytes). */
+static int
+parse_batch(const char *s, struct opts *o)
+{
+	char *e;
+	unsigned long long v = strtoull(s, &e, 10);
+
+	if (e == s || v == 0)
+		return -1;
+	if (*e == '\0') {
+		if (v > INT32_MAX)
+			return -1;
+		o->batch_records = (int32_t)v;
+		o->batch_bytes = LOGD_BATCH_MAX_SIZE / 2;
+		return 0;
+	}
+	if ((*e == 'k' || *e == 'K') && e[1] == '\0')
+		v <<= 10;
+	else if ((*e == 'm' || *e == 'M') && e[1] == '\0')
+		v <<= 20;
+	else if (!(*e == 'B' && e[1] == '\0'))
+		return -1;
+	if (v > LOGD_BATCH_MAX_SIZE / 2)
+		return -1;
+	o->batch_bytes = (size_t)v;
+	o->batch_records = 0;
+	return 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char *e;
+
+	errno = 0;
+	*v = strtoull(s, &e, 10);
+	return e == s || *e != '\0' || errno != 0 ? -1 : 0;
+}
+
+static int
+connect_or_complain(const char *addr, struct logd_client **c)
+{
+	int r = logd_client_open(addr, NULL, c);
+
+	if (r < 0)
+		fprintf(stderr, "logbench: cannot connect to %s: %s\n",
+		    addr, logd_strerror(r));
+	return r;
+}
+
+/* Creates the topic when it does not exist. */
+static int
+ensure_topic(struct logd_client *c, const struct opts *o)
+{
+	int r = logd_client_topic_create(c, o->topic, o->partitions, NULL, 0);
+
+	if (r < 0 && r != LOGD_ETOPICEXIST) {
+		fprintf(stderr, "logbench: create topic %s: %s\n", o->topic,
+		    logd_client_errmsg(c));
+		return r;
+	}
+	return 0;
+}
+
+static const char *
+acks_name(int acks)
+{
+	return acks == LOGD_ACKS_ALL ? "all" : acks == 0 ? "0" : "1";
+}
+
+/* ---- produce ---- */
+
+struct prod_thread {
+	const struct opts *o;
+	uint64_t n;
+	pthread_barrier_t *start;
+	struct logd_producer_stats st;
+	int err;
+	char msg[256];
+};
+
+static void *
+prod_run(void *arg)
+{
+	struct prod_thread *pt = arg;
+	const struct opts *o = pt->o;
+	struct logd_producer_options po;
+	struct logd_producer *p = NULL;
+	struct logd_client *c = NULL;
+	struct logd_message m;
+	uint8_t *value;
+	uint64_t i;
+	int r;
+
+	value = malloc(o->size ? o->size : 1);
+	if (value == NULL) {
+		pt->err = -ENOMEM;
+		pthread_barrier_wait(pt->start);
+		return NULL;
+	}
+	for (i = 0; i < o->size; i++)
+		value[i] = (uint8_t)('a' + i % 26);
+	r = logd_client_open(o->addr, NULL, &c);
+	if (r == 0) {
+		logd_producer_options_default(&po);
+		po.acks = o->acks;
+		po.linger_ms = o->linger_ms;
+		po.batch_bytes = o->batch_bytes;
+		po.batch_records = o->batch_records;
+		po.max_in_flight = o->in_flight;
+		r = logd_producer_new(c, &po, &p);
+	}
+	pthread_barrier_wait(pt->start);
+	if (r < 0)
+		goto out;
+	memset(&m, 0, sizeof(m));
+	m.topic = o->topic;
+	m.partition = LOGD_PARTITION_ANY;
+	m.value = value;
+	m.value_len = o->size;
+	for (i = 0; i < pt->n && r == 0; i++)
+		r = logd_producer_send(p, &m);
+	if (r == 0)
+		r = logd_producer_flush(p);
+	logd_producer_stats(p, &pt->st);
+out:
+	if (r < 0) {
+		pt->err = r;
+		snprintf(pt->msg, sizeof(pt->msg), "%s",
+		    c ? logd_client_errmsg(c) : logd_strerror(r));
+	}
+	logd_producer_close(p);
+	logd_client_close(c);
+	free(value);
+	return NULL;
+}
+
+static int
+cmd_produce(const struct opts *o)
+{
+	struct prod_thread *pt;
+	pthread_barrier_t start;
+	pthread_t *tid;
+	struct logd_client *c;
+	uint64_t acked = 0, failed = 0, requests = 0, bytes = 0;
+	double t0, t1;
+	int i, err = 0;
+
+	if (connect_or_complain(o->addr, &c) < 0 || ensure_topic(c, o) < 0)
+		return 1;
+	logd_client_close(c);
+	pt = calloc((size_t)o->producers, sizeof(*pt));
+	tid = calloc((size_t)o->producers, sizeof(*tid));
+	if (pt == NULL || tid == NULL)
+		return 1;
+	pthread_barrier_init(&start, NULL, (unsigned)o->producers + 1);
+	for (i = 0; i < o->producers; i++) {
+		pt[i].o = o;
+		pt[i].n = o->records / (uint64_t)o->producers +
+		    ((uint64_t)i < o->records % (uint64_t)o->producers);
+		pt[i].start = &start;
+		if (pthread_create(&tid[i], NULL, prod_run, &pt[i]) != 0) {
+			fprintf(stderr, "logbench: cannot start a thread\n");
+			exit(1);
+		}
+	}
+	pthread_barrier_wait(&start);
+	t0 = now_s();
+	for (i = 0; i < o->producers; i++)
+		pthread_join(tid[i], NULL);
+	t1 = now_s();
+	for (i = 0; i < o->producers; i++) {
+		if (pt[i].err != 0) {
+			fprintf(stderr, "logbench: producer %d: %s\n", i,
+			    pt[i].msg);
+			err = 1;
+		}
+		acked += pt[i].st.records_acked;
+		failed += pt[i].st.records_failed;
+		requests += pt[i].st.requests;
+		bytes += pt[i].st.bytes;
+	}
+	printf("{\"test\":\"produce\",\"topic\":\"%s\",\"records\":%" PRIu64
+	    ",\"record_size\":%zu,\"acks\":\"%s\",\"producers\":%d,"
+	    "\"batch_bytes\":%zu,\"batch_records\":%d,\"linger_ms\":%d,"
+	    "\"seconds\":%.3f,\"records_per_sec\":%.0f,\"mb_per_sec\":%.1f,"
+	    "\"requests\":%" PRIu64 ",\"batch_bytes_sent\":%" PRIu64
+	    ",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
+	    o->topic, o->records, o->size, acks_name(o->acks), o->producers,
+	    o->batch_bytes, o->batch_records, o->linger_ms, t1 - t0,
+	    (double)o->records / (t1 - t0),
+	    (double)o->records * (double)o->size / (t1 - t0) / 1e6,
+	    requests, bytes, acked, failed);
+	pthread_barrier_destroy(&start);
+	free(pt);
+	free(tid);
+	return err || failed ? 1 : 0;
+}
+
+/* ---- consume ---- */
+
+/* Records currently stored in topic (sum over partitions). */
+static int
+topic_records(struct logd_client *c, const char *topic, uint64_t *n)
+{
+	struct logd_metadata *md;
+	uint64_t sum = 0;
+	int32_t i;
+	int r;
+
+	r = logd_client_metadata(c, &topic, 1, &md);
+	if (r < 0)
+		return r;
+	if (md->topic_count != 1 || md->topics[0].error != 0) {
+		r = md->topic_count == 1 ? md->topics[0].error : LOGD_ENOTOPIC;
+		logd_metadata_free(md);
+		return r;
+	}
+	for (i = 0; i < md->topics[0].partition_count; i++) {
+		const struct logd_partition_meta *pm =
+		    &md->topics[0].partitions[i];
+
+		sum += (uint64_t)(pm->end_offset - pm->start_offset);
+	}
+	logd_metadata_free(md);
+	*n = sum;
+	return 0;
+}
+
+static int
+cmd_consume(const struct opts *o)
+{
+	struct logd_consumer_options co;
+	struct logd_consumer *cs = NULL;
+	struct logd_consumer_record rec;
+	struct logd_client *c;
+	uint64_t n = o->records, got = 0, bytes = 0, commits = 0;
+	double t0, t1, last_commit;
+	int r;
+
+	if (connect_or_complain(o->addr, &c) < 0)
+		return 1;
+	if (n == 0 && (r = topic_records(c, o->topic, &n)) < 0) {
+		fprintf(stderr, "logbench: topic %s: %s\n", o->topic,
+		    logd_client_errmsg(c));
+		return 1;
+	}
+	memset(&co, 0, sizeof(co));
+	co.group = o->group;
+	co.max_bytes = o->fetch_bytes;
+	r = logd_consumer_new(c, &co, &cs);
+	if (r == 0)
+		r = logd_consumer_assign(cs, o->topic, LOGD_PARTITION_ANY,
+		    LOGD_OFFSET_EARLIEST);
+	if (r < 0)
+		goto fail;
+	t0 = last_commit = now_s();
+	while (got < n) {
+		r = logd_consumer_poll(cs, 5000, &rec);
+		if (r < 0)
+			goto fail;
+		if (r == 0) {
+			fprintf(stderr, "logbench: no record for 5 s after "
+			    "%" PRIu64 " of %" PRIu64 "\n", got, n);
+			break;
+		}
+		got++;
+		bytes += rec.rec.value_len + rec.rec.key_len;
+		if (o->group != NULL && (got & 1023) == 0 &&
+		    now_s() - last_commit >= o->commit_ms / 1000.0) {
+			if ((r = logd_consumer_commit(cs)) < 0)
+				goto fail;
+			commits++;
+			last_commit = now_s();
+		}
+	}
+	if (o->group != NULL) {
+		if ((r = logd_consumer_commit(cs)) < 0)
+			goto fail;
+		commits++;
+	}
+	t1 = now_s();
+	printf("{\"test\":\"consume\",\"topic\":\"%s\",\"group\":%s%s%s,"
+	    "\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
+	    "\"records_per_sec\":%.0f,\"mb_per_sec\":%.1f,\"commits\":%"
+	    PRIu64 "}\n", o->topic, o->group ? "\"" : "",
+	    o->group ? o->group : "null", o->group ? "\"" : "", got, bytes,
+	    t1 - t0, (double)got / (t1 - t0), (double)bytes / (t1 - t0) / 1e6,
+	    commits);
+	logd_consumer_close(cs);
+	logd_client_close(c);
+	return got == n ? 0 : 1;
+fail:
+	fprintf(stderr, "logbench: consume: %s\n", logd_client_errmsg(c));
+	logd_consumer_close(cs);
+	logd_client_close(c);
+	return 1;
+}
+
+/* ---- latency ---- */
+
+struct lat {
+	uint32_t *us;             /* one per record received after warm-up */
+	size_t n, cap;
+	int64_t warm_ns;          /* records sent before this are not counted */
+	uint64_t received;
+};
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t
+pct(const struct lat *l, double q)
+{
+	size_t i;
+
+	if (l->n == 0)
+		return 0;
+	i = (size_t)(q * (double)(l->n - 1) + 0.5);
+	return l->us[i];
+}
+
+/* Takes every record the consumer has now. */
+static int
+lat_drain(struct logd_consumer *cs, struct lat *l)
+{
+	struct logd_consumer_record rec;
+	int64_t sent, now;
+	int r;
+
+	while ((r = logd_consumer_poll(cs, 0, &rec)) == 1) {
+		now = now_ns();
+		l->received++;
+		if (rec.rec.value_len < 8)
+			continue;
+		memcpy(&sent, rec.rec.value, 8);
+		if (sent < l->warm_ns)
+			continue;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 65536;
+			uint32_t *v = realloc(l->us, cap * sizeof(*v));
+
+			if (v == NULL)
+				return -ENOMEM;
+			l->us = v;
+			l->cap = cap;
+		}
+		l->us[l->n++] = (uint32_t)((now - sent) / 1000);
+	}
+	return r;
+}
+
+static int
+cmd_latency(const struct opts *o)
+{
+	struct logd_client *pc = NULL, *cc = NULL;
+	struct logd_producer_options po;
+	struct logd_consumer_options co;
+	struct logd_producer *p = NULL;
+	struct logd_consumer *cs = NULL;
+	struct lat l = { 0 };
+	struct logd_message m;
+	int64_t t0, next, end, interval, now;
+	uint64_t sent = 0;
+	size_t size = o->size < 8 ? 8 : o->size;
+	uint8_t *value;
+	int r;
+
+	value = calloc(1, size);
+	if (value == NULL)
+		return 1;
+	if (connect_or_complain(o->addr, &pc) < 0 ||
+	    connect_or_complain(o->addr, &cc) < 0 || ensure_topic(pc, o) < 0)
+		return 1;
+	logd_producer_options_default(&po);
+	po.acks = o->acks;
+	memset(&co, 0, sizeof(co));
+	co.max_wait_ms = 1000;
+	if ((r = logd_producer_new(pc, &po, &p)) < 0 ||
+	    (r = logd_consumer_new(cc, &co, &cs)) < 0 ||
+	    (r = logd_consumer_assign(cs, o->topic, LOGD_PARTITION_ANY,
+	    LOGD_OFFSET_LATEST)) < 0) {
+		fprintf(stderr, "logbench: latency setup: %s\n",
+		    logd_client_errmsg(r == 0 ? pc : cc));
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.topic = o->topic;
+	m.partition = LOGD_PARTITION_ANY;
+	m.value = value;
+	m.value_len = size;
+	interval = (int64_t)(1e9 / o->rate);
+	t0 = now_ns();
+	/* The first half second (at most a tenth of the run) warms up. */
+	l.warm_ns = t0 + (int64_t)(o->seconds * 1e8 < 5e8 ?
+	    o->seconds * 1e8 : 5e8);
+	end = t0 + (int64_t)(o->seconds * 1e9);
+	next = t0;
+	for (;;) {
+		struct pollfd pfd[2];
+		int64_t wait_ns;
+
+		now = now_ns();
+		while (now >= next && next < end) {
+			memcpy(value, &now, 8);
+			if ((r = logd_producer_send(p, &m)) < 0) {
+				fprintf(stderr, "logbench: send: %s\n",
+				    logd_client_errmsg(pc));
+				return 1;
+			}
+			sent++;
+			next += interval;
+			now = now_ns();
+		}
+		if (logd_producer_poll(p, 0) < 0 ||
+		    (r = lat_drain(cs, &l)) < 0) {
+			fprintf(stderr, "logbench: %s\n",
+			    logd_client_errmsg(r < 0 ? cc : pc));
+			return 1;
+		}
+		if (next >= end && l.received >= sent)
+			break;
+		if (now > end + 5000000000LL) {
+			fprintf(stderr, "logbench: %" PRIu64 " records never "
+			    "arrived\n", sent - l.received);
+			break;
+		}
+		pfd[0].fd = logd_client_fd(pc);
+		pfd[1].fd = logd_client_fd(cc);
+		pfd[0].events = pfd[1].events = POLLIN;
+		wait_ns = next < end ? next - now_ns() : 100000000;
+		if (wait_ns > 0)
+			poll(pfd, 2, (int)(wait_ns / 1000000));
+	}
+	logd_producer_close(p);
+	qsort(l.us, l.n, sizeof(*l.us), cmp_u32);
+	printf("{\"test\":\"latency\",\"topic\":\"%s\",\"acks\":\"%s\","
+	    "\"rate\":%.0f,\"seconds\":%.1f,\"record_size\":%zu,"
+	    "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"measured\":%zu,"
+	    "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u}\n",
+	    o->topic, acks_name(o->acks), o->rate, o->seconds, size, sent,
+	    l.received, l.n, pct(&l, 0.5), pct(&l, 0.99), pct(&l, 0.999),
+	    l.n ? l.us[l.n - 1] : 0);
+	logd_consumer_close(cs);
+	logd_client_close(cc);
+	logd_client_close(pc);
+	free(l.us);
+	free(value);
+	return l.received >= sent ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "acks", required_argument, NULL, 'A' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = {
+		.addr = LOGD_DEFAULT_ADDR, .topic = "logbench",
+		.partitions = 1, .records = 0, .size = 100,
+		.batch_bytes = 256u << 10, .acks = 1, .producers = 1,
+		.in_flight = 0, .rate = 10000, .seconds = 10,
+		.commit_ms = 100, .fetch_bytes = 1u << 20,
+	};
+	const char *cmd;
+	uint64_t v;
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	cmd = argv[1];
+	argv++;
+	argc--;
+	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			o.addr = optarg;
+			break;
+		case 'A':
+			if (strcmp(optarg, "all") == 0 ||
+			    strcmp(optarg, "-1") == 0)
+				o.acks = LOGD_ACKS_ALL;
+			else if (strcmp(optarg, "0") == 0 ||
+			    strcmp(optarg, "1") == 0)
+				o.acks = optarg[0] - '0';
+			else
+				goto bad;
+			break;
+		case 'b':
+			if (parse_batch(optarg, &o) < 0)
+				goto bad;
+			break;
+		case 'c':
+			if (parse_u64(optarg, &v) < 0 || v > 3600000)
+				goto bad;
+			o.commit_ms = (int)v;
+			break;
+		case 'd':
+			o.seconds = strtod(optarg, NULL);
+			if (!(o.seconds > 0 && o.seconds <= 86400))
+				goto bad;
+			break;
+		case 'g':
+			o.group = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'i':
+			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 4096)
+				goto bad;
+			o.in_flight = (int)v;
+			break;
+		case 'l':
+			if (parse_u64(optarg, &v) < 0 || v > 60000)
+				goto bad;
+			o.linger_ms = (int)v;
+			break;
+		case 'm':
+			if (parse_u64(optarg, &v) < 0 || v == 0 ||
+			    v > LOGD_BATCH_MAX_SIZE)
+				goto bad;
+			o.fetch_bytes = (size_t)v;
+			break;
+		case 'n':
+			if (parse_u64(optarg, &o.records) < 0)
+				goto bad;
+			break;
+		case 'p':
+			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 10000)
+				goto bad;
+			o.partitions = (int32_t)v;
+			break;
+		case 'P':
+			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 1024)
+				goto bad;
+			o.producers = (int)v;
+			break;
+		case 'r':
+			o.rate = strtod(optarg, NULL);
+			if (!(o.rate > 0 && o.rate <= 1e7))
+				goto bad;
+			break;
+		case 's':
+			if (parse_u64(optarg, &v) < 0 || v > (1u << 20))
+				goto bad;
+			o.size = (size_t)v;
+			break;
+		case 't':
+			if (logd_topic_name_check(optarg) < 0)
+				goto bad;
+			o.topic = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "produce") == 0) {
+		if (o.records == 0)
+			o.records = 1000000;
+		return cmd_produce(&o);
+	}
+	if (strcmp(cmd, "consume") == 0)
+		return cmd_consume(&o);
+	if (strcmp(cmd, "latency") == 0)
+		return cmd_latency(&o);
+	fprintf(stderr, "logbench: unknown test \"%s\"\n", cmd);
+	usage(stderr);
+	return 2;
+bad:
+	if (ch == 'A')
+		fprintf(stderr, "logbench: bad value for --acks: %s\n", optarg);
+	else
+		fprintf(stderr, "logbench: bad value for -%c: %s\n", ch,
+		    optarg);
+	return 2;
+}
