@@ -418,10 +418,6 @@ fail:
 /* Open and close                                                      */
 /* ------------------------------------------------------------------ */
 
-struct load_arg {
-	struct logd_store *st;
-};
-
 static int
 load_topics(struct logd_store *st, MDB_txn *txn, void *arg)
 {
@@ -450,9 +446,10 @@ load_topics(struct logd_store *st, MDB_txn *txn, void *arg)
 			rc = LOGD_ESTORE;
 			break;
 		}
-		rc = logd_topic_config_decode(v.mv_data, v.mv_size, &cfg, &created);
-		if (rc == 0)
-			rc = logd_topic_config_check(&cfg) == 0 ? 0 : LOGD_ESTORE;
+		rc = logd_topic_config_decode(v.mv_data, v.mv_size, &cfg,
+		    &created);
+		if (rc == 0 && logd_topic_config_check(&cfg) != 0)
+			rc = LOGD_ESTORE;
 		if (rc != 0)
 			break;
 		t = topic_new(name, &cfg, created);
@@ -537,20 +534,43 @@ store_lock(struct logd_store *st)
 	return 0;
 }
 
-/* Opens meta/; *fresh says whether the environment was just made. */
+/*
+ * Refuses a datadir whose meta/ holds no environment while topics/ holds
+ * partitions: its metadata is lost, and opening would treat every
+ * partition as an orphan.  Checked before meta/ is created, so a second
+ * attempt refuses too.
+ */
 static int
-store_open_meta(struct logd_store *st, int *fresh)
+store_check_meta_lost(struct logd_store *st, const char *topics_dir)
 {
-	char *meta = path_join(st->dir, "meta");
 	char *data = path_join(st->dir, "meta/data.mdb");
 	struct stat sb;
+	size_t found = 0;
 	int rc;
 
-	if (meta == NULL || data == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	*fresh = stat(data, &sb) != 0;
+	if (data == NULL)
+		return -ENOMEM;
+	rc = stat(data, &sb) == 0 ? 0 : errno == ENOENT ? 1 : -errno;
+	free(data);
+	if (rc <= 0)
+		return rc;
+	rc = remove_orphans(st, topics_dir, 1, &found);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0 && found != 0)
+		rc = LOGD_ESTORE;
+	return rc;
+}
+
+/* Opens the LMDB environment in meta/, creating it if needed. */
+static int
+store_open_meta(struct logd_store *st)
+{
+	char *meta = path_join(st->dir, "meta");
+	int rc;
+
+	if (meta == NULL)
+		return -ENOMEM;
 	rc = mkdir_ok(meta);
 	if (rc != 0)
 		goto fail;
@@ -568,7 +588,6 @@ store_open_meta(struct logd_store *st, int *fresh)
 	rc = logd_store_txn(st, 0, open_dbis, NULL);
 fail:
 	free(meta);
-	free(data);
 	return rc;
 }
 
@@ -582,7 +601,7 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
 	char *topics_dir = NULL;
 	size_t i, found;
 	struct stat sb;
-	int fresh = 0, rc;
+	int rc;
 
 	if (datadir == NULL || datadir[0] == '\0')
 		return -EINVAL;
@@ -612,26 +631,24 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
 		if (rc != 0)
 			goto fail;
 	}
-	rc = store_lock(st);
-	if (rc != 0)
-		goto fail;
-	rc = store_open_meta(st, &fresh);
-	if (rc != 0)
-		goto fail;
 	topics_dir = path_join(datadir, "topics");
 	if (topics_dir == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = mkdir_ok(topics_dir);
+	rc = store_lock(st);
+	if (rc == 0)
+		rc = store_check_meta_lost(st, topics_dir);
+	if (rc == 0)
+		rc = store_open_meta(st);
+	if (rc == 0)
+		rc = mkdir_ok(topics_dir);
 	if (rc == 0 && (flags & LOGD_STORE_CREATE))
 		rc = fsync_path(datadir);
 	if (rc == 0)
 		rc = logd_store_txn(st, MDB_RDONLY, load_topics, NULL);
 	if (rc == 0)
-		rc = remove_orphans(st, topics_dir, fresh, &found);
-	if (rc == 0 && fresh && found != 0)
-		rc = LOGD_ESTORE; /* data without metadata: keep it */
+		rc = remove_orphans(st, topics_dir, 0, &found);
 	if (rc != 0)
 		goto fail;
 	for (i = 0; i < st->nbuckets; i++) {
@@ -708,7 +725,8 @@ store_put_topic(struct logd_store *st, const char *name,
 {
 	char buf[1024];
 	struct put_arg a = { name, buf, 0, flags };
-	int rc = logd_topic_config_encode(cfg, created_ms, buf, sizeof(buf), &a.len);
+	int rc = logd_topic_config_encode(cfg, created_ms, buf, sizeof(buf),
+	    &a.len);
 
 	if (rc == 0)
 		rc = logd_store_txn(st, 0, put_topic, &a);

@@ -174,7 +174,8 @@ START_TEST(test_config_defaults)
 	ck_assert_int_eq(c.partitions, 1);
 	logd_topic_config_format(&c, buf, sizeof(buf));
 	ck_assert_ptr_nonnull(strstr(buf, "partitions=1\n"));
-	ck_assert_ptr_nonnull(strstr(buf, "message.timestamp.type=CreateTime\n"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "message.timestamp.type=CreateTime\n"));
 }
 END_TEST
 
@@ -203,7 +204,8 @@ START_TEST(test_config_round_trip)
 
 	logd_topic_config_default(&c);
 	ck_assert_int_eq(logd_topic_config_set(&c, "partitions", "12"), 0);
-	ck_assert_int_eq(logd_topic_config_set(&c, "segment.bytes", "1048576"), 0);
+	ck_assert_int_eq(logd_topic_config_set(&c, "segment.bytes",
+	    "1048576"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "segment.ms", "3600000"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "retention.ms", "-1"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "retention.bytes",
@@ -286,7 +288,8 @@ START_TEST(test_config_rejects)
 	    LOGD_EBADCONFIG);
 	/* The edges that are allowed. */
 	ck_assert_int_eq(logd_topic_config_set(&c, "partitions", "10000"), 0);
-	ck_assert_int_eq(logd_topic_config_set(&c, "segment.bytes", "65536"), 0);
+	ck_assert_int_eq(logd_topic_config_set(&c, "segment.bytes",
+	    "65536"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "segment.bytes",
 	    "2147483647"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "retention.ms", "0"), 0);
@@ -688,6 +691,11 @@ START_TEST(test_open_meta_lost)
 	ck_assert_int_eq(logd_store_open(datadir, LOGD_STORE_CREATE, 1000,
 	    NULL, NULL, &st), LOGD_ESTORE);
 	ck_assert(exists("topics/precious-0"));
+	/* Still refused the second time: the first left no empty meta/. */
+	ck_assert_int_eq(logd_store_open(datadir, LOGD_STORE_CREATE, 1000,
+	    NULL, NULL, &st), LOGD_ESTORE);
+	ck_assert(exists("topics/precious-0"));
+	ck_assert(!exists("meta/data.mdb"));
 }
 END_TEST
 
