@@ -525,7 +525,9 @@ int logd_store_topic_delete(struct logd_store *st, const char *name);
 
 /*
  * Changes a topic's settings (key/value as logd_topic_config_set()).
- * partitions may only grow.  Errors: LOGD_ENOTOPIC, LOGD_EBADCONFIG.
+ * partitions may only grow (new partitions start empty; other settings
+ * apply to the open logs through logd_log_set_config()).
+ * Errors: LOGD_ENOTOPIC, LOGD_EBADCONFIG, LOGD_ESTORE, negated errno.
  */
 int logd_store_topic_alter(struct logd_store *st, const char *name,
     const char *key, const char *value, int64_t now_ms);

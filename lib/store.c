@@ -591,6 +591,13 @@ fail:
 	return rc;
 }
 
+static int
+topic_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct topic *const *)a)->name,
+	    (*(struct topic *const *)b)->name);
+}
+
 int
 logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
     void (*on_recover)(void *arg, const char *topic, int32_t partition,
@@ -598,8 +605,9 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
     void *arg, struct logd_store **out)
 {
 	struct logd_store *st;
+	struct topic **sorted = NULL;
 	char *topics_dir = NULL;
-	size_t i, found;
+	size_t i, n, found;
 	struct stat sb;
 	int rc;
 
@@ -651,20 +659,31 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
 		rc = remove_orphans(st, topics_dir, 0, &found);
 	if (rc != 0)
 		goto fail;
-	for (i = 0; i < st->nbuckets; i++) {
+	/* In name order, so that what on_recover reports reads well. */
+	sorted = calloc(st->ntopics + 1, sizeof(*sorted));
+	if (sorted == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0, n = 0; i < st->nbuckets; i++) {
 		struct topic *t;
 
-		for (t = st->buckets[i]; t != NULL; t = t->next) {
-			rc = open_partitions(st, t, 0, t->cfg.partitions, 0,
-			    now_ms, on_recover, arg);
-			if (rc != 0)
-				goto fail;
-		}
+		for (t = st->buckets[i]; t != NULL; t = t->next)
+			sorted[n++] = t;
 	}
+	qsort(sorted, n, sizeof(*sorted), topic_cmp);
+	for (i = 0; i < n; i++) {
+		rc = open_partitions(st, sorted[i], 0,
+		    sorted[i]->cfg.partitions, 0, now_ms, on_recover, arg);
+		if (rc != 0)
+			goto fail;
+	}
+	free(sorted);
 	free(topics_dir);
 	*out = st;
 	return 0;
 fail:
+	free(sorted);
 	free(topics_dir);
 	logd_store_close(st);
 	return rc;
@@ -783,7 +802,6 @@ fail:
 	free(topics_dir);
 	return rc;
 }
-
 
 static int
 delete_topic(struct logd_store *st, MDB_txn *txn, void *arg)
