@@ -508,11 +508,8 @@ logd_client_poll(struct logd_client *c, int timeout_ms)
 			cl_seterr(c, -errno, "poll: %s", strerror(errno));
 			return -errno;
 		}
-		if (r > 0 && (pfd.revents & POLLOUT)) {
-			r = cl_write(c);
-			if (r < 0)
-				return r;
-		}
+		if (r > 0 && (pfd.revents & POLLOUT) && cl_write(c) < 0)
+			return c->broken;
 		if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
 			r = cl_read(c);
 			if (r < 0)

@@ -421,6 +421,8 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 			continue;
 		if (last)
 			return 0;
+		if (cl_inflight(cs->c) == 0 && cl_unsent(cs->c) == 0)
+			return 0; /* every partition is stopped */
 		t = end < 0 ? -1 : end - cl_now_ms();
 		if (t <= 0 && end >= 0) {
 			/* Out of time: one look without waiting, then 0. */

@@ -714,7 +714,7 @@ int logd_client_topic_delete(struct logd_client *c, const char *topic);
 int logd_client_topic_alter(struct logd_client *c, const char *topic,
     const struct logd_kv *config, size_t n);
 
-/* Metadata, as returned by logd_client_metadata(); one allocation. */
+/* Metadata, as returned by logd_client_metadata() (owned by it). */
 struct logd_partition_meta {
 	int32_t partition;
 	int64_t start_offset;     /* first stored offset */
@@ -817,7 +817,7 @@ void logd_fetch_free(struct logd_fetch *f);
 int logd_client_offsets_commit(struct logd_client *c, const char *group,
     const struct logd_offset_commit *offsets, size_t n);
 
-/* Committed offsets and lag of one group (one allocation). */
+/* Committed offsets and lag of one group (strings owned by it). */
 struct logd_group_offset {
 	const char *topic;
 	int32_t partition;
@@ -1030,7 +1030,8 @@ struct logd_consumer_record {
  * within each partition (partitions take turns, one fetched chunk at a
  * time); records below a partition's position are skipped.  Waits up to
  * timeout_ms (0: not at all, -1: forever) for data.  Returns 1 with a
- * record in *out, 0 when none came in time.
+ * record in *out, 0 when none came in time (or at once when no assigned
+ * partition can be read: all stopped by errors).
  * Lifetime: everything *out points to is valid until the next
  * logd_consumer_poll(), seek, unassign or close on cs.
  * Errors: LOGD_ERANGE (a partition's position is outside the log: that
@@ -1043,8 +1044,8 @@ int logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
     struct logd_consumer_record *out);
 
 /*
- * The next offset poll will return for topic/partition.  -ENOENT if not
- * assigned, -EAGAIN if a special offset is not resolved yet.
+ * The next offset poll will return for topic/partition (special offsets
+ * are resolved when assigned).  -ENOENT if not assigned.
  */
 int logd_consumer_position(const struct logd_consumer *cs, const char *topic,
     int32_t partition, int64_t *offset);

@@ -15,6 +15,9 @@
  * topic is created when missing.  logbench only talks to a running logd
  * (-a ADDR); it never starts one.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -517,8 +520,12 @@ cmd_latency(const struct opts *o)
 		pfd[1].fd = logd_client_fd(cc);
 		pfd[0].events = pfd[1].events = POLLIN;
 		wait_ns = next < end ? next - now_ns() : 100000000;
-		if (wait_ns > 0)
-			poll(pfd, 2, (int)(wait_ns / 1000000));
+		if (wait_ns > 0) {
+			struct timespec ts = { wait_ns / 1000000000,
+				wait_ns % 1000000000 };
+
+			ppoll(pfd, 2, &ts, NULL);
+		}
 	}
 	logd_producer_close(p);
 	qsort(l.us, l.n, sizeof(*l.us), cmp_u32);
