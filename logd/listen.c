@@ -1,0 +1,175 @@
+/*
+ * listen.c - the listening sockets: TCP (listen = ADDR:PORT) and a Unix
+ * socket (unix_socket = PATH).
+ *
+ * Both are non-blocking and close-on-exec.  TCP sets SO_REUSEADDR so a
+ * restart right after a crash can bind again.  The Unix socket is created
+ * under umask 077 (mode 0600: only logd's user may connect) after
+ * removing a stale socket file left by a killed logd; the datadir's LOCK,
+ * taken before, guarantees it is not another live logd's on the same
+ * datadir.  Accepting drains the backlog each time the socket is ready.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static struct ev_io tcp_io = { .fd = -1 }, unix_io = { .fd = -1 };
+
+static void on_accept(struct ev_io *io, uint32_t events)
+{
+	int i;
+
+	/* Bounded, so a connection storm cannot hold the loop. */
+	for (i = 0; i < 64; i++) {
+		int fd = accept4(io->fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		conn_accept(fd, io == &tcp_io ? "tcp" : "unix");
+	}
+}
+
+static int listen_tcp(const char *spec)
+{
+	char host[256], *colon;
+	const char *h;
+	struct addrinfo hints = { 0 }, *ai = NULL, *a;
+	int fd = -1, one = 1, rc;
+
+	if (strlen(spec) >= sizeof(host))
+		return -EINVAL;
+	strcpy(host, spec);
+	colon = strrchr(host, ':');
+	if (!colon || !colon[1]) {
+		log_error("listen \"%s\": expected ADDR:PORT", spec);
+		return -EINVAL;
+	}
+	*colon = 0;
+	h = host;
+	if (h[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+		colon[-1] = 0;
+		h++;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+	if (rc) {
+		log_error("listen \"%s\": %s", spec, gai_strerror(rc));
+		return -EINVAL;
+	}
+	rc = -EADDRNOTAVAIL;
+	for (a = ai; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, a->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+		    listen(fd, 511) == 0)
+			break;
+		rc = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0) {
+		log_error("listen %s: %s", spec, strerror(-rc));
+		return rc;
+	}
+	return fd;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("unix_socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("unix_socket %s exists and is not a socket",
+			    path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(077);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc || listen(fd, 511)) {
+		rc = -errno;
+		log_error("unix_socket %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int listen_start(void)
+{
+	int fd;
+
+	if (strcmp(srv.cfg.listen, "none") != 0) {
+		fd = listen_tcp(srv.cfg.listen);
+		if (fd < 0)
+			return fd;
+		tcp_io.fd = fd;
+		tcp_io.fn = on_accept;
+		ev_add(&tcp_io, EPOLLIN);
+		log_info("listening on %s", srv.cfg.listen);
+	}
+	if (srv.cfg.unix_socket[0]) {
+		fd = listen_unix(srv.cfg.unix_socket);
+		if (fd < 0)
+			return fd;
+		unix_io.fd = fd;
+		unix_io.fn = on_accept;
+		ev_add(&unix_io, EPOLLIN);
+		log_info("listening on %s", srv.cfg.unix_socket);
+	}
+	return 0;
+}
+
+void listen_stop(void)
+{
+	if (tcp_io.fd >= 0) {
+		ev_del(&tcp_io);
+		close(tcp_io.fd);
+		tcp_io.fd = -1;
+	}
+	if (unix_io.fd >= 0) {
+		ev_del(&unix_io);
+		close(unix_io.fd);
+		unix_io.fd = -1;
+		unlink(srv.cfg.unix_socket);
+	}
+}

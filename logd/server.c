@@ -1,0 +1,257 @@
+/*
+ * server.c - the daemon's life: open the store, listen, run the loop,
+ * shut down cleanly.
+ *
+ * Signals arrive through a signalfd (blocked in every thread, so the
+ * flusher never sees one): SIGTERM and SIGINT start the shutdown, SIGHUP
+ * reopens the log file.  Shutdown: close the listeners, stop reading,
+ * answer parked fetches with what there is, let the last flush answer
+ * every acks=all produce, write what is queued (at most 5 s for clients
+ * that do not read), then join the flusher and close the store, which
+ * syncs everything.
+ *
+ * Timers: flush_ms (background sync of acks=1 data), retention_check_ms
+ * (logd_store_retain), and an idle sweep for idle_timeout_ms.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+struct server srv;
+
+static struct ev_io sig_io = { .fd = -1 };
+static struct ev_timer flush_timer, retain_timer, idle_timer, stop_timer;
+
+void server_log_dirty(struct logd_log *log)
+{
+	size_t i;
+
+	for (i = srv.ndirty; i > 0; i--)
+		if (srv.dirty_logs[i - 1] == log)
+			return;
+	if (srv.ndirty == srv.dirty_cap) {
+		size_t cap = srv.dirty_cap ? srv.dirty_cap * 2 : 64;
+		struct logd_log **v = realloc(srv.dirty_logs,
+		    cap * sizeof(*v));
+
+		if (!v) {
+			/* Synced at close at the latest; acks=all replies
+			 * for it wait until a flush that includes it. */
+			log_error("out of memory tracking unsynced logs");
+			return;
+		}
+		srv.dirty_logs = v;
+		srv.dirty_cap = cap;
+	}
+	srv.dirty_logs[srv.ndirty++] = log;
+}
+
+void server_log_clean(struct logd_log *log)
+{
+	size_t i;
+
+	for (i = 0; i < srv.ndirty; i++)
+		if (srv.dirty_logs[i] == log) {
+			srv.dirty_logs[i] = srv.dirty_logs[--srv.ndirty];
+			return;
+		}
+}
+
+static void on_flush_timer(struct ev_timer *t)
+{
+	if (srv.ndirty)
+		srv.flush_due = 1;
+	ev_timer_start(t, srv.cfg.flush_ms);
+}
+
+static void on_retain_timer(struct ev_timer *t)
+{
+	if (srv.flushing)
+		srv.retention_due = 1;
+	else
+		logd_store_retain(srv.store, ev_wall());
+	ev_timer_start(t, srv.cfg.retention_check_ms);
+}
+
+static int64_t idle_period(void)
+{
+	int64_t p = srv.cfg.idle_timeout_ms / 4;
+
+	return p < 100 ? 100 : p > 1000 ? 1000 : p;
+}
+
+static void on_idle_timer(struct ev_timer *t)
+{
+	conn_sweep_idle();
+	ev_timer_start(t, idle_period());
+}
+
+static void on_stop_timer(struct ev_timer *t)
+{
+	log_warn("shutdown: gave up waiting for slow clients after 5 s");
+	ev_stop();
+}
+
+static void begin_shutdown(const char *why)
+{
+	struct conn *c, *next;
+
+	if (srv.stopping)
+		return;
+	log_info("%s: shutting down", why);
+	srv.stopping = 1;
+	listen_stop();
+	fetch_reply_all();
+	for (c = srv.conns; c; c = next) {
+		next = c->next;
+		conn_shutdown(c);
+	}
+	stop_timer.fn = on_stop_timer;
+	ev_timer_start(&stop_timer, 5000);
+}
+
+static void on_signal(struct ev_io *io, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			log_reopen();
+		else
+			begin_shutdown(si.ssi_signo == SIGINT ? "SIGINT" :
+			    "SIGTERM");
+	}
+}
+
+static void before_sleep(void)
+{
+	if (srv.appended) {
+		srv.appended = 0;
+		fetch_wake();
+	}
+	produce_maybe_flush();
+	conn_write_dirty();
+	conn_free_dead();
+	if (srv.stopping && !srv.conns && !srv.flushing && !produce_parked())
+		ev_stop();
+}
+
+static void on_recover(void *arg, const char *topic, int32_t partition,
+    const struct logd_recovery *rec)
+{
+	log_info("opened %s-%d: offsets %lld..%lld, %u segments, %u batches "
+	    "checked", topic, partition, (long long)rec->start_offset,
+	    (long long)rec->end_offset, rec->segments,
+	    rec->scanned_batches);
+	if (rec->truncated_bytes)
+		log_warn("recovery of %s-%d truncated %llu invalid bytes at "
+		    "the end of the log", topic, partition,
+		    (unsigned long long)rec->truncated_bytes);
+}
+
+static int open_store(void)
+{
+	int rc;
+
+	if (mkdir(srv.cfg.datadir, 0700) && errno != EEXIST) {
+		log_error("cannot create datadir %s: %s", srv.cfg.datadir,
+		    strerror(errno));
+		return -1;
+	}
+	rc = logd_store_open(srv.cfg.datadir, LOGD_STORE_CREATE, ev_wall(),
+	    on_recover, NULL, &srv.store);
+	if (rc == LOGD_ELOCKED) {
+		log_error("datadir %s is in use by another logd",
+		    srv.cfg.datadir);
+		return -1;
+	}
+	if (rc) {
+		log_error("cannot open datadir %s: %s", srv.cfg.datadir,
+		    logd_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int signals_start(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sig_io.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sig_io.fd < 0)
+		return -errno;
+	sig_io.fn = on_signal;
+	return ev_add(&sig_io, EPOLLIN);
+}
+
+/*
+ * Runs the daemon with srv.cfg.  Signals SIGTERM, SIGINT and SIGHUP must
+ * already be blocked.  Returns the exit status.
+ */
+int server_run(void)
+{
+	struct conn *c;
+	int rc, status = 1;
+
+	if ((rc = ev_init())) {
+		log_error("epoll: %s", strerror(-rc));
+		return 1;
+	}
+	srv.started_ms = ev_now();
+	if ((rc = signals_start())) {
+		log_error("signalfd: %s", strerror(-rc));
+		goto out;
+	}
+	if (open_store())
+		goto out;
+	if (listen_start())
+		goto out_store;
+	if ((rc = flusher_start())) {
+		log_error("cannot start the flusher thread: %s",
+		    strerror(-rc));
+		goto out_listen;
+	}
+	flush_timer.fn = on_flush_timer;
+	ev_timer_start(&flush_timer, srv.cfg.flush_ms);
+	retain_timer.fn = on_retain_timer;
+	ev_timer_start(&retain_timer, srv.cfg.retention_check_ms);
+	idle_timer.fn = on_idle_timer;
+	if (srv.cfg.idle_timeout_ms > 0)
+		ev_timer_start(&idle_timer, idle_period());
+	log_info("logd %s serving %s", LOGD_VERSION_STRING, srv.cfg.datadir);
+
+	ev_run(before_sleep);
+
+	while ((c = srv.conns))
+		conn_close(c, "shutdown");
+	flusher_stop();
+	conn_free_dead();
+	status = 0;
+out_listen:
+	listen_stop();
+out_store:
+	logd_store_close(srv.store);
+	srv.store = NULL;
+	if (!status)
+		log_info("stopped cleanly");
+out:
+	if (sig_io.fd >= 0)
+		close(sig_io.fd);
+	free(srv.dirty_logs);
+	ev_free();
+	return status;
+}
