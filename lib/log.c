@@ -275,7 +275,8 @@ log_list(int dirfd, int64_t **out, size_t *count)
 		}
 		(*arr)[(*an)++] = b;
 	}
-	qsort(bases, n, sizeof(*bases), cmp_i64);
+	if (n > 1)      /* bases is NULL when n is 0: qsort wants non-NULL */
+		qsort(bases, n, sizeof(*bases), cmp_i64);
 	for (i = 0; i < ni; i++) {
 		if (bases != NULL && bsearch(&idx[i], bases, n, sizeof(*bases),
 		    cmp_i64) != NULL)
