@@ -29,6 +29,8 @@
  * segments are removed.  Damage below the recovery point is never
  * repaired by truncation: open fails with LOGD_ECORRUPT.
  */
+#include "config.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -617,7 +619,7 @@ logd_log_append(struct logd_log *log, const void *data, size_t len,
 	struct logd_batch_info info;
 	int64_t stamp = log->cfg.log_append_time ? now_ms : -1;
 	int64_t first_off = logd_log_end_offset(log);
-	int whole, rc;
+	int rc;
 
 	if (log->readonly)
 		return LOGD_EREADONLY;
@@ -633,27 +635,29 @@ logd_log_append(struct logd_log *log, const void *data, size_t len,
 		p += info.size;
 	}
 	/* All in one segment when they fit in one: nothing or everything. */
-	whole = len <= log->cfg.segment_bytes;
-	p = data;
-	if (whole) {
-		int64_t ts = stamp >= 0 ? stamp : logd_hdr_max_ts(p);
+	if (len <= log->cfg.segment_bytes) {
+		int64_t ts = stamp >= 0 ? stamp : logd_hdr_max_ts(data);
 
 		if (log_should_roll(log, len, ts, now_ms) &&
 		    (rc = log_roll(log, now_ms)) < 0)
 			return rc;
-	}
-	while (p < end) {
-		size_t sz = logd_hdr_size(p);
-
-		if (!whole) {
+		rc = logd_segment_append(log_active(log), data, len, stamp);
+		if (rc < 0)
+			return rc;
+	} else {
+		/* Batch by batch: a failure leaves the earlier ones. */
+		for (p = data; p < end; p += logd_hdr_size(p)) {
+			size_t sz = logd_hdr_size(p);
 			int64_t ts = stamp >= 0 ? stamp : logd_hdr_max_ts(p);
 
 			if (log_should_roll(log, sz, ts, now_ms) &&
 			    (rc = log_roll(log, now_ms)) < 0)
 				return rc;
+			rc = logd_segment_append(log_active(log), p, sz,
+			    stamp);
+			if (rc < 0)
+				return rc;
 		}
-		logd_segment_append(log_active(log), p, sz, stamp);
-		p += sz;
 	}
 	if (first != NULL)
 		*first = first_off;

@@ -11,6 +11,8 @@
  * checks only, so that a damaged index can give a wrong answer or an
  * error but never a read outside the map.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +21,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "segment.h"
@@ -300,21 +304,87 @@ logd_segment_index_full(const struct logd_segment *s)
 	return s->idx_n + 1 >= s->idx_cap || s->tix_n + 1 >= s->tix_cap;
 }
 
-uint8_t *
-logd_segment_append(struct logd_segment *s, const uint8_t *batch,
-    size_t size, int64_t append_time)
+/* pwritev() of all of iov at off, through short writes and EINTR. */
+static int
+seg_pwritev_all(int fd, struct iovec *iov, int n, off_t off)
 {
-	uint8_t *dst = s->map + s->size;
-	int64_t base = s->next_offset;
+	while (n > 0) {
+		ssize_t r = pwritev(fd, iov, n > IOV_MAX ? IOV_MAX : n, off);
 
-	memcpy(dst, batch, size);
-	logd_put_be64(dst, (uint64_t)base);
-	if (append_time >= 0)
-		logd_batch_set_log_append_time(dst, append_time);
-	seg_index_batch(s, s->size, size, base, logd_hdr_max_ts(dst));
-	s->next_offset = logd_hdr_last(dst) + 1;
-	s->size += size;
-	return dst;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		off += r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+#define SEG_IOV_BATCHES 128
+
+int
+logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
+    int64_t append_time)
+{
+	uint8_t bases[SEG_IOV_BATCHES][8];
+	struct iovec iov[2 * SEG_IOV_BATCHES];
+	int64_t next = s->next_offset;
+	size_t done = 0, pos;
+	int rc;
+
+	/* Write everything first: on failure nothing becomes visible. */
+	while (done < len) {
+		size_t from = done;
+		int n = 0;
+
+		while (done < len && n < SEG_IOV_BATCHES) {
+			const uint8_t *p = data + done;
+			size_t sz = logd_hdr_size(p);
+
+			logd_put_be64(bases[n], (uint64_t)next);
+			iov[2 * n].iov_base = bases[n];
+			iov[2 * n].iov_len = 8;
+			iov[2 * n + 1].iov_base = (void *)(p + 8);
+			iov[2 * n + 1].iov_len = sz - 8;
+			next += logd_hdr_last(p) - logd_hdr_base(p) + 1;
+			done += sz;
+			n++;
+		}
+		rc = seg_pwritev_all(s->fd, iov, 2 * n,
+		    (off_t)(s->size + from));
+		if (rc < 0)
+			return rc;
+	}
+	next = s->next_offset;
+	for (pos = 0; pos < len;) {
+		const uint8_t *p = data + pos;
+		size_t sz = logd_hdr_size(p);
+		int64_t max_ts = logd_hdr_max_ts(p);
+
+		if (append_time >= 0) {
+			logd_batch_set_log_append_time(s->map + s->size + pos,
+			    append_time);
+			max_ts = append_time;
+		}
+		seg_index_batch(s, s->size + pos, sz, next, max_ts);
+		next += logd_hdr_last(p) - logd_hdr_base(p) + 1;
+		pos += sz;
+	}
+	s->size += len;
+	s->next_offset = next;
+	return 0;
 }
 
 int

@@ -188,13 +188,18 @@ int logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
 int logd_segment_index_full(const struct logd_segment *s);
 
 /*
- * Copies one batch (size bytes, framing checked) to the end of the active
- * segment, rewriting its baseOffset to next_offset (and stamping
- * append_time when >= 0) and updating indexes.  The caller checked it
- * fits.  Returns the batch's copy in the map.
+ * Appends whole batches (data, len: framing checked, and they fit) to
+ * the end of the active segment: baseOffsets become consecutive from
+ * next_offset, batches are stamped with append_time when it is >= 0,
+ * and the indexes are updated.  The bytes go through pwritev() on the
+ * file, not through the map: a page wholly overwritten by write() is not
+ * read first, while a first write through a MAP_SHARED map faults the
+ * page in and zero-fills it (most of the append time in profiles).  The
+ * map shows the same page cache.  On error (a negated errno) nothing is
+ * appended.
  */
-uint8_t *logd_segment_append(struct logd_segment *s, const uint8_t *batch,
-    size_t size, int64_t append_time);
+int logd_segment_append(struct logd_segment *s, const uint8_t *data,
+    size_t len, int64_t append_time);
 
 /*
  * Closes an active segment: files trimmed to their sizes, maps made
