@@ -3,7 +3,8 @@
 # Run as root (or through sudo).  Does nothing that is already done.
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
-libmsgpack-dev libsqlite3-dev sqlite3 check mandoc python3 procps"
+libmsgpack-dev libsqlite3-dev sqlite3 check mandoc python3 procps
+clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -27,6 +27,15 @@ for variant in plain asan; do
 	fi
 done
 
+# Third stage: the libFuzzer targets, 10 s each (tests/fuzz/README).
+echo "== fuzz build and short runs"
+dir="$top/build-test-fuzz"
+rm -rf "$dir" && mkdir -p "$dir"
+if ! (cd "$dir" && CC=clang "$top/configure" -q --enable-fuzzing &&
+    sh "$top/tests/fuzz/run.sh" "$dir" 10); then
+	status=1
+fi
+
 # Check prints "NN%: Checks: N, Failures: F, Errors: E" per program.
 cat "$top"/build-test-*/tests/*.log 2>/dev/null | python3 -c '
 import re, sys
