@@ -3,6 +3,8 @@
  * JSON -> msgpack -> JSON round trips, the strict parser's refusals,
  * value rendering (msgpack, text, base64), time and number parsing.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

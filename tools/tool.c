@@ -11,6 +11,8 @@
  * tree is built, and since the first pass has validated everything the
  * second can only fail for lack of memory (then out is restored).
  */
+#include "config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
