@@ -1,0 +1,820 @@
+/*
+ * check_pipeline.c - the weather pipeline end to end: sensorgen produces
+ * readings into a real logd, logalerts turns them into alert_log rows.
+ *
+ * The test never trusts the tools' own counts: it reads every stored
+ * reading back with the client library, applies the seven default rules
+ * itself, and compares the result with the SQLite table row by row
+ * (partition, offset, alert_type, sensor_id, value, threshold, severity).
+ * The group's committed offsets must equal the partitions' end offsets.
+ *
+ * - quick: 20 seeded readings, logalerts -x, exact match, lag 0; a
+ *   second run processes nothing and changes nothing.
+ * - groups: two logalerts in different groups each see every reading.
+ * - crash: kill -9 logalerts and logd while readings flow; after both
+ *   restart, every reading acknowledged with acks=all (sensorgen -P) is
+ *   in the log and processed, each expected alert is in the table once.
+ * - malformed: values that are not readings are skipped and counted,
+ *   the readings around them still processed.
+ * - rules: a rules file changes thresholds and severities.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <msgpack.h>
+#include <sqlite3.h>
+
+#include "logd.h"
+#include "testlogd.h"
+
+static struct testlogd T;
+
+static void
+setup(void)
+{
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, NULL), 0);
+}
+
+static void
+teardown(void)
+{
+	testlogd_stop(&T);
+}
+
+/* ---- Running the tools ---- */
+
+static const char *
+tool(const char *name)
+{
+	static char path[4][512];
+	static int k;
+	const char *b = getenv("LOGD_BUILDDIR");
+
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof(path[k]), "%s/tools/%s", b ? b : "..", name);
+	return path[k];
+}
+
+/* A file in the test's temporary directory. */
+static const char *
+tmpf(const char *name)
+{
+	static char path[64][512];
+	static int k;
+
+	k = (k + 1) % 64;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", T.dir, name);
+	return path[k];
+}
+
+/* Starts argv with stdout and stderr to files (NULL: /dev/null). */
+static pid_t
+spawn(char *const argv[], const char *out, const char *err)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fo = open(out ? out : "/dev/null",
+		    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fe = open(err ? err : "/dev/null",
+		    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fo < 0 || fe < 0)
+			_exit(126);
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Waits up to timeout_ms; the exit status, 128 + signal, or -1 (then
+ * killed). */
+static int
+wait_for(pid_t pid, int timeout_ms)
+{
+	int st, i;
+
+	for (i = 0; i < timeout_ms / 10; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void
+dump(const char *path)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- %s\n", path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(f);
+}
+
+/* Runs argv to the end; asserts its exit status. */
+static void
+run_ok(char *const argv[], const char *out, const char *err, int want)
+{
+	int st = wait_for(spawn(argv, out, err), 60000);
+
+	if (st != want) {
+		if (err != NULL)
+			dump(err);
+		ck_abort_msg("%s exited %d, expected %d", argv[0], st, want);
+	}
+}
+
+static int
+file_contains(const char *path, const char *needle)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* ---- Reading the topic back ---- */
+
+struct reading {
+	int32_t partition;
+	int64_t offset;
+	char sensor_id[64];
+	char city[64];
+	char ts[40];
+	double temperature, humidity, wind_speed, pressure;
+	int valid;
+};
+
+static struct logd_client *
+connect_ok(void)
+{
+	struct logd_client *c = NULL;
+	int r = logd_client_open(T.addr, NULL, &c);
+
+	ck_assert_msg(r == 0, "connect %s: %s", T.addr, logd_strerror(r));
+	return c;
+}
+
+static void
+create_topic(const char *topic, int32_t partitions)
+{
+	struct logd_client *c = connect_ok();
+
+	ck_assert_int_eq(logd_client_topic_create(c, topic, partitions, NULL,
+	    0), 0);
+	logd_client_close(c);
+}
+
+static void
+copy_str(char *dst, size_t size, const msgpack_object *v)
+{
+	size_t n = v->via.str.size < size - 1 ? v->via.str.size : size - 1;
+
+	memcpy(dst, v->via.str.ptr, n);
+	dst[n] = '\0';
+}
+
+/* Decodes a sensorgen reading; valid = 0 when it is not one. */
+static void
+decode(const void *p, size_t len, struct reading *rd)
+{
+	msgpack_unpacked up;
+	size_t off = 0, i;
+	int have = 0;
+
+	rd->valid = 0;
+	if (p == NULL)
+		return;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, p, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    off == len && up.data.type == MSGPACK_OBJECT_MAP) {
+		const msgpack_object_map *m = &up.data.via.map;
+
+		for (i = 0; i < m->size; i++) {
+			const msgpack_object *k = &m->ptr[i].key;
+			const msgpack_object *v = &m->ptr[i].val;
+			char key[32];
+			double *d = NULL;
+			int bit = 0;
+
+			if (k->type != MSGPACK_OBJECT_STR)
+				continue;
+			copy_str(key, sizeof(key), k);
+			if (v->type == MSGPACK_OBJECT_STR) {
+				if (!strcmp(key, "sensor_id")) {
+					copy_str(rd->sensor_id,
+					    sizeof(rd->sensor_id), v);
+					have |= 1;
+				} else if (!strcmp(key, "city"))
+					copy_str(rd->city, sizeof(rd->city),
+					    v);
+				else if (!strcmp(key, "timestamp"))
+					copy_str(rd->ts, sizeof(rd->ts), v);
+				continue;
+			}
+			if (!strcmp(key, "temperature"))
+				d = &rd->temperature, bit = 2;
+			else if (!strcmp(key, "humidity"))
+				d = &rd->humidity, bit = 4;
+			else if (!strcmp(key, "wind_speed"))
+				d = &rd->wind_speed, bit = 8;
+			else if (!strcmp(key, "pressure"))
+				d = &rd->pressure, bit = 16;
+			if (d == NULL)
+				continue;
+			if (v->type == MSGPACK_OBJECT_FLOAT64 ||
+			    v->type == MSGPACK_OBJECT_FLOAT32)
+				*d = v->via.f64;
+			else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				*d = (double)v->via.u64;
+			else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+				*d = (double)v->via.i64;
+			else
+				continue;
+			have |= bit;
+		}
+		rd->valid = have == 31 && rd->sensor_id[0] != '\0';
+	}
+	msgpack_unpacked_destroy(&up);
+}
+
+/* Every record of topic, decoded; *n records.  Asserts it got them all. */
+static struct reading *
+read_all(const char *topic, size_t *n)
+{
+	struct logd_client *c = connect_ok();
+	struct logd_consumer *cs = NULL;
+	struct logd_metadata *m = NULL;
+	struct logd_consumer_record cr;
+	const char *names[1] = { topic };
+	struct reading *out;
+	size_t total = 0, got = 0;
+	int32_t i;
+	int r;
+
+	ck_assert_int_eq(logd_client_metadata(c, names, 1, &m), 0);
+	ck_assert_int_eq(m->topics[0].error, 0);
+	for (i = 0; i < m->topics[0].partition_count; i++)
+		total += (size_t)(m->topics[0].partitions[i].end_offset -
+		    m->topics[0].partitions[i].start_offset);
+	logd_metadata_free(m);
+	out = calloc(total + 1, sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(logd_consumer_new(c, NULL, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, topic, LOGD_PARTITION_ANY,
+	    LOGD_OFFSET_EARLIEST), 0);
+	while (got < total) {
+		r = logd_consumer_poll(cs, 5000, &cr);
+		ck_assert_msg(r == 1, "read back %s: %zu of %zu (%s)", topic,
+		    got, total, r < 0 ? logd_client_errmsg(c) : "timeout");
+		out[got].partition = cr.partition;
+		out[got].offset = cr.rec.offset;
+		decode(cr.rec.value, cr.rec.value_len, &out[got]);
+		got++;
+	}
+	logd_consumer_close(cs);
+	logd_client_close(c);
+	*n = total;
+	return out;
+}
+
+/* ---- Expected alerts and the table ---- */
+
+struct alert {
+	int32_t partition;
+	int64_t offset;
+	char type[24];
+	char sensor_id[64];
+	char city[64];
+	char ts[40];
+	char severity[16];
+	double value, threshold;
+};
+
+struct xrule {
+	const char *name;
+	int metric;               /* 0 temperature, 1 humidity, 2 wind, 3 p */
+	int gt;                   /* 1: value > t, 0: value < t */
+	double t;
+	const char *severity;
+};
+
+static const struct xrule default_rules[] = {
+	{ "HIGH_TEMP", 0, 1, 40, "CRITICAL" },
+	{ "LOW_TEMP", 0, 0, 0, "WARNING" },
+	{ "LOW_HUMIDITY", 1, 0, 20, "WARNING" },
+	{ "HIGH_HUMIDITY", 1, 1, 90, "WARNING" },
+	{ "HIGH_WIND", 2, 1, 50, "WARNING" },
+	{ "LOW_PRESSURE", 3, 0, 980, "WARNING" },
+	{ "HIGH_PRESSURE", 3, 1, 1040, "WARNING" },
+};
+
+static int
+alert_cmp(const void *pa, const void *pb)
+{
+	const struct alert *a = pa, *b = pb;
+
+	if (a->partition != b->partition)
+		return a->partition < b->partition ? -1 : 1;
+	if (a->offset != b->offset)
+		return a->offset < b->offset ? -1 : 1;
+	return strcmp(a->type, b->type);
+}
+
+static struct alert *
+expected(const struct reading *rd, size_t n, const struct xrule *rules,
+    size_t nrules, size_t *na)
+{
+	struct alert *out = calloc(n * nrules + 1, sizeof(*out));
+	size_t i, j, k = 0;
+
+	ck_assert_ptr_nonnull(out);
+	for (i = 0; i < n; i++) {
+		double v[4] = { rd[i].temperature, rd[i].humidity,
+		    rd[i].wind_speed, rd[i].pressure };
+
+		if (!rd[i].valid)
+			continue;
+		for (j = 0; j < nrules; j++) {
+			const struct xrule *r = &rules[j];
+			double x = v[r->metric];
+			struct alert *a;
+
+			if (!(r->gt ? x > r->t : x < r->t))
+				continue;
+			a = &out[k++];
+			a->partition = rd[i].partition;
+			a->offset = rd[i].offset;
+			snprintf(a->type, sizeof(a->type), "%s", r->name);
+			snprintf(a->sensor_id, sizeof(a->sensor_id), "%s",
+			    rd[i].sensor_id);
+			snprintf(a->city, sizeof(a->city), "%s", rd[i].city);
+			snprintf(a->ts, sizeof(a->ts), "%s", rd[i].ts);
+			snprintf(a->severity, sizeof(a->severity), "%s",
+			    r->severity);
+			a->value = x;
+			a->threshold = r->t;
+		}
+	}
+	qsort(out, k, sizeof(*out), alert_cmp);
+	*na = k;
+	return out;
+}
+
+static const char *
+col(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? (const char *)t : "";
+}
+
+static struct alert *
+table(const char *db, size_t *na)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	struct alert *out = NULL;
+	size_t k = 0, cap = 0;
+
+	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT \"partition\", "
+	    "\"offset\", alert_type, sensor_id, city, alert_ts, severity, "
+	    "value, threshold, topic FROM alert_log", -1, &s, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct alert *a;
+
+		if (k == cap) {
+			cap = cap ? 2 * cap : 64;
+			out = realloc(out, cap * sizeof(*out));
+			ck_assert_ptr_nonnull(out);
+		}
+		a = &out[k++];
+		memset(a, 0, sizeof(*a));
+		a->partition = sqlite3_column_int(s, 0);
+		a->offset = sqlite3_column_int64(s, 1);
+		snprintf(a->type, sizeof(a->type), "%s", col(s, 2));
+		snprintf(a->sensor_id, sizeof(a->sensor_id), "%s", col(s, 3));
+		snprintf(a->city, sizeof(a->city), "%s", col(s, 4));
+		snprintf(a->ts, sizeof(a->ts), "%s", col(s, 5));
+		snprintf(a->severity, sizeof(a->severity), "%s", col(s, 6));
+		a->value = sqlite3_column_double(s, 7);
+		a->threshold = sqlite3_column_double(s, 8);
+		ck_assert_str_eq(col(s, 9), "sensor_data");
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	if (out != NULL)
+		qsort(out, k, sizeof(*out), alert_cmp);
+	*na = k;
+	return out;
+}
+
+/* The table of db holds exactly the expected alerts. */
+static void
+check_table(const char *db, const struct alert *want, size_t nwant)
+{
+	struct alert *got;
+	size_t ngot, i;
+
+	got = table(db, &ngot);
+	for (i = 0; i < nwant && i < ngot; i++) {
+		const struct alert *a = &got[i], *b = &want[i];
+
+		ck_assert_msg(a->partition == b->partition &&
+		    a->offset == b->offset && !strcmp(a->type, b->type),
+		    "row %zu: got %d/%" PRId64 " %s, want %d/%" PRId64 " %s",
+		    i, a->partition, a->offset, a->type, b->partition,
+		    b->offset, b->type);
+		ck_assert_str_eq(a->sensor_id, b->sensor_id);
+		ck_assert_str_eq(a->city, b->city);
+		ck_assert_str_eq(a->ts, b->ts);
+		ck_assert_str_eq(a->severity, b->severity);
+		ck_assert(a->value == b->value);
+		ck_assert(a->threshold == b->threshold);
+	}
+	ck_assert_uint_eq(ngot, nwant);
+	free(got);
+}
+
+/* The group's committed offsets equal every partition's end. */
+static void
+check_caught_up(const char *group, const char *topic)
+{
+	struct logd_client *c = connect_ok();
+	struct logd_metadata *m = NULL;
+	struct logd_group *g = NULL;
+	const char *names[1] = { topic };
+	int32_t i;
+	size_t j;
+
+	ck_assert_int_eq(logd_client_metadata(c, names, 1, &m), 0);
+	ck_assert_int_eq(logd_client_offsets_fetch(c, group, topic, &g), 0);
+	for (i = 0; i < m->topics[0].partition_count; i++) {
+		const struct logd_partition_meta *pm =
+		    &m->topics[0].partitions[i];
+		int64_t off = -1;
+
+		for (j = 0; j < g->offset_count; j++)
+			if (g->offsets[j].partition == pm->partition)
+				off = g->offsets[j].offset;
+		if (pm->end_offset > 0)
+			ck_assert_msg(off == pm->end_offset, "group %s "
+			    "partition %d: committed %" PRId64 ", end %"
+			    PRId64, group, pm->partition, off,
+			    pm->end_offset);
+	}
+	logd_group_free(g);
+	logd_metadata_free(m);
+	logd_client_close(c);
+}
+
+static int64_t
+committed_sum(const char *group)
+{
+	struct logd_client *c = NULL;
+	struct logd_group *g = NULL;
+	int64_t sum = 0;
+	size_t j;
+
+	if (logd_client_open(T.addr, NULL, &c) < 0)
+		return -1;
+	if (logd_client_offsets_fetch(c, group, "sensor_data", &g) == 0) {
+		for (j = 0; j < g->offset_count; j++)
+			sum += g->offsets[j].offset;
+		logd_group_free(g);
+	}
+	logd_client_close(c);
+	return sum;
+}
+
+/* ---- Tests ---- */
+
+START_TEST(quick)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "20",
+	    "--seed", "42", "-e", "0.5", "-P", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("alerts.db"), "-x", NULL };
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na, i;
+	FILE *f;
+	int32_t p;
+	int64_t o;
+	char id[64];
+	int lines = 0;
+
+	create_topic("sensor_data", 4);
+	run_ok(gen, tmpf("gen.out"), tmpf("gen.err"), 0);
+	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
+	ck_assert(file_contains(tmpf("alerts.err"), "processed 20 readings"));
+
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_eq(n, 20);
+	for (i = 0; i < n; i++) {
+		ck_assert(rd[i].valid);
+		ck_assert(!strncmp(rd[i].sensor_id, "ws_", 3));
+		ck_assert(rd[i].city[0] != '\0');
+		ck_assert_int_eq(strlen(rd[i].ts), 24); /* ...T..:..:...sssZ */
+		ck_assert(rd[i].pressure > 900 && rd[i].pressure < 1100);
+	}
+	/* Every acknowledged reading (-P) is in the log under its key. */
+	f = fopen(tmpf("gen.out"), "r");
+	ck_assert_ptr_nonnull(f);
+	while (fscanf(f, "%" SCNd32 " %" SCNd64 " %63s", &p, &o, id) == 3) {
+		for (i = 0; i < n; i++)
+			if (rd[i].partition == p && rd[i].offset == o)
+				break;
+		ck_assert_msg(i < n, "acked %d/%" PRId64 " not read back", p,
+		    o);
+		ck_assert_str_eq(rd[i].sensor_id, id);
+		lines++;
+	}
+	fclose(f);
+	ck_assert_int_eq(lines, 20);
+
+	want = expected(rd, n, default_rules, 7, &na);
+	ck_assert_uint_gt(na, 0);
+	check_table(tmpf("alerts.db"), want, na);
+	check_caught_up("alerts", "sensor_data");
+
+	/* Resuming from the committed offsets: nothing again. */
+	run_ok(alerts, NULL, tmpf("alerts2.err"), 0);
+	ck_assert(file_contains(tmpf("alerts2.err"), "processed 0 readings"));
+	check_table(tmpf("alerts.db"), want, na);
+	free(want);
+	free(rd);
+}
+END_TEST
+
+START_TEST(two_groups)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "300",
+	    "-r", "100000", "--seed", "7", "-e", "0.2", NULL };
+	char *a1[] = { (char *)tool("logalerts"), "-b", T.addr, "-g", "g1",
+	    "-d", (char *)tmpf("g1.db"), "-x", NULL };
+	char *a2[] = { (char *)tool("logalerts"), "-b", T.addr, "-g", "g2",
+	    "-d", (char *)tmpf("g2.db"), "-x", NULL };
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na;
+	pid_t p1, p2;
+
+	create_topic("sensor_data", 4);
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	p1 = spawn(a1, NULL, tmpf("g1.err"));
+	p2 = spawn(a2, NULL, tmpf("g2.err"));
+	ck_assert_int_eq(wait_for(p1, 60000), 0);
+	ck_assert_int_eq(wait_for(p2, 60000), 0);
+	ck_assert(file_contains(tmpf("g1.err"), "processed 300 readings"));
+	ck_assert(file_contains(tmpf("g2.err"), "processed 300 readings"));
+
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_eq(n, 300);
+	want = expected(rd, n, default_rules, 7, &na);
+	ck_assert_uint_gt(na, 0);
+	check_table(tmpf("g1.db"), want, na);
+	check_table(tmpf("g2.db"), want, na);
+	check_caught_up("g1", "sensor_data");
+	check_caught_up("g2", "sensor_data");
+	free(want);
+	free(rd);
+}
+END_TEST
+
+START_TEST(crash)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c",
+	    "100000", "-r", "500", "--seed", "9", "-e", "0.1", "-P", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
+	    "crash", "-d", (char *)tmpf("c.db"), "-s", "0", NULL };
+	char *again[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
+	    "crash", "-d", (char *)tmpf("c.db"), "-x", NULL };
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na, i, acked = 0;
+	pid_t pg, pa;
+	int64_t sum = 0, o;
+	int32_t p;
+	char id[64];
+	FILE *f;
+	int k, st;
+
+	create_topic("sensor_data", 4);
+	pg = spawn(gen, tmpf("gen.out"), tmpf("gen.err"));
+	pa = spawn(alerts, NULL, tmpf("alerts.err"));
+	/* Mid-stream: the group has committed a few hundred readings. */
+	for (k = 0; k < 3000 && sum < 300; k++) {
+		usleep(10000);
+		sum = committed_sum("crash");
+	}
+	ck_assert_int_ge(sum, 300);
+	kill(pa, SIGKILL);
+	ck_assert_int_eq(wait_for(pa, 5000), 128 + SIGKILL);
+	ck_assert_int_eq(testlogd_kill9(&T), 0);
+	/* sensorgen loses its broker: it must say so in its exit status. */
+	st = wait_for(pg, 30000);
+	ck_assert_msg(st != 0 && st != -1, "sensorgen exited %d", st);
+
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	run_ok(again, NULL, tmpf("again.err"), 0);
+
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_gt(n, 300);
+	/* Every reading acknowledged with acks=all survived kill -9. */
+	f = fopen(tmpf("gen.out"), "r");
+	ck_assert_ptr_nonnull(f);
+	while (fscanf(f, "%" SCNd32 " %" SCNd64 " %63s", &p, &o, id) == 3) {
+		for (i = 0; i < n; i++)
+			if (rd[i].partition == p && rd[i].offset == o)
+				break;
+		ck_assert_msg(i < n, "acked %d/%" PRId64 " lost", p, o);
+		ck_assert_str_eq(rd[i].sensor_id, id);
+		acked++;
+	}
+	fclose(f);
+	ck_assert_uint_ge(acked, 300);
+	want = expected(rd, n, default_rules, 7, &na);
+	ck_assert_uint_gt(na, 0);
+	check_table(tmpf("c.db"), want, na);
+	check_caught_up("crash", "sensor_data");
+	free(want);
+	free(rd);
+}
+END_TEST
+
+START_TEST(malformed)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "10",
+	    "--seed", "3", "-e", "0.5", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("m.db"), "-x", NULL };
+	static const char *bad[] = {
+		"plain text, not msgpack",
+		"\x93\x01\x02\x03",                     /* an array */
+		"\x81\xa9sensor_id\xa4ws_x",            /* no metrics */
+		"\x85\xa9sensor_id\xa4ws_x\xabtemperature\xa3hot"
+		"\xa8humidity\x10\xaawind_speed\x01\xa8pressure\x02",
+		"\x81",                                 /* truncated */
+	};
+	struct logd_client *c;
+	struct logd_producer *pr;
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na, i;
+
+	create_topic("sensor_data", 2);
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	c = connect_ok();
+	ck_assert_int_eq(logd_producer_new(c, NULL, &pr), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct logd_message m = { .topic = "sensor_data",
+		    .partition = (int32_t)(i % 2), .value = bad[i],
+		    .value_len = strlen(bad[i]) };
+
+		ck_assert_int_eq(logd_producer_send(pr, &m), 0);
+	}
+	{
+		/* And one null value. */
+		struct logd_message m = { .topic = "sensor_data",
+		    .partition = 0 };
+
+		ck_assert_int_eq(logd_producer_send(pr, &m), 0);
+	}
+	ck_assert_int_eq(logd_producer_close(pr), 0);
+	logd_client_close(c);
+	run_ok(gen, NULL, tmpf("gen2.err"), 0);
+
+	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
+	ck_assert(file_contains(tmpf("alerts.err"),
+	    "processed 20 readings, skipped 6"));
+	ck_assert(file_contains(tmpf("alerts.err"), "not a msgpack map"));
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_eq(n, 26);
+	want = expected(rd, n, default_rules, 7, &na);
+	check_table(tmpf("m.db"), want, na);
+	check_caught_up("alerts", "sensor_data");
+	free(want);
+	free(rd);
+}
+END_TEST
+
+START_TEST(rules_file)
+{
+	static const struct xrule rules[] = {
+		{ "HOT", 0, 1, 25, "INFO" },
+		{ "CALM", 2, 0, 10, "WARNING" },
+	};
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "50",
+	    "--seed", "11", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("r.db"), "-r", (char *)tmpf("my.rules"), "-x",
+	    NULL };
+	char *bad[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("r.db"), "-r", (char *)tmpf("bad.rules"), "-x",
+	    NULL };
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na;
+	FILE *f;
+
+	f = fopen(tmpf("my.rules"), "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# test rules\n\nHOT temperature > 25 info\n"
+	    "  CALM\twind_speed < 10 WARNING\n");
+	fclose(f);
+	f = fopen(tmpf("bad.rules"), "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "HOT temperature => 25 INFO\n");
+	fclose(f);
+	create_topic("sensor_data", 3);
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	run_ok(bad, NULL, tmpf("bad.err"), 2);
+	ck_assert(file_contains(tmpf("bad.err"), "bad.rules:1: bad operator"));
+	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_eq(n, 50);
+	want = expected(rd, n, rules, 2, &na);
+	ck_assert_uint_gt(na, 0);
+	check_table(tmpf("r.db"), want, na);
+	free(want);
+	free(rd);
+}
+END_TEST
+
+static Suite *
+pipeline_suite(void)
+{
+	Suite *s = suite_create("pipeline");
+	struct {
+		const char *name;
+		const TTest *fn;
+	} t[] = {
+		{ "quick", quick },
+		{ "two_groups", two_groups },
+		{ "crash", crash },
+		{ "malformed", malformed },
+		{ "rules_file", rules_file },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TCase *tc = tcase_create(t[i].name);
+
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, t[i].fn);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(pipeline_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
