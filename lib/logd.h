@@ -273,7 +273,12 @@ void logd_log_config_default(struct logd_log_config *c);
 struct logd_recovery {
 	int64_t start_offset;     /* log start after open */
 	int64_t end_offset;       /* next offset to assign */
-	uint64_t truncated_bytes; /* invalid tail bytes removed */
+	/*
+	 * Invalid tail bytes removed, counted up to the last non-zero byte
+	 * before the first all-zero 4 KiB page after each cut (zeros of
+	 * preallocation are not counted): an approximation.
+	 */
+	uint64_t truncated_bytes;
 	uint32_t segments;        /* segments in the log */
 	uint32_t scanned_batches; /* batches CRC-checked during recovery */
 };
@@ -286,15 +291,20 @@ struct logd_log;
  * scanned batch by batch (length bounds, magic, offsets, CRC); the first
  * invalid byte ends the log and everything after it is removed, and the
  * indexes are rebuilt for the scanned part.  rec, if not NULL, says what
- * happened.  Errors: negated errno from the file system, LOGD_ECORRUPT
- * when a closed segment is unusable (its bytes are never removed).
+ * happened.  Segments wholly below the recovery point are trusted: only
+ * their last batches are checked (the last one's CRC included).
+ * Errors: negated errno from the file system, LOGD_ECORRUPT when a
+ * trusted segment is unusable or when the first invalid byte lies below
+ * the recovery point (synced data is never truncated; nothing is changed
+ * on disk then).
  */
 int logd_log_open(const char *dir, const struct logd_log_config *cfg,
     int64_t now_ms, struct logd_log **out, struct logd_recovery *rec);
 
 /*
  * Closes the log: syncs it, writes the recovery point, unmaps what no
- * reader holds.  Slices still referenced stay valid until released.
+ * reader holds.  Slices still referenced stay valid until released.  A
+ * flush begun must be ended first (else close does not sync).
  */
 void logd_log_close(struct logd_log *log);
 
@@ -317,11 +327,16 @@ uint32_t logd_log_segment_count(const struct logd_log *log);
  * now_ms).  Rolls a segment first when the data would not fit, the
  * segment is older than segment_ms, or an index is full.  On success
  * *first and *last (may be NULL) are the first and last offsets given.
- * The data is not synced: see logd_log_flush*().
- * Errors: LOGD_EBADBATCH (data is not whole valid batches; nothing
+ * The data is not synced: see logd_log_flush*().  Only framing is
+ * checked here (lengths, magic, counts): the caller has run
+ * logd_batch_check() on every batch.  Batches that fit in one segment
+ * together go into one segment; data larger than a segment is split
+ * between segments, and an error then may leave its first batches
+ * appended (and *first/*last unset).
+ * Errors: LOGD_EBADBATCH (data is not whole framed batches; nothing
  * appended), LOGD_ETOOBIG (one batch larger than a segment),
  * LOGD_EREADONLY (an earlier sync failed), -ENOSPC and other negated
- * errno from rolling (nothing appended).
+ * errno from rolling or writing (nothing appended).
  */
 int logd_log_append(struct logd_log *log, const void *data, size_t len,
     int64_t now_ms, int64_t *first, int64_t *last);
@@ -344,7 +359,8 @@ struct logd_read {
  * never spans two segments).  At the end of the log (offset == end
  * offset) returns 0 with len 0.  The first batch may start below offset:
  * readers skip records below what they asked for.
- * Errors: LOGD_ERANGE when offset is below the start or past the end.
+ * Errors: LOGD_ERANGE when offset is below the start or past the end,
+ * LOGD_ECORRUPT if the segment's index or batches do not lead to it.
  */
 int logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
     struct logd_read *r);
@@ -363,13 +379,16 @@ int logd_log_offset_for_time(struct logd_log *log, int64_t ts, int64_t *offset);
  * Flushing in three steps so that a caller can sync on another thread
  * while appends go on (group commit):
  *   logd_log_flush_begin() on the log's thread captures what is unsynced
- *     (cheap, no I/O); returns NULL in *f when nothing is dirty;
- *   logd_flush_run() on any thread does the fdatasync()s;
+ *     (cheap, no I/O); returns NULL in *f when nothing is dirty.  One
+ *     flush per log at a time: -EBUSY while one is begun and not ended;
+ *     LOGD_EREADONLY after a failed one;
+ *   logd_flush_run() on any thread does the fdatasync()s (segments and
+ *     directory) and, after a roll, at close and at most every 5 s, the
+ *     recovery point (temp file, fsync, rename, fsync dir);
  *   logd_log_flush_end() on the log's thread publishes the new flushed
- *     offset, writes the recovery point and frees f.  If run failed, the
- *     log becomes read-only (LOGD_EREADONLY on append) and flush_end
- *     returns the error: data that was never synced is never reported
- *     flushed.
+ *     offset and frees f.  If run failed, the log becomes read-only
+ *     (LOGD_EREADONLY on append) and flush_end returns the error: data
+ *     that was never synced is never reported flushed.
  * logd_log_flush() does all three at once.
  */
 struct logd_flush;
