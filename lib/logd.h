@@ -332,7 +332,7 @@ uint32_t logd_log_segment_count(const struct logd_log *log);
  * logd_batch_check() on every batch.  Batches that fit in one segment
  * together go into one segment; data larger than a segment is split
  * between segments, and an error then may leave its first batches
- * appended (and *first/*last unset).
+ * appended (and first and last unset).
  * Errors: LOGD_EBADBATCH (data is not whole framed batches; nothing
  * appended), LOGD_ETOOBIG (one batch larger than a segment),
  * LOGD_EREADONLY (an earlier sync failed), -ENOSPC and other negated
