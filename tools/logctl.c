@@ -801,6 +801,8 @@ static void verify_one(struct verify *v, const char *path)
 	}
 	if (rc < 0) {
 		tool_buf_printf(b, "DAMAGED %s: cannot read: %s\n", path,
+		    rc == -EINVAL ? "not a segment file (a segment is named "
+		    "by its 20-digit base offset, then .log)" :
 		    logd_strerror(rc));
 		return;
 	}
@@ -1064,8 +1066,9 @@ static int cmd_dump(struct ctl *x)
 		return TOOL_EXIT_FAIL;
 	}
 	if (rc < 0) {
-		tool_err("%s: %s", path, rc == -ENOENT ? "no such file" :
-		    logd_strerror(rc));
+		tool_err("%s: %s", path, rc == -EINVAL ? "not a segment file "
+		    "(a segment is named by its 20-digit base offset, then "
+		    ".log)" : logd_strerror(rc));
 		return TOOL_EXIT_FAIL;
 	}
 	if (d.bad) {

@@ -413,8 +413,8 @@ int main(int argc, char **argv)
 	if (!o.quiet)
 		tool_err("%llu record%s %s%s",
 		    (unsigned long long)st.records_acked,
-		    st.records_acked == 1 ? "" : "s", o.acks == 0 ? "sent (acks=0: not acknowledged)" :
-		    "acknowledged",
+		    st.records_acked == 1 ? "" : "s", o.acks == 0 ?
+		    "sent (acks=0: not acknowledged)" : "acknowledged",
 		    p.input_failed ? ", input errors above" : "");
 	if (ex == 0 && (p.delivery_failed > 0 || p.input_failed > 0 ||
 	    rc < 0 || st.records_acked < st.records_sent))
