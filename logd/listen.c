@@ -4,7 +4,7 @@
  *
  * Both are non-blocking and close-on-exec.  TCP sets SO_REUSEADDR so a
  * restart right after a crash can bind again.  The Unix socket is created
- * under umask 077 (mode 0600: only logd's user may connect) after
+ * under umask 0177 (mode 0600: only logd's user may connect) after
  * removing a stale socket file left by a killed logd; the datadir's LOCK,
  * taken before, guarantees it is not another live logd's on the same
  * datadir.  Accepting drains the backlog each time the socket is ready.
@@ -122,7 +122,7 @@ static int listen_unix(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	old = umask(077);
+	old = umask(0177);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (rc || listen(fd, 511)) {
