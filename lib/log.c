@@ -635,6 +635,11 @@ logd_log_append(struct logd_log *log, const void *data, size_t len,
 		p += info.size;
 	}
 	/* All in one segment when they fit in one: nothing or everything. */
+	if (log_active(log)->size == 0 &&
+	    log_active(log)->capacity < log->cfg.segment_bytes &&
+	    (rc = logd_segment_grow(log_active(log),
+	    log->cfg.segment_bytes)) < 0)
+		return rc;
 	if (len <= log->cfg.segment_bytes) {
 		int64_t ts = stamp >= 0 ? stamp : logd_hdr_max_ts(data);
 

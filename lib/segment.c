@@ -388,6 +388,27 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 }
 
 int
+logd_segment_grow(struct logd_segment *s, size_t capacity)
+{
+	uint8_t *map;
+	int rc = 0;
+
+	if (s->size != 0 || !s->writable || capacity <= s->capacity)
+		return s->size != 0 || !s->writable ? -EINVAL : 0;
+	rc = seg_prealloc(s->fd, capacity);
+	if (rc < 0)
+		return rc;
+	map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
+	if (rc < 0)
+		return rc;
+	seg_unmap((void **)&s->map, &s->map_len);
+	s->map = map;
+	s->map_len = capacity;
+	s->capacity = capacity;
+	return 0;
+}
+
+int
 logd_segment_seal(struct logd_segment *s)
 {
 	int rc = 0;

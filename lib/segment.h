@@ -202,6 +202,13 @@ int logd_segment_append(struct logd_segment *s, const uint8_t *data,
     size_t len, int64_t append_time);
 
 /*
+ * Gives an empty active segment a larger capacity (after the config's
+ * segment size grew).  Safe only because no reader can hold a slice of
+ * an empty segment.  -EINVAL if s is not empty and active.
+ */
+int logd_segment_grow(struct logd_segment *s, size_t capacity);
+
+/*
  * Closes an active segment: files trimmed to their sizes, maps made
  * read-only, index_dirty set.  A failed trim is harmless: open trims a
  * zero tail of a closed segment.

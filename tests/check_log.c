@@ -399,6 +399,38 @@ START_TEST(test_bad_append)
 }
 END_TEST
 
+START_TEST(test_config_change)
+{
+	struct logd_log_config c;
+	struct model m = { 0 };
+	struct logd_log *log;
+
+	rng_state = 98;
+	small_config(&c);
+	log = open_log(&c, NULL);
+	/* a bigger segment size reaches the empty active segment */
+	c.segment_bytes = 256 << 10;
+	logd_log_set_config(log, &c);
+	fixed_values = 1;
+	append_model(log, &m, 20, 5000, 1000, 0, 1);
+	ck_assert_uint_gt(m.len[0], 64 << 10);
+	append_model(log, &m, 20, 5000, 1000, 0, 1);
+	ck_assert_uint_eq(logd_log_segment_count(log), 1);
+	/* a smaller one rolls at the next append */
+	c.segment_bytes = 64 << 10;
+	logd_log_set_config(log, &c);
+	fixed_values = 0;
+	append_model(log, &m, 2, 100, 1000, 0, 1);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	check_all(log, &m);
+	logd_log_close(log);
+	log = open_log(&c, NULL);
+	check_all(log, &m);
+	logd_log_close(log);
+	model_free(&m);
+}
+END_TEST
+
 /* Lookups against brute force, on the live log and after reopens. */
 static void
 check_lookups(struct logd_log *log, const struct model *m, int64_t tmin,
@@ -1338,6 +1370,7 @@ log_suite(void)
 } while (0)
 	ADD("roundtrip", test_roundtrip);
 	ADD("bad_append", test_bad_append);
+	ADD("config_change", test_config_change);
 	ADD("index_lookup", test_index_lookup);
 	ADD("recovery_tail", test_recovery_tail);
 	ADD("recovery_segments", test_recovery_segments);
