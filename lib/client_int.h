@@ -45,8 +45,9 @@ typedef void (*cl_done_fn)(struct logd_client *c, void *arg, int err,
 
 /* Monotonic milliseconds. */
 int64_t cl_now_ms(void);
-/* Wall-clock milliseconds since the epoch. */
+/* Wall-clock milliseconds and microseconds since the epoch. */
 int64_t cl_wall_ms(void);
+int64_t cl_wall_us(void);
 
 /*
  * Starts a request frame: returns the packer for the body map.  With done

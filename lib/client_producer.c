@@ -7,9 +7,10 @@
  * builder at once, so the caller's buffers are free when send returns.
  * A batch goes out as one PRODUCE request when it reaches batch_bytes or
  * batch_records, when it is linger_ms old, or, with linger_ms 0, as soon
- * as its partition has nothing in flight: an idle producer sends each
- * record at once (low latency) while a busy one fills batches behind the
- * requests in flight (high throughput), with no timer thread.
+ * as its partition has fewer than PP_EAGER requests in flight: an idle
+ * producer sends each record at once (low latency) while a busy one
+ * fills batches behind the requests in flight (high throughput), with
+ * no timer thread.
  *
  * Requests are pipelined up to max_in_flight; the broker appends the
  * requests of one connection in order, so records keep their send order
@@ -31,6 +32,15 @@
 #define PP_DEFAULT_IN_FLIGHT 32
 /* With acks 0, stop queuing while this much is unwritten. */
 #define PP_ACKS0_BACKLOG (8u << 20)
+/*
+ * With linger 0, a partition's records go out at once while it has
+ * fewer than PP_EAGER requests in flight (low latency even when the
+ * round trip is longer than the gap between records); past that they
+ * gather into a batch, so a producer that outruns the broker sends full
+ * batches.  send() looks for acks at most every PP_PEEK_US.
+ */
+#define PP_EAGER 4
+#define PP_PEEK_US 100
 /* Record overhead beyond key and value, for the batch_bytes check. */
 #define PP_RECORD_OVERHEAD 24
 
@@ -70,6 +80,7 @@ struct logd_producer {
 	int first_err;            /* since the last flush */
 	int64_t unacked;          /* records taken, not yet delivered */
 	int64_t last_sweep;
+	int64_t last_peek_us;     /* last look for acks from send() */
 	struct logd_producer_stats st;
 };
 
@@ -264,7 +275,8 @@ pp_sweep(struct logd_producer *p, int all)
 
 			if (pt->count == 0)
 				continue;
-			if (all || (p->o.linger_ms == 0 ? pt->inflight == 0 :
+			if (all || (p->o.linger_ms == 0 ?
+			    pt->inflight < PP_EAGER :
 			    now - pt->first_ms >= p->o.linger_ms)) {
 				r = pp_send_part(p, t, i);
 				if (r < 0)
@@ -317,6 +329,7 @@ logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 {
 	struct pp_topic *t;
 	struct pp_part *pt;
+	int64_t now_us;
 	int32_t pn;
 	size_t est;
 	int r;
@@ -366,8 +379,9 @@ logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 		pt->opaques = o;
 		pt->opq_cap = cap;
 	}
+	now_us = cl_wall_us();
 	r = logd_batch_builder_add(pt->b,
-	    m->timestamp ? m->timestamp : cl_wall_ms(), m->key, m->key_len,
+	    m->timestamp ? m->timestamp : now_us / 1000, m->key, m->key_len,
 	    m->value, m->value_len, m->headers, m->header_count);
 	if (r < 0)
 		return cl_seterr(p->c, r, "cannot add record: %s",
@@ -380,9 +394,22 @@ logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 	}
 	p->unacked++;
 	p->st.records_sent++;
+	/*
+	 * Linger 0: a record waits only while its partition has PP_EAGER
+	 * requests in flight.  Acks may already be on the socket: look
+	 * (without waiting, at most every PP_PEEK_US, so a tight loop pays
+	 * little).
+	 */
+	if (p->o.linger_ms == 0 && pt->inflight >= PP_EAGER &&
+	    now_us - p->last_peek_us >= PP_PEEK_US) {
+		p->last_peek_us = now_us;
+		r = logd_client_poll(p->c, 0);
+		if (r < 0)
+			return r;
+	}
 	if (logd_batch_builder_size(pt->b) >= p->o.batch_bytes ||
 	    (p->o.batch_records > 0 && pt->count >= p->o.batch_records) ||
-	    (p->o.linger_ms == 0 && pt->inflight == 0 &&
+	    (p->o.linger_ms == 0 && pt->inflight < PP_EAGER &&
 	    cl_unsent(p->c) == 0)) {
 		r = pp_send_part(p, t, pn);
 		if (r < 0)

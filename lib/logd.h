@@ -936,10 +936,10 @@ struct logd_message {
 /*
  * Adds a record to its partition's batch (the record's bytes are copied
  * now).  A batch is sent when it reaches batch_bytes or batch_records, or
- * once it is linger_ms old (checked by this and every producer call);
- * with linger_ms 0 and a partition whose previous batch is still in
- * flight, records gather until that one is acknowledged or the in-flight
- * cap allows another, so batches grow under load by themselves.  When
+ * once it is linger_ms old (checked by this and every producer call).
+ * With linger_ms 0 a record is sent at once while its partition has
+ * fewer than 4 requests in flight; past that, records gather until
+ * replies come back, so batches grow under load by themselves.  When
  * max_in_flight requests are outstanding, blocks (handling replies) until
  * one completes.  The first record for a topic asks the broker for its
  * partition count (cached).  With LOGD_PARTITION_ANY, a keyed record goes

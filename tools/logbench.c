@@ -449,6 +449,7 @@ cmd_latency(const struct opts *o)
 	struct logd_consumer_options co;
 	struct logd_producer *p = NULL;
 	struct logd_consumer *cs = NULL;
+	struct logd_producer_stats pst;
 	struct lat l = { 0 };
 	struct logd_message m;
 	int64_t t0, next, end, interval, now;
@@ -487,10 +488,16 @@ cmd_latency(const struct opts *o)
 	    o->seconds * 1e8 : 5e8);
 	end = t0 + (int64_t)(o->seconds * 1e9);
 	next = t0;
+	/* One thread, two connections, woken by either or the send timer. */
 	for (;;) {
 		struct pollfd pfd[2];
 		int64_t wait_ns;
 
+		if (logd_producer_poll(p, 0) < 0) {
+			fprintf(stderr, "logbench: %s\n",
+			    logd_client_errmsg(pc));
+			return 1;
+		}
 		now = now_ns();
 		while (now >= next && next < end) {
 			memcpy(value, &now, 8);
@@ -503,10 +510,8 @@ cmd_latency(const struct opts *o)
 			next += interval;
 			now = now_ns();
 		}
-		if (logd_producer_poll(p, 0) < 0 ||
-		    (r = lat_drain(cs, &l)) < 0) {
-			fprintf(stderr, "logbench: %s\n",
-			    logd_client_errmsg(r < 0 ? cc : pc));
+		if ((r = lat_drain(cs, &l)) < 0) {
+			fprintf(stderr, "logbench: %s\n", logd_client_errmsg(cc));
 			return 1;
 		}
 		if (next >= end && l.received >= sent)
@@ -516,10 +521,10 @@ cmd_latency(const struct opts *o)
 			    "arrived\n", sent - l.received);
 			break;
 		}
-		pfd[0].fd = logd_client_fd(pc);
-		pfd[1].fd = logd_client_fd(cc);
+		pfd[0].fd = logd_client_fd(cc);
+		pfd[1].fd = logd_client_fd(pc);
 		pfd[0].events = pfd[1].events = POLLIN;
-		wait_ns = next < end ? next - now_ns() : 100000000;
+		wait_ns = next < end ? next - now_ns() : 1000000;
 		if (wait_ns > 0) {
 			struct timespec ts = { wait_ns / 1000000000,
 				wait_ns % 1000000000 };
@@ -527,15 +532,17 @@ cmd_latency(const struct opts *o)
 			ppoll(pfd, 2, &ts, NULL);
 		}
 	}
+	logd_producer_stats(p, &pst);
 	logd_producer_close(p);
 	qsort(l.us, l.n, sizeof(*l.us), cmp_u32);
 	printf("{\"test\":\"latency\",\"topic\":\"%s\",\"acks\":\"%s\","
 	    "\"rate\":%.0f,\"seconds\":%.1f,\"record_size\":%zu,"
 	    "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"measured\":%zu,"
-	    "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u}\n",
+	    "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,"
+	    "\"requests\":%" PRIu64 "}\n",
 	    o->topic, acks_name(o->acks), o->rate, o->seconds, size, sent,
 	    l.received, l.n, pct(&l, 0.5), pct(&l, 0.99), pct(&l, 0.999),
-	    l.n ? l.us[l.n - 1] : 0);
+	    l.n ? l.us[l.n - 1] : 0, pst.requests);
 	logd_consumer_close(cs);
 	logd_client_close(cc);
 	logd_client_close(pc);
