@@ -227,10 +227,19 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 
 void testlogd_stop(struct testlogd *t)
 {
+	int rc;
+
 	if (!t)
 		return;
-	if (t->pid && testlogd_term(t) < 0)
-		print_log(t);
+	if (t->pid) {
+		rc = testlogd_term(t);
+		if (rc != 0) {
+			/* A sanitizer report or a failed shutdown. */
+			fprintf(stderr, "testlogd: logd exited with status "
+			    "%d\n", rc);
+			print_log(t);
+		}
+	}
 	if (t->dir[0])
 		nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	t->dir[0] = 0;
