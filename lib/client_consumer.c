@@ -383,7 +383,7 @@ int
 logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
     struct logd_consumer_record *out)
 {
-	int64_t end = timeout_ms < 0 ? -1 : cl_now_ms() + timeout_ms;
+	int64_t end = -2;         /* read the clock only when we must wait */
 	struct logd_record rec;
 	int64_t t;
 	size_t k;
@@ -423,6 +423,8 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 			return 0;
 		if (cl_inflight(cs->c) == 0 && cl_unsent(cs->c) == 0)
 			return 0; /* every partition is stopped */
+		if (end == -2)
+			end = timeout_ms < 0 ? -1 : cl_now_ms() + timeout_ms;
 		t = end < 0 ? -1 : end - cl_now_ms();
 		if (t <= 0 && end >= 0) {
 			/* Out of time: one look without waiting, then 0. */
