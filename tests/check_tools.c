@@ -1,0 +1,860 @@
+/*
+ * check_tools.c - logtail, logput and logctl against a real logd.
+ *
+ * Each test starts its own logd (tests/testlogd.h) and runs the built
+ * programs from $LOGD_BUILDDIR/tools with posix_spawn, feeding stdin and
+ * collecting stdout, stderr and the exit status, then asserts exactly
+ * what was printed.  JSON output is checked with the strict parser of
+ * tools/tool.c (tool_json_check()), line by line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "logd.h"
+#include "testlogd.h"
+#include "../tools/tool.h"
+
+extern char **environ;
+
+static struct testlogd T;
+
+struct run {
+	int status;               /* exit status, 128 + signal if killed */
+	struct tool_buf out;
+	struct tool_buf err;
+};
+
+static void run_free(struct run *r)
+{
+	tool_buf_free(&r->out);
+	tool_buf_free(&r->err);
+}
+
+static const char *out_of(const struct run *r)
+{
+	return r->out.data != NULL ? r->out.data : "";
+}
+
+static const char *err_of(const struct run *r)
+{
+	return r->err.data != NULL ? r->err.data : "";
+}
+
+static void tool_path(const char *name, char *buf, size_t size)
+{
+	const char *b = getenv("LOGD_BUILDDIR");
+
+	snprintf(buf, size, "%s/tools/%s", b ? b : "..", name);
+}
+
+/* A child with pipes on stdin, stdout, stderr. */
+struct child {
+	pid_t pid;
+	int in, out, err;
+};
+
+static void spawn_tool(struct child *ch, char *const argv[])
+{
+	int pin[2], pout[2], perr[2];
+	posix_spawn_file_actions_t fa;
+	char path[512];
+	int rc;
+
+	tool_path(argv[0], path, sizeof(path));
+	ck_assert_int_eq(pipe2(pin, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(pout, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(perr, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+	rc = posix_spawn(&ch->pid, path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	ck_assert_msg(rc == 0, "spawn %s: %s", path, strerror(rc));
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	ch->in = pin[1];
+	ch->out = pout[0];
+	ch->err = perr[0];
+}
+
+/* Reads what is there on fd into b; returns 0 at EOF, 1 if more may come. */
+static int drain(int fd, struct tool_buf *b)
+{
+	char tmp[4096];
+	ssize_t n = read(fd, tmp, sizeof(tmp));
+
+	if (n > 0) {
+		tool_buf_add(b, tmp, (size_t)n);
+		return 1;
+	}
+	return n < 0 && errno == EINTR;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st, i;
+
+	for (i = 0; i < 3000; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/*
+ * Runs tool argv[0] with input on stdin (may be NULL), up to 30 s.
+ * argv is NULL-terminated.
+ */
+static void run_tool(struct run *r, const char *input, size_t input_len,
+    char *const argv[])
+{
+	struct child ch;
+	size_t off = 0;
+	int open_out = 1, open_err = 1;
+
+	memset(r, 0, sizeof(*r));
+	signal(SIGPIPE, SIG_IGN);
+	spawn_tool(&ch, argv);
+	if (input == NULL || input_len == 0) {
+		close(ch.in);
+		ch.in = -1;
+	}
+	while (open_out || open_err) {
+		struct pollfd p[3];
+		int n = 0, io = -1, ie = -1, ii = -1;
+
+		if (open_out) {
+			p[n].fd = ch.out;
+			p[n].events = POLLIN;
+			io = n++;
+		}
+		if (open_err) {
+			p[n].fd = ch.err;
+			p[n].events = POLLIN;
+			ie = n++;
+		}
+		if (ch.in >= 0) {
+			p[n].fd = ch.in;
+			p[n].events = POLLOUT;
+			ii = n++;
+		}
+		if (poll(p, (nfds_t)n, 30000) <= 0)
+			break;
+		if (io >= 0 && p[io].revents)
+			open_out = drain(ch.out, &r->out);
+		if (ie >= 0 && p[ie].revents)
+			open_err = drain(ch.err, &r->err);
+		if (ii >= 0 && p[ii].revents) {
+			ssize_t w = write(ch.in, input + off, input_len - off);
+
+			if (w > 0)
+				off += (size_t)w;
+			if (w < 0 || off == input_len) {
+				close(ch.in);
+				ch.in = -1;
+			}
+		}
+	}
+	if (ch.in >= 0)
+		close(ch.in);
+	close(ch.out);
+	close(ch.err);
+	r->status = wait_status(ch.pid);
+}
+
+/* Runs a tool given as a list of strings ending with NULL. */
+static void run(struct run *r, const char *input, ...)
+{
+	char *argv[64];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, input);
+	while (n < 63 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	run_tool(r, input, input ? strlen(input) : 0, argv);
+}
+
+/* Runs and asserts exit status and exact stdout. */
+static void expect(int status, const char *want_out, const char *input, ...)
+{
+	struct run r;
+	char *argv[64];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, input);
+	while (n < 63 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	run_tool(&r, input, input ? strlen(input) : 0, argv);
+	ck_assert_msg(r.status == status, "%s %s %s: status %d, want %d; "
+	    "stderr: %s", argv[0], argv[1] ? argv[1] : "",
+	    argv[2] && argv[1] ? argv[2] : "", r.status, status, err_of(&r));
+	if (want_out != NULL)
+		ck_assert_str_eq(out_of(&r), want_out);
+	run_free(&r);
+}
+
+static void setup(void)
+{
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, NULL), 0);
+}
+
+static void teardown(void)
+{
+	testlogd_stop(&T);
+}
+
+#define B "-b", T.addr
+
+static void create_topic(const char *name, const char *parts)
+{
+	char want[300];
+
+	snprintf(want, sizeof(want), "created topic %s\n", name);
+	expect(0, want, NULL, "logctl", B, "create", name, "-p", parts, NULL);
+}
+
+static const char ten[] = "v0\nv1\nv2\nv3\nv4\nv5\nv6\nv7\nv8\nv9\n";
+
+/* ---- replay from each kind of start point ---- */
+
+START_TEST(test_replay_offsets)
+{
+	create_topic("t", "1");
+	expect(0, "", ten, "logput", B, "-q", "t", NULL);
+	expect(0, ten, NULL, "logtail", B, "t", NULL);
+	expect(0, ten, NULL, "logtail", B, "-o", "beginning", "t", NULL);
+	expect(0, "v3\nv4\n", NULL, "logtail", B, "-o", "3", "-c", "2", "t",
+	    NULL);
+	expect(0, "v7\nv8\nv9\n", NULL, "logtail", B, "-o", "-3", "t", NULL);
+	expect(0, ten, NULL, "logtail", B, "-o", "-30", "t", NULL);
+	expect(0, "", NULL, "logtail", B, "-o", "end", "t", NULL);
+	expect(0, "", NULL, "logtail", B, "-o", "10", "t", NULL);
+	expect(0, "v2\nv3\nv4\n", NULL, "logtail", B, "-o", "2", "-e", "5",
+	    "t", NULL);
+	expect(0, "v0\n", NULL, "logtail", B, "-c", "1", "t", NULL);
+	expect(0, "0 9 v9\n", NULL, "logtail", B, "-o", "9", "-F",
+	    "%p %o %s\\n", "t", NULL);
+	/* key, headers, value size, topic, raw */
+	expect(0, "", "k1:x\nk2:yy\n", "logput", B, "-q", "-K", ":", "-H",
+	    "src=test", "t", NULL);
+	expect(0, "t|k1|src=test|1|x\nt|k2|src=test|2|yy\n", NULL, "logtail",
+	    B, "-o", "10", "-F", "%t|%k|%h|%S|%s\\n", "t", NULL);
+	expect(0, "k1\tx\nk2\tyy\n", NULL, "logtail", B, "-o", "10", "-K",
+	    "t", NULL);
+	expect(0, "xyy", NULL, "logtail", B, "-o", "10", "-R", "t", NULL);
+}
+END_TEST
+
+START_TEST(test_replay_times)
+{
+	struct run r;
+	char iso[40], *end;
+	long long ts;
+
+	create_topic("t", "1");
+	expect(0, "", "a\nb\n", "logput", B, "-q", "t", NULL);
+	usleep(50000);
+	expect(0, "", "c\nd\n", "logput", B, "-q", "t", NULL);
+	run(&r, NULL, "logtail", B, "-o", "2", "-c", "1", "-F", "%T", "t",
+	    NULL);
+	ck_assert_int_eq(r.status, 0);
+	ts = strtoll(out_of(&r), &end, 10);
+	ck_assert(ts > 0 && *end == '\0');
+	run_free(&r);
+	tool_format_time(ts, iso, sizeof(iso));
+	expect(0, "c\nd\n", NULL, "logtail", B, "-s", iso, "t", NULL);
+	expect(0, "a\nb\n", NULL, "logtail", B, "-e", iso, "t", NULL);
+	expect(0, "a\nb\nc\nd\n", NULL, "logtail", B, "-s", "-1h", "t", NULL);
+	expect(0, "a\nb\nc\nd\n", NULL, "logtail", B, "-s",
+	    "2020-01-01T00:00", "t", NULL);
+	expect(0, "", NULL, "logtail", B, "-s", "2999-01-01T00:00:00Z", "t",
+	    NULL);
+	expect(0, "", NULL, "logtail", B, "-e", "-1h", "t", NULL);
+	/* %I renders the same instant */
+	run(&r, NULL, "logtail", B, "-o", "2", "-c", "1", "-F", "%I", "t",
+	    NULL);
+	ck_assert_str_eq(out_of(&r), iso);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(test_replay_merged)
+{
+	/* Written to alternating partitions, one process (one ms) apart:
+	 * the replay merges them back in time order. */
+	create_topic("m", "2");
+	expect(0, "", "a\n", "logput", B, "-q", "-p", "0", "m", NULL);
+	usleep(20000);
+	expect(0, "", "b\n", "logput", B, "-q", "-p", "1", "m", NULL);
+	usleep(20000);
+	expect(0, "", "c\n", "logput", B, "-q", "-p", "0", "m", NULL);
+	usleep(20000);
+	expect(0, "", "d\n", "logput", B, "-q", "-p", "1", "m", NULL);
+	expect(0, "0 0 a\n1 0 b\n0 1 c\n1 1 d\n", NULL, "logtail", B, "-F",
+	    "%p %o %s\\n", "m", NULL);
+	expect(0, "b\nd\n", NULL, "logtail", B, "-p", "1", "m", NULL);
+	expect(0, "c\nd\n", NULL, "logtail", B, "-o", "-1", "m", NULL);
+	expect(0, "a\nb\nc\n", NULL, "logtail", B, "-c", "3", "m", NULL);
+	/* keyed records land where Kafka's partitioner puts them */
+	expect(0, "", "ws_cairo_001:x\n", "logput", B, "-q", "-K", ":", "m",
+	    NULL);
+	{
+		char part[16];
+
+		snprintf(part, sizeof(part), "%d",
+		    logd_partition_for_key("ws_cairo_001", 12, 2));
+		expect(0, "x\n", NULL, "logtail", B, "-p", part, "-o", "2", "m",
+		    NULL);
+	}
+}
+END_TEST
+
+/* ---- follow ---- */
+
+/* Reads ch.out until buf holds want (or 15 s pass). */
+static void read_until(struct child *ch, struct tool_buf *b, const char *want)
+{
+	int i;
+
+	for (i = 0; i < 150; i++) {
+		struct pollfd p = { ch->out, POLLIN, 0 };
+
+		if (b->data != NULL && strstr(b->data, want) != NULL)
+			return;
+		if (poll(&p, 1, 100) > 0 && !drain(ch->out, b))
+			break;
+	}
+	ck_assert_msg(b->data != NULL && strstr(b->data, want) != NULL,
+	    "wanted %s, got %s", want, b->data ? b->data : "(nothing)");
+}
+
+START_TEST(test_follow)
+{
+	char *argv[] = { "logtail", "-b", T.addr, "-f", "-o", "2", "-F",
+		"%p %o %s\\n", "f", NULL };
+	struct tool_buf b = TOOL_BUF_INIT;
+	struct child ch;
+
+	create_topic("f", "2");
+	expect(0, "", "x\ny\n", "logput", B, "-q", "-p", "0", "f", NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* -o 2 is the end of partition 0 but past the end of partition 1 */
+	{
+		struct run r;
+
+		run(&r, NULL, "logtail", B, "-f", "-o", "2", "f", NULL);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_ptr_nonnull(strstr(err_of(&r), "past the end of f "
+		    "partition 1"));
+		run_free(&r);
+	}
+	argv[4] = "-p";
+	argv[5] = "0";
+	argv[6] = "-o";
+	argv[7] = "2";
+	argv[8] = "f";
+	spawn_tool(&ch, argv);
+	close(ch.in);
+	usleep(200000);
+	expect(0, "", "live1\nlive2\n", "logput", B, "-q", "-p", "0", "f",
+	    NULL);
+	read_until(&ch, &b, "live1\nlive2\n");
+	expect(0, "", "live3\n", "logput", B, "-q", "-p", "1", "f", NULL);
+	expect(0, "", "live4\n", "logput", B, "-q", "-p", "0", "f", NULL);
+	read_until(&ch, &b, "live4\n");
+	ck_assert_str_eq(b.data, "live1\nlive2\nlive4\n");
+	kill(ch.pid, SIGINT);
+	ck_assert_int_eq(wait_status(ch.pid), 0);
+	close(ch.out);
+	close(ch.err);
+	tool_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_follow_all_partitions)
+{
+	char *argv[] = { "logtail", "-b", T.addr, "-f", "-o", "end", "-F",
+		"%p %s\\n", "f", NULL };
+	struct tool_buf b = TOOL_BUF_INIT;
+	struct child ch;
+
+	create_topic("f", "3");
+	signal(SIGPIPE, SIG_IGN);
+	spawn_tool(&ch, argv);
+	close(ch.in);
+	usleep(300000);
+	expect(0, "", "n1\n", "logput", B, "-q", "-p", "2", "f", NULL);
+	read_until(&ch, &b, "2 n1\n");
+	expect(0, "", "n2\n", "logput", B, "-q", "-p", "0", "f", NULL);
+	read_until(&ch, &b, "0 n2\n");
+	ck_assert_str_eq(b.data, "2 n1\n0 n2\n");
+	kill(ch.pid, SIGTERM);
+	ck_assert_int_eq(wait_status(ch.pid), 0);
+	close(ch.out);
+	close(ch.err);
+	tool_buf_free(&b);
+}
+END_TEST
+
+/* ---- groups ---- */
+
+START_TEST(test_group_resume)
+{
+	struct run r;
+	char err[128];
+
+	create_topic("g", "2");
+	expect(0, "", "a\nc\ne\n", "logput", B, "-q", "-p", "0", "g", NULL);
+	expect(0, "", "b\nd\nf\n", "logput", B, "-q", "-p", "1", "g", NULL);
+	/* partition 0 was written first: merged order is a c e b d f */
+	expect(0, "a\nc\n", NULL, "logtail", B, "-g", "G", "-c", "2", "g",
+	    NULL);
+	expect(0, "e\nb\n", NULL, "logtail", B, "-g", "G", "-c", "2", "g",
+	    NULL);
+	run(&r, NULL, "logctl", B, "--json", "group", "G", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(tool_json_check(r.out.data, r.out.len, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(out_of(&r), "{\"group\":\"G\",\"lag\":2,\"offsets\":["
+	    "{\"topic\":\"g\",\"partition\":0,\"offset\":3,\"end\":3,"
+	    "\"lag\":0},{\"topic\":\"g\",\"partition\":1,\"offset\":1,"
+	    "\"end\":3,\"lag\":2}]}\n");
+	run_free(&r);
+
+	/* across a restart, then a kill -9 */
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(0, "d\n", NULL, "logtail", B, "-g", "G", "-c", "1", "g", NULL);
+	ck_assert_int_eq(testlogd_kill9(&T), 0);
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(0, "f\n", NULL, "logtail", B, "-g", "G", "g", NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "G", "g", NULL);
+
+	/* another group reads everything; reset rewinds */
+	expect(0, "a\nc\ne\nb\nd\nf\n", NULL, "logtail", B, "-g", "H", "g",
+	    NULL);
+	expect(0, "group G: g partition 0 reset to offset 0\n"
+	    "group G: g partition 1 reset to offset 0\n", NULL, "logctl", B,
+	    "reset", "G", "--topic", "g", "--to", "earliest", NULL);
+	expect(0, "group G: g partition 0 reset to offset 1\n", NULL,
+	    "logctl", B, "reset", "G", "--topic", "g", "--to", "1", "-p", "0",
+	    NULL);
+	expect(0, "c\ne\nb\nd\nf\n", NULL, "logtail", B, "-g", "G", "g", NULL);
+	expect(0, "GROUP                          PARTITIONS          LAG\n"
+	    "G                                       2            0\n"
+	    "H                                       2            0\n", NULL,
+	    "logctl", B, "groups", NULL);
+	expect(0, "deleted group G\n", NULL, "logctl", B, "delete-group", "G",
+	    NULL);
+	expect(1, "", NULL, "logctl", B, "delete-group", "G", NULL);
+	expect(0, "a\n", NULL, "logtail", B, "-g", "G", "-c", "1", "g", NULL);
+}
+END_TEST
+
+/* ---- JSON ---- */
+
+/* Every line of s must be one valid JSON value. */
+static void check_json_lines(const char *s)
+{
+	char err[128];
+	int lines = 0;
+
+	while (*s != '\0') {
+		const char *nl = strchr(s, '\n');
+
+		ck_assert_msg(nl != NULL, "unterminated line: %s", s);
+		ck_assert_msg(tool_json_check(s, (size_t)(nl - s), err,
+		    sizeof(err)) == 0, "bad JSON (%s): %.*s", err,
+		    (int)(nl - s), s);
+		s = nl + 1;
+		lines++;
+	}
+	ck_assert_int_gt(lines, 0);
+}
+
+START_TEST(test_json)
+{
+	static const char bin[] = { 'a', (char)0xff, 0, 'b' };
+	char path[512], *argv[10];
+	struct run r;
+	FILE *f;
+
+	create_topic("j", "1");
+	expect(0, "", "{\"city\":\"Cairo\",\"temperature\":25.5,\"n\":[1,-2],"
+	    "\"ok\":true,\"s\":\"\\u00e9\\\"\"}\n", "logput", B, "-q", "-J",
+	    "-k", "ws_cairo_001", "-H", "h=v", "j", NULL);
+	expect(0, "", "plain \"text\"\ttab\n", "logput", B, "-q", "j", NULL);
+	snprintf(path, sizeof(path), "%s/bin", T.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fwrite(bin, 1, sizeof(bin), f);
+	fclose(f);
+	argv[0] = "logput";
+	argv[1] = "-b";
+	argv[2] = T.addr;
+	argv[3] = "-q";
+	argv[4] = "-l";
+	argv[5] = "j";
+	argv[6] = path;
+	argv[7] = NULL;
+	run_tool(&r, NULL, 0, argv);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+
+	run(&r, NULL, "logtail", B, "-J", "j", NULL);
+	ck_assert_int_eq(r.status, 0);
+	check_json_lines(out_of(&r));
+	ck_assert_ptr_nonnull(strstr(out_of(&r),
+	    "\"offset\":0,"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r),
+	    ",\"key\":\"ws_cairo_001\",\"value\":{\"city\":\"Cairo\","
+	    "\"temperature\":25.5,\"n\":[1,-2],\"ok\":true,"
+	    "\"s\":\"\xc3\xa9\\\"\"},\"headers\":[{\"key\":\"h\","
+	    "\"value\":\"v\"}]}\n"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r),
+	    "\"key\":null,\"value\":\"plain \\\"text\\\"\\ttab\","
+	    "\"headers\":[]}\n"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r),
+	    "\"key\":null,\"value\":\"Yf8AYg==\",\"value_encoding\":"
+	    "\"base64\",\"headers\":[]}\n"));
+	run_free(&r);
+
+	/* text output renders the msgpack value as JSON too */
+	expect(0, "{\"city\":\"Cairo\",\"temperature\":25.5,\"n\":[1,-2],"
+	    "\"ok\":true,\"s\":\"\xc3\xa9\\\"\"}\n", NULL, "logtail", B, "-c",
+	    "1", "j", NULL);
+
+	/* every logctl listing parses */
+	run(&r, NULL, "logctl", B, "--json", "topics", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strncmp(out_of(&r), "[{\"name\":\"j\",\"partitions\":1,"
+	    "\"records\":3,\"size\":", 47) == 0, "%s", out_of(&r));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(test_json_listings)
+{
+	static const char *const cmds[][3] = {
+		{ "topics", NULL, NULL }, { "describe", "j", NULL },
+		{ "groups", NULL, NULL }, { "group", "G", NULL },
+		{ "stats", NULL, NULL }, { "reset", "G", NULL },
+	};
+	struct run r;
+	size_t i;
+
+	create_topic("j", "2");
+	expect(0, "", "{\"a\":1}\n[2]\n", "logput", B, "-q", "-J", "j", NULL);
+	expect(0, NULL, NULL, "logtail", B, "-g", "G", "j", NULL);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (cmds[i][0][0] == 'r')
+			run(&r, NULL, "logctl", B, "--json", "reset", "G",
+			    "--topic", "j", "--to", "latest", NULL);
+		else
+			run(&r, NULL, "logctl", B, "--json", cmds[i][0],
+			    cmds[i][1], NULL);
+		ck_assert_msg(r.status == 0, "%s: %s", cmds[i][0], err_of(&r));
+		check_json_lines(out_of(&r));
+		run_free(&r);
+	}
+	run(&r, NULL, "logctl", B, "--json", "describe", "j", NULL);
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "{\"name\":\"j\","
+	    "\"partitions\":[{\"partition\":0,\"start\":0,"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"partitions\":\"2\""));
+	run_free(&r);
+}
+END_TEST
+
+/* ---- verify and dump ---- */
+
+START_TEST(test_verify)
+{
+	char seg[600], part[400];
+	struct run r;
+	FILE *f;
+	int c;
+
+	create_topic("v", "2");
+	expect(0, "", ten, "logput", B, "-q", "-p", "1", "v", NULL);
+	expect(0, "", "one\n", "logput", B, "-q", "-p", "0", "v", NULL);
+	ck_assert_int_eq(testlogd_term(&T), 0);
+
+	run(&r, NULL, "logctl", "verify", T.datadir, NULL);
+	ck_assert_msg(r.status == 0, "verify: %s %s", out_of(&r), err_of(&r));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "2 segments checked, 0 "
+	    "damaged\n"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "ok      "));
+	run_free(&r);
+	snprintf(part, sizeof(part), "%s/topics/v-1", T.datadir);
+	snprintf(seg, sizeof(seg), "%s/00000000000000000000.log", part);
+	run(&r, NULL, "logctl", "dump", seg, NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "baseOffset: 0 lastOffset: "));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "| offset: 9 "));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), " value: \"v9\"\n"));
+	run_free(&r);
+	run(&r, NULL, "logctl", "--json", "dump", seg, NULL);
+	ck_assert_int_eq(r.status, 0);
+	check_json_lines(out_of(&r));
+	run_free(&r);
+
+	/* flip one bit of a record value: its batch CRC no longer matches */
+	f = fopen(seg, "r+");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 100, SEEK_SET), 0);
+	c = fgetc(f);
+	ck_assert_int_eq(fseek(f, 100, SEEK_SET), 0);
+	fputc(c ^ 0x10, f);
+	fclose(f);
+	run(&r, NULL, "logctl", "verify", T.datadir, NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "DAMAGED "));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "v-1/00000000000000000000.log"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "2 segments checked, 1 "
+	    "damaged\n"));
+	run_free(&r);
+	expect(1, NULL, NULL, "logctl", "verify", part, NULL);
+	expect(1, NULL, NULL, "logctl", "verify", seg, NULL);
+	expect(1, NULL, NULL, "logctl", "dump", seg, NULL);
+	run(&r, NULL, "logctl", "--json", "verify", seg, NULL);
+	ck_assert_int_eq(r.status, 1);
+	check_json_lines(out_of(&r));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"ok\":false"));
+	run_free(&r);
+	/* the other partition is still clean */
+	snprintf(part, sizeof(part), "%s/topics/v-0", T.datadir);
+	expect(0, NULL, NULL, "logctl", "verify", part, NULL);
+	expect(1, NULL, NULL, "logctl", "verify", T.dir, NULL);
+}
+END_TEST
+
+/* ---- bad usage ---- */
+
+static void expect_error(int status, const char *msg, ...)
+{
+	struct run r;
+	char *argv[64];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, msg);
+	while (n < 63 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	run_tool(&r, NULL, 0, argv);
+	ck_assert_msg(r.status == status, "%s %s: status %d, want %d (%s)",
+	    argv[0], argv[n - 1], r.status, status, err_of(&r));
+	ck_assert_msg(strstr(err_of(&r), msg) != NULL, "%s: stderr %s lacks "
+	    "%s", argv[0], err_of(&r), msg);
+	ck_assert_str_eq(out_of(&r), "");
+	run_free(&r);
+}
+
+START_TEST(test_bad_usage)
+{
+	create_topic("u", "1");
+	expect(0, "", "a\n", "logput", B, "-q", "u", NULL);
+
+	expect_error(2, "logtail: invalid option", "logtail", B, "-Z", "u",
+	    NULL);
+	expect_error(2, "logtail: missing topic", "logtail", B, NULL);
+	expect_error(2, "logtail: bad offset 'abc'", "logtail", B, "-o", "abc",
+	    "u", NULL);
+	expect_error(2, "logtail: bad time 'yesterday'", "logtail", B, "-s",
+	    "yesterday", "u", NULL);
+	expect_error(2, "logtail: bad count", "logtail", B, "-c", "0", "u",
+	    NULL);
+	expect_error(2, "logtail: bad end", "logtail", B, "-e", "soon", "u",
+	    NULL);
+	expect_error(2, "logtail: bad format", "logtail", B, "-F", "%q", "u",
+	    NULL);
+	expect_error(2, "exclude", "logtail", B, "-J", "-R", "u", NULL);
+	expect_error(2, "exclude", "logtail", B, "-o", "1", "-s", "-1h", "u",
+	    NULL);
+	expect_error(2, "bad topic name", "logtail", B, "../etc", NULL);
+	expect_error(1, "logtail: unknown topic 'nosuch'", "logtail", B,
+	    "nosuch", NULL);
+	expect_error(1, "offset 5 is past the end of u partition 0: the next "
+	    "offset is 1", "logtail", B, "-o", "5", "u", NULL);
+	expect_error(1, "has no partition 3", "logtail", B, "-p", "3", "u",
+	    NULL);
+	expect_error(3, "logtail: cannot connect to 127.0.0.1:1",
+	    "logtail", "-b", "127.0.0.1:1", "u", NULL);
+
+	expect_error(2, "logput: invalid option", "logput", B, "-Z", "u",
+	    NULL);
+	expect_error(2, "logput: missing topic", "logput", B, NULL);
+	expect_error(2, "logput: bad acks '2'", "logput", B, "-a", "2", "u",
+	    NULL);
+	expect_error(2, "logput: bad header", "logput", B, "-H", "novalue",
+	    "u", NULL);
+	expect_error(1, "nosuchfile", "logput", B, "u", "/nonexistent/nosuchfile",
+	    NULL);
+	expect_error(3, "logput: cannot connect", "logput", "-b",
+	    "127.0.0.1:1", "u", NULL);
+	{
+		struct run r;
+
+		run(&r, "x\n", "logput", B, "nosuch", NULL);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_ptr_nonnull(strstr(err_of(&r),
+		    "unknown topic 'nosuch'"));
+		run_free(&r);
+		run(&r, "{\"a\":1}\n{bad}\n[1]\n", "logput", B, "-J", "u",
+		    NULL);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_ptr_nonnull(strstr(err_of(&r), "<stdin>:2: bad "
+		    "JSON: line 1, column 2"));
+		ck_assert_ptr_nonnull(strstr(err_of(&r),
+		    "2 records acknowledged"));
+		run_free(&r);
+	}
+
+	expect_error(2, "logctl: missing command", "logctl", B, NULL);
+	expect_error(2, "logctl: unknown command 'bogus'", "logctl", B,
+	    "bogus", NULL);
+	expect_error(2, "create: missing argument", "logctl", B, "create",
+	    NULL);
+	expect_error(2, "bad --config 'retention.ms=abc'", "logctl", B,
+	    "create", "x", "--config", "retention.ms=abc", NULL);
+	expect_error(2, "bad --config 'nokey=1'", "logctl", B, "create", "x",
+	    "--config", "nokey=1", NULL);
+	expect_error(2, "bad --config 'x'", "logctl", B, "alter", "u",
+	    "--config", "x", NULL);
+	expect_error(2, "not for this command", "logctl", B, "describe", "u",
+	    "-p", "2", NULL);
+	expect_error(2, "bad --to", "logctl", B, "reset", "G", "--topic", "u",
+	    "--to", "middle", NULL);
+	expect_error(1, "unknown topic 'nosuch'", "logctl", B, "describe",
+	    "nosuch", NULL);
+	expect_error(1, "already exists", "logctl", B, "create", "u", NULL);
+	expect_error(1, "unknown group 'nogroup'", "logctl", B, "group",
+	    "nogroup", NULL);
+	expect_error(3, "logctl: cannot connect", "logctl", "-b",
+	    "127.0.0.1:1", "topics", NULL);
+	expect_error(1, "No such file", "logctl", "verify", "/nonexistent",
+	    NULL);
+
+	/* only the good lines of the -J run were stored */
+	expect(0, "a\n{\"a\":1}\n[1]\n", NULL, "logtail", B, "u", NULL);
+}
+END_TEST
+
+START_TEST(test_admin)
+{
+	create_topic("ad", "1");
+	expect(0, "altered topic ad\n", NULL, "logctl", B, "alter", "ad",
+	    "--config", "retention.ms=-1", "--config", "partitions=3", NULL);
+	{
+		struct run r;
+
+		run(&r, NULL, "logctl", B, "describe", "ad", NULL);
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_str_eq(strstr(out_of(&r), "config:") ? "" : "missing",
+		    "");
+		*strstr(r.out.data, "config:") = '\0';
+		ck_assert_str_eq(out_of(&r), "topic ad: 3 partitions\n"
+		    "PARTITION        START          END      RECORDS"
+		    "         SIZE\n"
+		    "        0            0            0            0"
+		    "          0 B\n"
+		    "        1            0            0            0"
+		    "          0 B\n"
+		    "        2            0            0            0"
+		    "          0 B\n");
+		run_free(&r);
+	}
+	expect(0, "", "a\nb\n", "logput", B, "-q", "-p", "2", "ad", NULL);
+	{
+		struct run r;
+
+		run(&r, NULL, "logctl", B, "--json", "topics", NULL);
+		ck_assert_msg(strncmp(out_of(&r), "[{\"name\":\"ad\","
+		    "\"partitions\":3,\"records\":2,\"size\":", 48) == 0,
+		    "%s", out_of(&r));
+		run_free(&r);
+	}
+	expect(0, NULL, NULL, "logctl", B, "stats", NULL);
+	expect(0, "deleted topic ad\n", NULL, "logctl", B, "delete", "ad",
+	    NULL);
+	expect(0, "", NULL, "logctl", B, "topics", NULL);
+	expect(0, "[]\n", NULL, "logctl", "--json", B, "topics", NULL);
+	/* the Unix socket works as a broker address */
+	expect(0, "created topic us\n", NULL, "logctl", "-b", T.unix_path,
+	    "create", "us", NULL);
+}
+END_TEST
+
+static Suite *tools_suite(void)
+{
+	Suite *s = suite_create("tools");
+	struct {
+		const char *name;
+		const TTest *test;
+	} cases[] = {
+		{ "replay_offsets", test_replay_offsets },
+		{ "replay_times", test_replay_times },
+		{ "replay_merged", test_replay_merged },
+		{ "follow", test_follow },
+		{ "follow_all_partitions", test_follow_all_partitions },
+		{ "group_resume", test_group_resume },
+		{ "json", test_json },
+		{ "json_listings", test_json_listings },
+		{ "verify", test_verify },
+		{ "bad_usage", test_bad_usage },
+		{ "admin", test_admin },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(tools_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
