@@ -485,6 +485,11 @@ logd_producer_close(struct logd_producer *p)
 	for (t = p->topics; t != NULL; t = next) {
 		next = t->next;
 		for (i = 0; i < t->nparts; i++) {
+			/* Never sent (the flush failed): report them. */
+			if (t->parts[i].count > 0)
+				pp_deliver(p, t, i, t->parts[i].count,
+				    t->parts[i].opaques, -1,
+				    r < 0 ? r : LOGD_ECLOSED);
 			logd_batch_builder_free(t->parts[i].b);
 			free(t->parts[i].opaques);
 		}

@@ -981,7 +981,9 @@ void logd_producer_stats(const struct logd_producer *p,
 
 /*
  * Flushes (as logd_producer_flush()) and frees the producer; returns the
- * flush result.  Accepts NULL (returns 0).
+ * flush result.  Records the flush could not send (the connection broke)
+ * are reported to on_delivery with that error first.  Accepts NULL
+ * (returns 0).
  */
 int logd_producer_close(struct logd_producer *p);
 
