@@ -185,6 +185,7 @@ struct fjob {
 	struct logd_flush **fl;
 	int *rcs;
 	/* JOB_COMMIT */
+	int64_t now_ms;            /* wall clock at submission */
 	struct conn *conn;
 	uint32_t corr;
 	int api;

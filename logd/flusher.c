@@ -52,7 +52,7 @@ static void run_job(struct fjob *j)
 			j->rcs[i] = logd_flush_run(j->fl[i]);
 	} else {
 		j->rc = logd_store_offsets_commit(srv.store, j->group,
-		    j->commits, j->ncommits, ev_wall());
+		    j->commits, j->ncommits, j->now_ms);
 	}
 }
 

@@ -124,6 +124,7 @@ void h_offset_commit(struct conn *c, struct logd_msg *m)
 		oc->offset = off;
 	}
 	j->ncommits = offs->size;
+	j->now_ms = ev_wall();
 	j->conn = c;
 	j->corr = m->corr;
 	j->api = m->api;

@@ -1054,6 +1054,80 @@ START_TEST(test_max_connections)
 }
 END_TEST
 
+START_TEST(test_sighup_reopens_log)
+{
+	char moved[400];
+	struct stat st;
+	int fd;
+
+	snprintf(moved, sizeof(moved), "%s.1", t.logfile);
+	ck_assert_int_eq(rename(t.logfile, moved), 0);
+	ck_assert_int_eq(kill(t.pid, SIGHUP), 0);
+	fd = connect_ok();
+	hello_ok(fd);
+	close(fd);
+	{
+		long end = now_ms() + 5000;
+
+		while (stat(t.logfile, &st) != 0 && now_ms() < end)
+			usleep(10000);
+	}
+	ck_assert_int_eq(stat(t.logfile, &st), 0);
+	ck_assert_int_gt(st.st_size, 0);
+	ck_assert_int_eq(stat(moved, &st), 0);
+}
+END_TEST
+
+/* Old closed segments go at the retention check; reads below get
+ * LOGD_ERANGE. */
+START_TEST(test_retention)
+{
+	int fd, i;
+	uint8_t *batch;
+	size_t len;
+	struct logd_pbuf b;
+	int64_t earliest = 0;
+	long end;
+
+	testlogd_stop(&t);
+	msgpack_zone_destroy(&zone);
+	start("retention_check_ms = 100\n");
+	fd = connect_ok();
+	ck_assert_int_eq(create_topic(fd, "old", 1, "segment.bytes",
+	    "65536"), 0);
+	logd_pbuf_init(&b);
+	logd_proto_begin(&b, LOGD_API_ALTER, 1);
+	msgpack_pack_map(&b.pk, 2);
+	logd_pack_kv_str(&b.pk, "topic", "old");
+	logd_pack_str(&b.pk, "config");
+	msgpack_pack_map(&b.pk, 1);
+	logd_pack_kv_str(&b.pk, "retention.ms", "1000");
+	rpc(fd, &b);
+	ck_assert_int_eq(reply_error(), 0);
+	/* 2023 timestamps: long past retention. */
+	batch = make_batch(30, 1000, &len);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(produce(fd, "old", 0, 1, batch, len), 0);
+	end = now_ms() + 10000;
+	while (earliest == 0 && now_ms() < end) {
+		usleep(50000);
+		logd_proto_begin(&b, LOGD_API_LIST_OFFSETS, 2);
+		msgpack_pack_map(&b.pk, 3);
+		logd_pack_kv_str(&b.pk, "topic", "old");
+		logd_pack_kv_int(&b.pk, "partition", 0);
+		logd_pack_kv_int(&b.pk, "timestamp", -2);
+		rpc(fd, &b);
+		earliest = field_int("offset");
+	}
+	ck_assert_int_gt(earliest, 0);
+	ck_assert_int_eq(fetch(fd, "old", 0, 0, NULL, NULL), LOGD_ERANGE);
+	ck_assert_int_eq(fetch(fd, "old", 0, earliest, NULL, NULL), 0);
+	logd_pbuf_free(&b);
+	free(batch);
+	close(fd);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Starting logd: config errors, the datadir lock                      */
 /* ------------------------------------------------------------------ */
@@ -1186,6 +1260,8 @@ static Suite *daemon_suite(void)
 		{ "auto_create", test_auto_create },
 		{ "idle_timeout", test_idle_timeout },
 		{ "max_connections", test_max_connections },
+		{ "sighup_reopens_log", test_sighup_reopens_log },
+		{ "retention", test_retention },
 	};
 	TCase *tc;
 	size_t i;
