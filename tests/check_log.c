@@ -1038,7 +1038,12 @@ START_TEST(test_retention_time)
 	log = open_log(&c, NULL);
 	ck_assert_int_eq(logd_log_start_offset(log), m.first[10]);
 	check_read(log, &m, m.first[12], 1);
+	/* a slice outlives the log's close */
+	ck_assert_int_eq(logd_log_read(log, m.first[12], 1, &held), 0);
 	logd_log_close(log);
+	ck_assert_uint_eq(held.len, m.len[12]);
+	ck_assert(memcmp(held.data, m.b[12], m.len[12]) == 0);
+	logd_log_read_release(&held);
 	free(copy);
 	model_free(&m);
 }
