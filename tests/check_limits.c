@@ -1,0 +1,213 @@
+/*
+ * check_limits.c - many hostile connections do not hurt a good client.
+ *
+ * check_daemon covers each limit with one or two connections (max
+ * connections 2, one half frame, idle timeout, backpressure, socket and
+ * datadir modes).  This suite does the same at scale, against a logd
+ * with max_connections = 1000:
+ *   - a flood of 1200 connections (fewer if RLIMIT_NOFILE is lower):
+ *     exactly those past max_connections are closed by logd at once,
+ *     while a client that connected before keeps producing and
+ *     fetching; once the flood goes, new connections are served;
+ *   - 500 connections that each send half a frame and stall: the good
+ *     client is served meanwhile, and the idle timeout (1 s here)
+ *     closes every staller.
+ */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logd.h"
+#include "testlogd.h"
+
+#define MAX_CONN 1000
+
+static struct testlogd t;
+static int flood;                 /* connections to open */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static void start(int idle_ms)
+{
+	char conf[128];
+
+	snprintf(conf, sizeof(conf), "max_connections = %d\n"
+	    "idle_timeout_ms = %d\nauto_create_topics = yes\n", MAX_CONN,
+	    idle_ms);
+	ck_assert_int_eq(testlogd_start(&t, conf), 0);
+}
+
+static void setup_flood(void)
+{
+	start(0);
+}
+
+static void setup_stall(void)
+{
+	start(1000);
+}
+
+static void teardown(void)
+{
+	testlogd_stop(&t);
+}
+
+/* A good client's round trip: produce one record, fetch it back. */
+static void served(struct logd_client *c, int n)
+{
+	struct logd_batch_builder *b;
+	struct logd_fetch *f = NULL;
+	const uint8_t *batch;
+	size_t len;
+	int64_t base = -1;
+	char value[32];
+
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	snprintf(value, sizeof(value), "still served %d", n);
+	ck_assert_int_eq(logd_batch_builder_add(b, 0, NULL, 0, value,
+	    strlen(value), NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	ck_assert_int_eq(logd_client_produce(c, "limits", 0, NULL, 0,
+	    LOGD_ACKS_ALL, batch, len, NULL, &base), 0);
+	ck_assert_int_eq(base, n);
+	ck_assert_int_eq(logd_client_fetch(c, "limits", 0, base, 1 << 16, 0,
+	    &f), 0);
+	ck_assert_uint_eq(f->len, len);
+	ck_assert_int_eq(f->end_offset, base + 1);
+	logd_fetch_free(f);
+	logd_batch_builder_free(b);
+}
+
+/* Waits up to ms for fd to be closed by logd (EOF or reset). */
+static int closed_by_peer(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* How many of fds[0..n) logd closes within ms (closed ones set to -1). */
+static int count_closed(int *fds, int n, int ms)
+{
+	long end = now_ms() + ms;
+	int i, closed = 0;
+
+	for (i = 0; i < n; i++) {
+		long left = end - now_ms();
+
+		if (closed_by_peer(fds[i], left > 0 ? (int)left : 0)) {
+			close(fds[i]);
+			fds[i] = -1;
+			closed++;
+		}
+	}
+	return closed;
+}
+
+START_TEST(test_connection_flood)
+{
+	struct logd_client *c = NULL, *late = NULL;
+	int *fds, i, closed;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	served(c, 0);
+	fds = calloc((size_t)flood, sizeof(*fds));
+	ck_assert_ptr_nonnull(fds);
+	for (i = 0; i < flood; i++) {
+		fds[i] = testlogd_connect(&t);
+		ck_assert_int_ge(fds[i], 0);
+		if (i % 200 == 199)
+			served(c, 1 + i / 200);
+	}
+	/* The first max_connections - 1 (c holds one) stay; the rest go. */
+	closed = count_closed(fds, flood, 3000);
+	ck_assert_int_eq(closed, flood - (MAX_CONN - 1));
+	served(c, 1 + flood / 200);
+	for (i = 0; i < flood; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	/* The flood gone, a newcomer is served. */
+	usleep(200000);
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &late), 0);
+	served(late, 2 + flood / 200);
+	logd_client_close(late);
+	logd_client_close(c);
+}
+END_TEST
+
+START_TEST(test_half_frame_stallers)
+{
+	/* A frame of 4096 bytes announced, 2 of them sent. */
+	static const char half[] = "\x00\x00\x10\x00\x93\x00";
+	struct logd_client *c = NULL;
+	int fds[500], i, closed;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	for (i = 0; i < 500; i++) {
+		fds[i] = testlogd_connect(&t);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(send(fds[i], half, 6, 0), 6);
+	}
+	/* The stallers hold no one up. */
+	for (i = 0; i < 5; i++)
+		served(c, i);
+	/* The idle timeout (1 s) closes every one of them. */
+	closed = count_closed(fds, 500, 10000);
+	ck_assert_int_eq(closed, 500);
+	logd_client_close(c);
+}
+END_TEST
+
+int main(void)
+{
+	struct rlimit rl;
+	Suite *s;
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	/* Room for the flood in this process and in logd (inherited). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < MAX_CONN + 200) {
+		printf("check_limits: SKIP: RLIMIT_NOFILE %lu is below %d\n",
+		    (unsigned long)rl.rlim_cur, MAX_CONN + 200);
+		return 77;
+	}
+	flood = rl.rlim_cur >= 1400 ? 1200 : (int)rl.rlim_cur - 150;
+	s = suite_create("limits");
+	tc = tcase_create("connection_flood");
+	tcase_add_checked_fixture(tc, setup_flood, teardown);
+	tcase_add_test(tc, test_connection_flood);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("half_frame_stallers");
+	tcase_add_checked_fixture(tc, setup_stall, teardown);
+	tcase_add_test(tc, test_half_frame_stallers);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
