@@ -192,6 +192,46 @@ START_TEST(test_value_render)
 }
 END_TEST
 
+static int b64val(char c)
+{
+	const char *tab =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = strchr(tab, c);
+
+	return p != NULL && c != '\0' ? (int)(p - tab) : -1;
+}
+
+START_TEST(test_base64_lengths)
+{
+	unsigned char in[600], out[600];
+	size_t n, i, k;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 37 + 11);
+	for (n = 0; n < sizeof(in); n++) {
+		struct tool_buf b = TOOL_BUF_INIT;
+
+		ck_assert_int_eq(tool_base64(&b, in, n), 0);
+		ck_assert_uint_eq(b.len, (n + 2) / 3 * 4);
+		/* decode and compare */
+		for (i = 0, k = 0; i < b.len; i += 4) {
+			int v0 = b64val(b.data[i]), v1 = b64val(b.data[i + 1]);
+			int v2 = b64val(b.data[i + 2]), v3 = b64val(b.data[i + 3]);
+
+			ck_assert(v0 >= 0 && v1 >= 0);
+			out[k++] = (unsigned char)(v0 << 2 | v1 >> 4);
+			if (b.data[i + 2] != '=')
+				out[k++] = (unsigned char)(v1 << 4 | v2 >> 2);
+			if (b.data[i + 3] != '=')
+				out[k++] = (unsigned char)(v2 << 6 | v3);
+		}
+		ck_assert_uint_eq(k, n);
+		ck_assert_int_eq(memcmp(in, out, n), 0);
+		tool_buf_free(&b);
+	}
+}
+END_TEST
+
 START_TEST(test_time_parse)
 {
 	const int64_t now = 1764064800000; /* 2025-11-25T10:00:00Z */
@@ -282,6 +322,7 @@ static Suite *tool_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("value_render");
 	tcase_add_test(tc, test_value_render);
+	tcase_add_test(tc, test_base64_lengths);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("time");
 	tcase_add_test(tc, test_time_parse);
