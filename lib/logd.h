@@ -152,12 +152,21 @@ struct logd_record {
 
 /*
  * Decodes and checks the batch at p (at most len bytes available): length
- * within len and within [61 + 7, LOGD_BATCH_MAX_SIZE], magic 2, CRC32C,
- * lastOffsetDelta + 1 == recordCount > 0, and for uncompressed batches
- * that the records parse to exactly the end of the batch with offset
- * deltas 0..count-1.  On success fills *info (may be NULL).
+ * within len and within [61 + 7, LOGD_BATCH_MAX_SIZE], magic 2, codec
+ * 0-4, CRC32C, lastOffsetDelta + 1 == recordCount > 0, and for
+ * uncompressed batches that the records parse to exactly the end of the
+ * batch (each record to exactly its own length) with offset deltas
+ * 0..count-1, lengths >= -1, header keys not null, varints of at most
+ * 5 (varint) or 10 (varlong) bytes, and, unless the batch has log-append
+ * time, maxTimestamp equal to the largest record timestamp (Kafka would
+ * rewrite a wrong one; logd never rewrites a batch, so it refuses it).
+ * Compressed batches are checked by header and CRC only.  baseOffset and
+ * partitionLeaderEpoch lie outside the CRC (Kafka's format): damage
+ * there is not detected.  Never reads outside [p, p + len).
+ * On success fills *info (may be NULL).
  * Errors: LOGD_EBADBATCH (framing, magic, counts, records), LOGD_ECRC,
- * -EAGAIN when len is shorter than the batch claims (need more bytes).
+ * -EAGAIN while the len bytes could still be the start of a valid batch
+ * (len < 12, or the batch claims more than len bytes).
  */
 int logd_batch_check(const void *p, size_t len, struct logd_batch_info *info);
 
@@ -189,8 +198,10 @@ struct logd_batch_iter {
 
 /*
  * Starts iterating the records of the batch at p (size bytes, as checked
- * by logd_batch_check()).  Compressed batches cannot be iterated:
- * -ENOTSUP.  Errors: LOGD_EBADBATCH.
+ * by logd_batch_check(); size may be larger than the batch: the iterator
+ * stops at the batch's own end).  Compressed batches cannot be iterated:
+ * -ENOTSUP.  Errors: LOGD_EBADBATCH.  On unchecked bytes the iterator
+ * stays within the batch and reports LOGD_EBADBATCH.
  */
 int logd_batch_iter_init(struct logd_batch_iter *it, const void *p, size_t size);
 
@@ -239,7 +250,8 @@ size_t logd_batch_builder_size(const struct logd_batch_builder *b);
 int logd_batch_builder_finish(struct logd_batch_builder *b,
     const uint8_t **batch, size_t *len);
 
-/* Kafka's default partitioner: murmur2(key) & 0x7fffffff, mod n. */
+/* Kafka's default partitioner: murmur2(key) & 0x7fffffff, mod n.
+ * -EINVAL when n <= 0. */
 int32_t logd_partition_for_key(const void *key, size_t len, int32_t n);
 /* Kafka's murmur2 (seed 0x9747b28c), as its Java client computes it. */
 uint32_t logd_murmur2(const void *key, size_t len);
