@@ -1067,7 +1067,8 @@ main(int argc, char **argv)
 	if (r < 0) {
 		if (!strcmp(what, "connect"))
 			tool_err("cannot connect to %s: %s", a->o.addr,
-			    logd_strerror(r));
+			    r == -ECONNREFUSED ? "connection refused (is logd "
+			    "running?)" : logd_strerror(r));
 		rc = !strcmp(what, "connect") ? TOOL_EXIT_CONNECT :
 		    TOOL_EXIT_FAIL;
 		goto out;
