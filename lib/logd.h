@@ -265,8 +265,11 @@ uint32_t logd_murmur2(const void *key, size_t len);
  * offset: NNN.log (the batches), NNN.idx (offset index: u32 relative
  * offset, u32 position, every index_interval bytes), NNN.tix (time index:
  * i64 timestamp, u32 relative offset) and recovery-point.  The active
- * segment is preallocated and mmap'd read-write; appends copy into the
- * map.  Closed segments are trimmed to size and mapped read-only.
+ * segment is preallocated and mmap'd; appends write the batches into the
+ * file with one pwritev() (the map shows the same page cache, and whole
+ * pages written this way are not zero-filled first as first writes
+ * through the map are).  Reads are served from the maps.  Closed
+ * segments are trimmed to size and mapped read-only.
  */
 struct logd_log_config {
 	uint64_t segment_bytes;   /* roll at this size (default 128 MiB) */
