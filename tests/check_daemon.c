@@ -1128,6 +1128,145 @@ START_TEST(test_retention)
 }
 END_TEST
 
+/* Random frames and random bytes: never a crash, others served. */
+START_TEST(test_garbage)
+{
+	unsigned seed = 12345;
+	uint8_t buf[2100];
+	int round, i, fd;
+	size_t n, k;
+
+	for (round = 0; round < 60; round++) {
+		fd = connect_ok();
+		for (i = 0; i < 5; i++) {
+			n = 1 + (size_t)rand_r(&seed) % 2000;
+			buf[0] = 0;
+			buf[1] = 0;
+			buf[2] = (uint8_t)(n >> 8);
+			buf[3] = (uint8_t)n;
+			for (k = 4; k < n + 4; k++)
+				buf[k] = (uint8_t)rand_r(&seed);
+			/* Half the rounds: a plausible array header. */
+			if (round % 2 && n >= 3) {
+				buf[4] = 0x93;
+				buf[5] = (uint8_t)(rand_r(&seed) % 20);
+				buf[6] = 0x01;
+			}
+			/* logd may have closed the connection already. */
+			if (round % 7 == 0)
+				(void)!send(fd, buf + 4, n, MSG_NOSIGNAL);
+			else
+				(void)!send(fd, buf, n + 4, MSG_NOSIGNAL);
+		}
+		close(fd);
+	}
+	fd = connect_ok();
+	hello_ok(fd);
+	close(fd);
+}
+END_TEST
+
+static void pack_random_value(msgpack_packer *pk, unsigned *seed, int depth)
+{
+	static const char *const strs[] = { "t", "g", "", "../x", "weather",
+		"retention.ms", "segment.bytes", "-1", "CreateTime" };
+	uint8_t junk[64];
+	int i, n;
+
+	switch (rand_r(seed) % (depth > 2 ? 5 : 8)) {
+	case 0:
+		msgpack_pack_int64(pk, (int64_t)(rand_r(seed) % 7) - 3);
+		break;
+	case 1:
+		msgpack_pack_int64(pk, rand_r(seed) % 2 ? INT64_MAX :
+		    INT64_MIN);
+		break;
+	case 2:
+		logd_pack_str(pk, strs[rand_r(seed) % 9]);
+		break;
+	case 3:
+		n = rand_r(seed) % (int)sizeof(junk);
+		for (i = 0; i < n; i++)
+			junk[i] = (uint8_t)rand_r(seed);
+		msgpack_pack_bin(pk, (size_t)n);
+		msgpack_pack_bin_body(pk, junk, (size_t)n);
+		break;
+	case 4:
+		msgpack_pack_nil(pk);
+		break;
+	case 5:
+		msgpack_pack_double(pk, 1.5);
+		break;
+	case 6:
+		n = rand_r(seed) % 3;
+		msgpack_pack_array(pk, (size_t)n);
+		for (i = 0; i < n; i++)
+			pack_random_value(pk, seed, depth + 1);
+		break;
+	default:
+		n = rand_r(seed) % 3;
+		msgpack_pack_map(pk, (size_t)n);
+		for (i = 0; i < n; i++) {
+			logd_pack_str(pk, strs[rand_r(seed) % 9]);
+			pack_random_value(pk, seed, depth + 1);
+		}
+		break;
+	}
+}
+
+/*
+ * Well-formed frames with random apis and bodies of known field names and
+ * random values: every handler meets wrong types, missing fields, odd
+ * numbers and nil.  Never a crash; others served.
+ */
+START_TEST(test_random_requests)
+{
+	static const char *const keys[] = { "topic", "partition", "offset",
+		"acks", "key", "records", "max_bytes", "min_bytes",
+		"max_wait_ms", "timestamp", "group", "generation", "offsets",
+		"topics", "config", "partitions", "member", "metadata" };
+	unsigned seed = 777;
+	struct logd_pbuf b;
+	uint8_t *batch;
+	size_t len;
+	int i, j, n, fd;
+
+	fd = connect_ok();
+	ck_assert_int_eq(create_topic(fd, "t", 2, NULL, NULL), 0);
+	batch = make_batch(2, 10, &len);
+	logd_pbuf_init(&b);
+	for (i = 0; i < 3000; i++) {
+		logd_proto_begin(&b, rand_r(&seed) % (LOGD_API_COUNT + 1),
+		    (uint32_t)i);
+		n = rand_r(&seed) % 6;
+		msgpack_pack_map(&b.pk, (size_t)n + 1);
+		/* A short max_wait keeps long-polls from piling up. */
+		logd_pack_kv_int(&b.pk, "max_wait_ms", rand_r(&seed) % 20);
+		for (j = 0; j < n; j++) {
+			logd_pack_str(&b.pk, keys[rand_r(&seed) % 18]);
+			if (rand_r(&seed) % 8 == 0) {
+				msgpack_pack_bin(&b.pk, len);
+				msgpack_pack_bin_body(&b.pk, batch, len);
+			} else
+				pack_random_value(&b.pk, &seed, 0);
+		}
+		ck_assert_int_eq(logd_proto_end(&b, 0), 0);
+		if (b.len > 65536) {
+			(void)!send(fd, b.data, b.len, MSG_NOSIGNAL);
+			logd_pbuf_reset(&b);
+		}
+	}
+	(void)!send(fd, b.data, b.len, MSG_NOSIGNAL);
+	logd_pbuf_free(&b);
+	free(batch);
+	usleep(200000);
+	close(fd);
+	fd = connect_ok();
+	hello_ok(fd);
+	close(fd);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Starting logd: config errors, the datadir lock                      */
 /* ------------------------------------------------------------------ */
@@ -1262,6 +1401,8 @@ static Suite *daemon_suite(void)
 		{ "max_connections", test_max_connections },
 		{ "sighup_reopens_log", test_sighup_reopens_log },
 		{ "retention", test_retention },
+		{ "garbage", test_garbage },
+		{ "random_requests", test_random_requests },
 	};
 	TCase *tc;
 	size_t i;

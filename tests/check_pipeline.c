@@ -356,6 +356,63 @@ alert_cmp(const void *pa, const void *pb)
 	return strcmp(a->type, b->type);
 }
 
+/* The alerts logalerts -o published to topic, sorted like the table. */
+static struct alert *
+read_alerts(const char *topic, size_t *na)
+{
+	struct logd_client *c = connect_ok();
+	struct logd_consumer *cs = NULL;
+	struct logd_consumer_record cr;
+	struct alert *out;
+	int64_t end = 0;
+	size_t k = 0, i;
+
+	ck_assert_int_eq(logd_client_list_offset(c, topic, 0,
+	    LOGD_OFFSET_LATEST, &end), 0);
+	out = calloc((size_t)end + 1, sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(logd_consumer_new(c, NULL, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, topic, LOGD_PARTITION_ANY,
+	    LOGD_OFFSET_EARLIEST), 0);
+	while ((int64_t)k < end) {
+		msgpack_unpacked up;
+		size_t off = 0;
+		struct alert *a = &out[k++];
+
+		ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+		msgpack_unpacked_init(&up);
+		ck_assert_int_eq(msgpack_unpack_next(&up, cr.rec.value,
+		    cr.rec.value_len, &off), MSGPACK_UNPACK_SUCCESS);
+		ck_assert_int_eq(up.data.type, MSGPACK_OBJECT_MAP);
+		for (i = 0; i < up.data.via.map.size; i++) {
+			const msgpack_object *kk = &up.data.via.map.ptr[i].key;
+			const msgpack_object *v = &up.data.via.map.ptr[i].val;
+			char key[32];
+
+			copy_str(key, sizeof(key), kk);
+			if (!strcmp(key, "partition"))
+				a->partition = (int32_t)v->via.u64;
+			else if (!strcmp(key, "offset"))
+				a->offset = (int64_t)v->via.u64;
+			else if (!strcmp(key, "value"))
+				a->value = v->via.f64;
+			else if (!strcmp(key, "alert_type"))
+				copy_str(a->type, sizeof(a->type), v);
+			else if (!strcmp(key, "sensor_id"))
+				copy_str(a->sensor_id, sizeof(a->sensor_id),
+				    v);
+			else if (!strcmp(key, "severity"))
+				copy_str(a->severity, sizeof(a->severity), v);
+		}
+		msgpack_unpacked_destroy(&up);
+	}
+	logd_consumer_close(cs);
+	logd_client_close(c);
+	qsort(out, k, sizeof(*out), alert_cmp);
+	*na = k;
+	return out;
+}
+
 static struct alert *
 expected(const struct reading *rd, size_t n, const struct xrule *rules,
     size_t nrules, size_t *na)
@@ -532,10 +589,10 @@ START_TEST(quick)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "20",
 	    "--seed", "42", "-e", "0.5", "-P", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("alerts.db"), "-x", NULL };
+	    (char *)tmpf("alerts.db"), "-o", "weather_alerts", "-x", NULL };
 	struct reading *rd;
-	struct alert *want;
-	size_t n, na, i;
+	struct alert *want, *pub;
+	size_t n, na, npub, i;
 	FILE *f;
 	int32_t p;
 	int64_t o;
@@ -575,6 +632,18 @@ START_TEST(quick)
 	ck_assert_uint_gt(na, 0);
 	check_table(tmpf("alerts.db"), want, na);
 	check_caught_up("alerts", "sensor_data");
+	/* -o: each alert was published once, as a msgpack map. */
+	pub = read_alerts("weather_alerts", &npub);
+	ck_assert_uint_eq(npub, na);
+	for (i = 0; i < na; i++) {
+		ck_assert_int_eq(pub[i].partition, want[i].partition);
+		ck_assert_int_eq(pub[i].offset, want[i].offset);
+		ck_assert_str_eq(pub[i].type, want[i].type);
+		ck_assert_str_eq(pub[i].sensor_id, want[i].sensor_id);
+		ck_assert_str_eq(pub[i].severity, want[i].severity);
+		ck_assert(pub[i].value == want[i].value);
+	}
+	free(pub);
 
 	/* Resuming from the committed offsets: nothing again. */
 	run_ok(alerts, NULL, tmpf("alerts2.err"), 0);
