@@ -861,8 +861,31 @@ struct logd_group_offset {
 	const char *metadata;     /* "" when none */
 };
 
+/* One partition list of an assignment. */
+struct logd_group_assignment {
+	const char *topic;
+	size_t partition_count;
+	int32_t *partitions;
+};
+
+/* A member of a group, as the coordinator sees it. */
+struct logd_group_member {
+	const char *member;
+	const char *client;
+	int session_ms;
+	size_t topic_count;
+	const char **topics;
+	size_t assignment_count;
+	struct logd_group_assignment *assignment;
+};
+
 struct logd_group {
 	const char *name;
+	const char *state;        /* "empty", "stable", "rebalancing"; ""
+	                             from logd_client_offsets_fetch() */
+	int64_t generation;       /* 0 when the group has no members */
+	size_t member_count;
+	struct logd_group_member *members;
 	size_t offset_count;
 	struct logd_group_offset *offsets;
 };
@@ -876,7 +899,8 @@ int logd_client_offsets_fetch(struct logd_client *c, const char *group,
     const char *topic, struct logd_group **out);
 void logd_group_free(struct logd_group *g);
 
-/* Every group with committed offsets, with its lag per partition. */
+/* Every group with committed offsets or members, with its lag per
+ * partition and its members. */
 struct logd_group_list {
 	size_t count;
 	struct logd_group *groups;
@@ -884,6 +908,10 @@ struct logd_group_list {
 
 /* Lists groups (freed with logd_group_list_free()). */
 int logd_client_groups(struct logd_client *c, struct logd_group_list **out);
+/* One group: members, assignment, offsets and lag.  LOGD_ENOGROUP when it
+ * has neither members nor commits.  Freed with logd_group_free(). */
+int logd_client_group_describe(struct logd_client *c, const char *group,
+    struct logd_group **out);
 void logd_group_list_free(struct logd_group_list *l);
 
 /* Deletes every committed offset of group.  LOGD_ENOGROUP if none. */
@@ -1014,6 +1042,25 @@ struct logd_consumer_options {
 	int no_prefetch;          /* 1: fetch only when a partition's data
 	                             is used up (default: keep one fetch in
 	                             flight per partition ahead of use) */
+	/* Group membership (logd_consumer_subscribe()): */
+	int session_ms;           /* removed by the broker after this long
+	                             without a heartbeat: 10000 */
+	int64_t start_offset;     /* where a partition with no commit starts:
+	                             LOGD_OFFSET_EARLIEST (default) or
+	                             LOGD_OFFSET_LATEST */
+	/*
+	 * Called inside poll/commit/close when partitions are taken away
+	 * (before their positions are committed, so an application that
+	 * keeps its own state can make it durable first) and when new ones
+	 * are given (after they are assigned).  May be NULL.  The callbacks
+	 * must not call back into the consumer except
+	 * logd_consumer_position().
+	 */
+	void (*on_revoke)(void *arg, const struct logd_group_assignment *a,
+	    size_t n);
+	void (*on_assign)(void *arg, const struct logd_group_assignment *a,
+	    size_t n);
+	void *cb_arg;
 };
 
 /*
@@ -1089,10 +1136,40 @@ int logd_consumer_position(const struct logd_consumer *cs, const char *topic,
 /*
  * Commits the position of every assigned partition (everything returned
  * so far counts as consumed) for the consumer's group, in one request,
- * waiting for the reply.  Errors: -EINVAL (no group), as
- * logd_client_offsets_commit().
+ * waiting for the reply.  A subscribed consumer commits as its member and
+ * generation.  Errors: -EINVAL (no group), as
+ * logd_client_offsets_commit(); LOGD_EGENERATION / LOGD_EREBALANCE /
+ * LOGD_EMEMBER when a subscribed consumer lost its partitions (it rejoins
+ * on the next poll; what it returned since its last commit will be read
+ * again by the partitions' new owner).
  */
 int logd_consumer_commit(struct logd_consumer *cs);
+
+/*
+ * Joins the consumer's group as a member reading topic (call once per
+ * topic, before the first poll; not mixed with logd_consumer_assign()).
+ * The broker splits the topics' partitions between the group's members;
+ * poll then reads the partitions this member owns, from the group's
+ * committed offsets (opts->start_offset where there is none), heartbeats
+ * in the background of poll, and follows rebalances: on one it calls
+ * on_revoke, commits its positions, rejoins, and calls on_assign.  After
+ * a logd restart it rejoins as a new member and resumes from the
+ * committed offsets.  logd_consumer_close() of a subscribed consumer
+ * leaves the group (it commits nothing: call logd_consumer_commit()
+ * first).  Errors: -EINVAL (no group, or assign was used), LOGD_EBADNAME,
+ * -ENOMEM.
+ */
+int logd_consumer_subscribe(struct logd_consumer *cs, const char *topic);
+
+/*
+ * The member id and generation of a subscribed consumer (NULL/0 until
+ * its first join completes), and its current assignment (valid until the
+ * next poll, commit or close).
+ */
+const char *logd_consumer_member(const struct logd_consumer *cs,
+    int64_t *generation);
+const struct logd_group_assignment *logd_consumer_assignment(
+    const struct logd_consumer *cs, size_t *n);
 
 #ifdef __cplusplus
 }

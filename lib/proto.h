@@ -42,20 +42,67 @@
  *               whose timestamp >= it.   -> {error, offset}
  * OFFSET_COMMIT 8 {group, generation?:int (-1), member?:str,
  *                offsets:[{topic, partition, offset, metadata?:str}]}
- *               generation -1: a simple (standalone) consumer.
+ *               generation -1: a simple (standalone) consumer; refused
+ *               with LOGD_EGENERATION while the group has members.
+ *               generation >= 0: member must be a member of the group and
+ *               generation its current one (also while a rebalance waits
+ *               for members to rejoin: that is when they commit what
+ *               they give up); else LOGD_EMEMBER / LOGD_EGENERATION.
+ *               Partitions outside the member's assignment: LOGD_EMEMBER.
  *               -> {error}
  * OFFSET_FETCH 9 {group, topic?:str}
  *               -> {error, offsets:[{topic, partition, offset,
  *                  metadata}]}
- * JOIN_GROUP 10 {group, member?:str, topics:[str], session_ms?:int}
- * HEARTBEAT 11  {group, member, generation}
- * LEAVE_GROUP 12 {group, member}
- *               (group membership: issue 6; until then LOGD_EUNSUPPORTED)
+ *
+ * Group membership (the broker is the coordinator and does the
+ * assignment itself, so there is no separate sync step):
+ *
+ * JOIN_GROUP 10 {group, member?:str (""), topics:[str],
+ *                session_ms?:int (10000, 1000..300000), client?:str}
+ *               -> {error, member:str, generation:int,
+ *                  heartbeat_ms:int, assignment:[{topic,
+ *                  partitions:[int]}]}
+ *               member "" joins a new member; the broker names it
+ *               ("<client>-<boot id>-<n>", never reused across restarts).
+ *               A known member rejoins.  An unknown non-empty member:
+ *               LOGD_EMEMBER (join again with "").  Any join that changes
+ *               the group (new member, changed topics) starts a
+ *               rebalance.  The reply is held until the rebalance is
+ *               done: every member known when it began has rejoined,
+ *               left, or missed the rebalance timeout (the largest
+ *               session_ms among the members) and was removed.  Then
+ *               the generation goes up by one and every held join gets
+ *               the new generation and its own assignment.
+ *               Assignment: per topic, the topic's partitions in order,
+ *               round-robin over the members subscribed to it, sorted by
+ *               member id; every partition has exactly one owner.
+ * HEARTBEAT 11  {group, member, generation}  -> {error}
+ *               0: carry on.  LOGD_EREBALANCE: a rebalance started:
+ *               commit what was consumed (with the current generation),
+ *               stop reading, JOIN again with the same member id.
+ *               LOGD_EMEMBER: the member was removed (session expired,
+ *               logd restarted): join again with member "".
+ *               LOGD_EGENERATION: generation is not the current one:
+ *               join again.  Any request from a member (join, heartbeat,
+ *               commit) renews its session; a member silent for
+ *               session_ms is removed and a rebalance starts.
+ * LEAVE_GROUP 12 {group, member}  -> {error}
+ *               removes the member at once and starts a rebalance for
+ *               the others.  LOGD_EMEMBER if it was not a member.
+ *               Group membership lives in memory only; committed offsets
+ *               live in LMDB, so after a restart members rejoin and
+ *               resume from them.
  * STATS 13      {} -> {error, connections, bytes_in, bytes_out,
  *                  records_in, records_out, uptime_ms, topics:[...]}
- * LIST_GROUPS 14 {} -> {error, groups:[{group, offsets:[{topic,
- *                  partition, offset, end, lag}]}]}
+ * LIST_GROUPS 14 {group?:str} -> {error, groups:[{group, state:str
+ *                  ("empty", "stable", "rebalancing"), generation:int,
+ *                  members:[{member, client, session_ms, topics:[str],
+ *                  assignment:[{topic, partitions:[int]}]}],
+ *                  offsets:[{topic, partition, offset, end, lag}]}]}
+ *               Groups with committed offsets or members; with group,
+ *               only that one (LOGD_ENOGROUP if it has neither).
  * DELETE_GROUP 15 {group} -> {error}
+ *               LOGD_EGENERATION while the group has members.
  */
 #ifndef LOGD_PROTO_H
 #define LOGD_PROTO_H
