@@ -5,7 +5,11 @@
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/deps.sh"
-(cd "$top" && autoreconf -fi >/dev/null 2>&1)
+if ! (cd "$top" && autoreconf -fi >/tmp/logd-autoreconf.log 2>&1); then
+	cat /tmp/logd-autoreconf.log >&2
+	echo "test.sh: autoreconf failed" >&2
+	exit 1
+fi
 
 status=0
 for variant in plain asan; do
