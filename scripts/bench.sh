@@ -1,0 +1,57 @@
+#!/bin/sh
+# Every performance figure the issues name, in one run on this machine:
+# the in-process storage benchmark (tests/bench_storage), then a logd on
+# a fresh data directory and logbench against it: produce with acks=1 and
+# acks=all, consume plain and as a committing group, and end-to-end
+# latency at 10,000 records/s.  Builds in build/ (scripts/build.sh)
+# unless BENCH_BUILD names a build directory.  Prints one labelled JSON
+# line per figure.  Compare ratios within one run: the machine is shared.
+#
+#   BENCH_RECORDS  records for the throughput runs (default 10000000)
+#   BENCH_DIR      where the data goes (default a new dir under /tmp)
+#   BENCH_PORT     logd's port (default 9490)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${BENCH_BUILD:-$top/build}
+n=${BENCH_RECORDS:-10000000}
+port=${BENCH_PORT:-9490}
+dir=${BENCH_DIR:-$(mktemp -d /tmp/logd-bench.XXXXXX)}
+addr=127.0.0.1:$port
+
+[ -n "${BENCH_BUILD:-}" ] || sh "$top/scripts/build.sh" "$bin" >&2
+(cd "$bin/tests" && make -s bench >&2)
+
+logd_pid=
+cleanup() {
+	[ -n "$logd_pid" ] && kill "$logd_pid" 2>/dev/null &&
+	    wait "$logd_pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '%s ' "$1"; }
+
+say storage
+"$bin/tests/bench_storage" -d "$dir" -n "$n" -f 200000 | tail -1
+
+mkdir -p "$dir/data"
+"$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" &
+logd_pid=$!
+i=0
+until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench: logd did not start" >&2; exit 1; }
+	sleep 0.1
+done
+
+lb="$bin/tools/logbench"
+say produce_acks1
+"$lb" produce -a "$addr" -t b1 -p 1 -n "$n" -s 100 --acks 1
+say produce_acksall
+"$lb" produce -a "$addr" -t ball -p 1 -n "$((n / 2))" -s 100 --acks all
+say consume
+"$lb" consume -a "$addr" -t b1 -n "$n"
+say consume_group
+"$lb" consume -a "$addr" -t b1 -n "$n" -g bench -c 100
+say latency_acks1
+"$lb" latency -a "$addr" -t blat -p 1 -r 10000 -d 10 -s 100 --acks 1
