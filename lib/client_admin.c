@@ -533,15 +533,39 @@ logd_client_offsets_commit(struct logd_client *c, const char *group,
 }
 
 static void
-cl_group_clear(struct logd_group *g)
+cl_assignment_clear(struct logd_group_assignment *a, size_t n)
 {
 	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free((char *)a[i].topic);
+		free(a[i].partitions);
+	}
+	free(a);
+}
+
+static void
+cl_group_clear(struct logd_group *g)
+{
+	size_t i, j;
 
 	for (i = 0; i < g->offset_count; i++) {
 		free((char *)g->offsets[i].topic);
 		free((char *)g->offsets[i].metadata);
 	}
 	free(g->offsets);
+	for (i = 0; i < g->member_count; i++) {
+		struct logd_group_member *gm = &g->members[i];
+
+		free((char *)gm->member);
+		free((char *)gm->client);
+		for (j = 0; j < gm->topic_count; j++)
+			free((char *)gm->topics[j]);
+		free(gm->topics);
+		cl_assignment_clear(gm->assignment, gm->assignment_count);
+	}
+	free(g->members);
+	free((char *)g->state);
 	free((char *)g->name);
 }
 
@@ -601,6 +625,133 @@ cl_group_offsets_parse(struct logd_msg *m, const msgpack_object_array *a,
 	return 0;
 }
 
+/* Copies an array of strings into *out (NULL when empty). */
+static int
+cl_strings_parse(struct logd_msg *m, const msgpack_object_array *a,
+    const char ***out, size_t *n)
+{
+	uint32_t i;
+
+	if (a == NULL || a->size == 0)
+		return 0;
+	*out = calloc(a->size, sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	for (i = 0; i < a->size; i++) {
+		if (a->ptr[i].type != MSGPACK_OBJECT_STR) {
+			snprintf(m->err, sizeof(m->err), "a topic is not a "
+			    "string");
+			return LOGD_EPROTO;
+		}
+		(*out)[i] = strndup(a->ptr[i].via.str.ptr,
+		    a->ptr[i].via.str.size);
+		if ((*out)[i] == NULL)
+			return -ENOMEM;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* Fills an assignment from [{topic, partitions:[int]}]. */
+static int
+cl_assignment_parse(struct logd_msg *m, const msgpack_object_array *a,
+    struct logd_group_assignment **out, size_t *n)
+{
+	uint32_t i, j;
+	int r;
+
+	if (a == NULL || a->size == 0)
+		return 0;
+	*out = calloc(a->size, sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	for (i = 0; i < a->size; i++) {
+		struct logd_group_assignment *ga = &(*out)[i];
+		const msgpack_object_array *pa = NULL;
+
+		(*n)++;
+		if ((r = cl_get_strdup(m, &a->ptr[i], "topic", 0,
+		    (char **)&ga->topic)) < 0 ||
+		    (r = logd_proto_array_opt(m, &a->ptr[i], "partitions",
+		    &pa)) < 0)
+			return r;
+		if (pa == NULL || pa->size == 0)
+			continue;
+		ga->partitions = calloc(pa->size, sizeof(*ga->partitions));
+		if (ga->partitions == NULL)
+			return -ENOMEM;
+		for (j = 0; j < pa->size; j++) {
+			if (pa->ptr[j].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+			    || pa->ptr[j].via.u64 > INT32_MAX) {
+				snprintf(m->err, sizeof(m->err), "bad "
+				    "partition in an assignment");
+				return LOGD_EPROTO;
+			}
+			ga->partitions[ga->partition_count++] =
+			    (int32_t)pa->ptr[j].via.u64;
+		}
+	}
+	return 0;
+}
+
+/* Fills g->members from [{member, client, session_ms, topics,
+ * assignment}]. */
+static int
+cl_group_members_parse(struct logd_msg *m, const msgpack_object_array *a,
+    struct logd_group *g)
+{
+	uint32_t i;
+	int r;
+
+	if (a == NULL || a->size == 0)
+		return 0;
+	g->members = calloc(a->size, sizeof(*g->members));
+	if (g->members == NULL)
+		return -ENOMEM;
+	for (i = 0; i < a->size; i++) {
+		struct logd_group_member *gm = &g->members[i];
+		const msgpack_object *o = &a->ptr[i];
+		const msgpack_object_array *ta = NULL, *aa = NULL;
+		int64_t sm;
+
+		g->member_count++;
+		if ((r = cl_get_strdup(m, o, "member", 0,
+		    (char **)&gm->member)) < 0 ||
+		    (r = cl_get_strdup(m, o, "client", 1,
+		    (char **)&gm->client)) < 0 ||
+		    (r = logd_proto_int_opt(m, o, "session_ms", 0, &sm)) < 0 ||
+		    (r = logd_proto_array_opt(m, o, "topics", &ta)) < 0 ||
+		    (r = logd_proto_array_opt(m, o, "assignment", &aa)) < 0 ||
+		    (r = cl_strings_parse(m, ta, &gm->topics,
+		    &gm->topic_count)) < 0 ||
+		    (r = cl_assignment_parse(m, aa, &gm->assignment,
+		    &gm->assignment_count)) < 0)
+			return r;
+		gm->session_ms = (int)sm;
+	}
+	return 0;
+}
+
+/* One group of a LIST_GROUPS reply. */
+static int
+cl_group_parse(struct logd_msg *m, const msgpack_object *o,
+    struct logd_group *g)
+{
+	const msgpack_object_array *oa = NULL, *ma = NULL;
+	int r;
+
+	if ((r = cl_get_strdup(m, o, "group", 0, (char **)&g->name)) < 0 ||
+	    (r = cl_get_strdup(m, o, "state", 1, (char **)&g->state)) < 0 ||
+	    (r = logd_proto_int_opt(m, o, "generation", 0,
+	    &g->generation)) < 0 ||
+	    (r = logd_proto_array_opt(m, o, "members", &ma)) < 0 ||
+	    (r = logd_proto_array_opt(m, o, "offsets", &oa)) < 0 ||
+	    (r = cl_group_members_parse(m, ma, g)) < 0 ||
+	    (r = cl_group_offsets_parse(m, oa, g)) < 0)
+		return r;
+	return 0;
+}
+
 struct cl_offsets_fetch {
 	const char *group;
 	struct logd_group *g;
@@ -621,7 +772,9 @@ cl_offsets_fetch_parse(struct logd_client *c, struct logd_msg *m,
 	if (g == NULL)
 		return -ENOMEM;
 	g->name = strdup(of->group);
-	r = g->name == NULL ? -ENOMEM : cl_group_offsets_parse(m, a, g);
+	g->state = strdup("");
+	r = g->name == NULL || g->state == NULL ? -ENOMEM :
+	    cl_group_offsets_parse(m, a, g);
 	if (r < 0) {
 		logd_group_free(g);
 		return r;
@@ -673,15 +826,9 @@ cl_groups_parse(struct logd_client *c, struct logd_msg *m, struct cl_frame *f,
 			goto fail;
 		}
 		for (i = 0; i < a->size; i++) {
-			const msgpack_object_array *oa = NULL;
-			struct logd_group *g = &l->groups[i];
-
 			l->count++;
-			if ((r = cl_get_strdup(m, &a->ptr[i], "group", 0,
-			    (char **)&g->name)) < 0 ||
-			    (r = logd_proto_array_opt(m, &a->ptr[i],
-			    "offsets", &oa)) < 0 ||
-			    (r = cl_group_offsets_parse(m, oa, g)) < 0)
+			r = cl_group_parse(m, &a->ptr[i], &l->groups[i]);
+			if (r < 0)
 				goto fail;
 		}
 	}
@@ -706,6 +853,60 @@ logd_client_groups(struct logd_client *c, struct logd_group_list **out)
 	if (r < 0)
 		return r;
 	*out = l;
+	return 0;
+}
+
+struct cl_describe {
+	const char *group;
+	struct logd_group *g;
+};
+
+static int
+cl_describe_parse(struct logd_client *c, struct logd_msg *m,
+    struct cl_frame *f, void *arg)
+{
+	struct cl_describe *d = arg;
+	const msgpack_object_array *a = NULL;
+	struct logd_group *g;
+	uint32_t i;
+	int r;
+
+	if ((r = logd_proto_array_opt(m, NULL, "groups", &a)) < 0)
+		return r;
+	for (i = 0; a != NULL && i < a->size; i++) {
+		g = calloc(1, sizeof(*g));
+		if (g == NULL)
+			return -ENOMEM;
+		r = cl_group_parse(m, &a->ptr[i], g);
+		if (r == 0 && strcmp(g->name, d->group) == 0) {
+			d->g = g;
+			return 0;
+		}
+		logd_group_free(g);
+		if (r < 0)
+			return r;
+	}
+	return cl_seterr(c, LOGD_ENOGROUP, "group %s has no members and no "
+	    "committed offsets", d->group);
+}
+
+int
+logd_client_group_describe(struct logd_client *c, const char *group,
+    struct logd_group **out)
+{
+	struct cl_describe d = { group, NULL };
+	msgpack_packer *pk;
+	int r;
+
+	if ((r = cl_need(c, "group", group)) < 0 ||
+	    (r = cl_req_begin(c, LOGD_API_LIST_GROUPS, &pk)) < 0)
+		return r;
+	msgpack_pack_map(pk, 1);
+	logd_pack_kv_str(pk, "group", group);
+	r = cl_call(c, cl_describe_parse, &d, 0);
+	if (r < 0)
+		return r;
+	*out = d.g;
 	return 0;
 }
 

@@ -28,48 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_int.h"
+#include "consumer_int.h"
 
 #define CS_DEFAULT_MAX_BYTES (1u << 20)
 #define CS_DEFAULT_MAX_WAIT 500
-
-struct cs_chunk {
-	uint8_t *buf;             /* owned block */
-	const uint8_t *p, *end;   /* batches not yet read */
-};
-
-struct cs_req;
-
-struct cs_part {
-	char *topic;
-	int32_t partition;
-	int64_t position;         /* next offset poll returns */
-	int64_t fetch_offset;     /* next FETCH starts here */
-	int stopped;              /* 0, or the error that stopped it */
-	struct cs_req *req;       /* FETCH in flight, or NULL */
-	struct cs_chunk *cur;     /* being read */
-	struct cs_chunk *queued;  /* fetched, read after cur */
-	struct logd_batch_iter it;
-	int in_batch;             /* it holds records of cur */
-};
-
-struct cs_req {
-	struct logd_consumer *cs;
-	struct cs_part *part;
-};
-
-struct logd_consumer {
-	struct logd_client *c;
-	char *group;
-	size_t max_bytes, min_bytes;
-	int max_wait_ms;
-	int prefetch;
-	struct cs_part **parts;
-	size_t nparts, cap;
-	size_t rr;                /* partition poll reads first */
-	int err;                  /* an error for the next poll to return */
-	char errmsg[512];
-};
 
 int
 logd_consumer_new(struct logd_client *c,
@@ -83,6 +45,15 @@ logd_consumer_new(struct logd_client *c,
 		return cl_seterr(c, r, "bad group name");
 	if (opts != NULL && opts->max_wait_ms < 0)
 		return cl_seterr(c, -EINVAL, "negative max_wait_ms");
+	if (opts != NULL && opts->session_ms != 0 &&
+	    (opts->session_ms < 1000 || opts->session_ms > 300000))
+		return cl_seterr(c, -EINVAL, "session_ms must be within "
+		    "1000..300000");
+	if (opts != NULL && opts->start_offset != 0 &&
+	    opts->start_offset != LOGD_OFFSET_EARLIEST &&
+	    opts->start_offset != LOGD_OFFSET_LATEST)
+		return cl_seterr(c, -EINVAL, "start_offset must be "
+		    "LOGD_OFFSET_EARLIEST or LOGD_OFFSET_LATEST");
 	cs = calloc(1, sizeof(*cs));
 	if (cs == NULL)
 		return -ENOMEM;
@@ -92,6 +63,8 @@ logd_consumer_new(struct logd_client *c,
 	cs->max_wait_ms = CS_DEFAULT_MAX_WAIT;
 	cs->prefetch = 1;
 	if (opts != NULL) {
+		cs->opts = *opts;
+		cs->opts.group = NULL;
 		if (opts->max_bytes)
 			cs->max_bytes = opts->max_bytes;
 		if (opts->min_bytes)
@@ -109,12 +82,13 @@ logd_consumer_new(struct logd_client *c,
 	return 0;
 }
 
+/* The chunk's buffer goes back to the client for the next big reply. */
 static void
-cs_chunk_free(struct cs_chunk *ch)
+cs_chunk_free(struct logd_consumer *cs, struct cs_chunk *ch)
 {
 	if (ch == NULL)
 		return;
-	free(ch->buf);
+	cl_buf_put(cs->c, ch->buf);
 	free(ch);
 }
 
@@ -127,8 +101,8 @@ cs_part_reset(struct logd_consumer *cs, struct cs_part *pt)
 		free(pt->req);
 		pt->req = NULL;
 	}
-	cs_chunk_free(pt->cur);
-	cs_chunk_free(pt->queued);
+	cs_chunk_free(cs, pt->cur);
+	cs_chunk_free(cs, pt->queued);
 	pt->cur = pt->queued = NULL;
 	pt->in_batch = 0;
 }
@@ -148,6 +122,7 @@ logd_consumer_close(struct logd_consumer *cs)
 
 	if (cs == NULL)
 		return;
+	cs_member_close(cs);
 	for (i = 0; i < cs->nparts; i++)
 		cs_part_free(cs, cs->parts[i]);
 	free(cs->parts);
@@ -345,7 +320,7 @@ cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
 		if (ch == NULL)
 			return 0;
 		if (ch->p == ch->end) {
-			cs_chunk_free(ch);
+			cs_chunk_free(cs, ch);
 			pt->cur = pt->queued;
 			pt->queued = NULL;
 			if (pt->req == NULL && !pt->stopped &&
@@ -387,9 +362,12 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 	struct logd_record rec;
 	int64_t t;
 	size_t k;
-	int r, last = 0;
+	int r, last = 0, hb_wait = -1;
 
 	for (;;) {
+		if (cs->member != NULL && (r = cs_member_step(cs,
+		    &hb_wait)) < 0)
+			return r;
 		if (cs->err != 0) {
 			r = cs->err;
 			cs->err = 0;
@@ -412,7 +390,7 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 			}
 			cs->rr++;
 		}
-		if (cs->nparts == 0)
+		if (cs->nparts == 0 && cs->member == NULL)
 			return cl_seterr(cs->c, -EINVAL, "nothing assigned");
 		r = cs_fill(cs);
 		if (r < 0)
@@ -421,7 +399,8 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 			continue;
 		if (last)
 			return 0;
-		if (cl_inflight(cs->c) == 0 && cl_unsent(cs->c) == 0)
+		if (cs->member == NULL && cl_inflight(cs->c) == 0 &&
+		    cl_unsent(cs->c) == 0)
 			return 0; /* every partition is stopped */
 		if (end == -2)
 			end = timeout_ms < 0 ? -1 : cl_now_ms() + timeout_ms;
@@ -431,6 +410,10 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 			t = 0;
 			last = 1;
 		}
+		/* A member wakes up for its next heartbeat. */
+		if (cs->member != NULL && hb_wait >= 0 && (t < 0 ||
+		    hb_wait < t))
+			t = hb_wait;
 		r = logd_client_poll(cs->c, (int)t);
 		if (r < 0)
 			return r;
@@ -474,7 +457,7 @@ cs_resolve(struct logd_consumer *cs, const char *topic, int32_t partition,
 	return logd_client_list_offset(cs->c, topic, partition, offset, out);
 }
 
-static int
+int
 cs_assign_one(struct logd_consumer *cs, const char *topic, int32_t partition,
     int64_t offset)
 {
@@ -521,6 +504,9 @@ logd_consumer_assign(struct logd_consumer *cs, const char *topic,
 
 	if (topic == NULL)
 		return cl_seterr(cs->c, -EINVAL, "topic is NULL");
+	if (cs->member != NULL)
+		return cl_seterr(cs->c, -EINVAL, "the consumer is subscribed: "
+		    "its group assigns its partitions");
 	if (partition >= 0)
 		return cs_assign_one(cs, topic, partition, offset);
 	if (partition != LOGD_PARTITION_ANY)
@@ -539,6 +525,9 @@ logd_consumer_unassign(struct logd_consumer *cs, const char *topic,
 	size_t i = 0;
 	int found = 0;
 
+	if (cs->member != NULL)
+		return cl_seterr(cs->c, -EINVAL, "the consumer is subscribed: "
+		    "its group assigns its partitions");
 	while (i < cs->nparts) {
 		struct cs_part *pt = cs->parts[i];
 
@@ -604,6 +593,10 @@ logd_consumer_commit(struct logd_consumer *cs)
 
 	if (cs->group == NULL)
 		return cl_seterr(cs->c, -EINVAL, "consumer has no group");
+	if (cs->member != NULL) {
+		cs_member_heartbeat(cs);
+		return cs_member_commit(cs);
+	}
 	if (cs->nparts == 0)
 		return 0;
 	oc = calloc(cs->nparts, sizeof(*oc));
@@ -617,4 +610,16 @@ logd_consumer_commit(struct logd_consumer *cs)
 	r = logd_client_offsets_commit(cs->c, cs->group, oc, cs->nparts);
 	free(oc);
 	return r;
+}
+
+void
+cs_unassign_all(struct logd_consumer *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->nparts; i++)
+		cs_part_free(cs, cs->parts[i]);
+	cs->nparts = 0;
+	cs->rr = 0;
+	cs->err = 0;
 }
