@@ -43,6 +43,16 @@ struct cl_frame {
 typedef void (*cl_done_fn)(struct logd_client *c, void *arg, int err,
     struct logd_msg *m, struct cl_frame *f);
 
+/*
+ * Buffers for large frames, recycled by the client: cl_buf_get() returns
+ * a malloc'd block of at least len bytes (NULL when out of memory), and
+ * cl_buf_put() takes back one (from cl_buf_get() or a cl_frame a done
+ * function kept), keeping a few for reuse and freeing the rest.  Accepts
+ * NULL.
+ */
+void *cl_buf_get(struct logd_client *c, size_t len);
+void cl_buf_put(struct logd_client *c, void *buf);
+
 /* Monotonic milliseconds. */
 int64_t cl_now_ms(void);
 /* Wall-clock milliseconds and microseconds since the epoch. */
