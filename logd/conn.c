@@ -466,6 +466,8 @@ void conn_shutdown(struct conn *c)
 		return;
 	c->state = CONN_CLOSING;
 	shutdown(c->io.fd, SHUT_RD);
+	/* A member whose join waits here can send no heartbeat: drop it. */
+	group_drop_conn(c);
 	set_events(c);
 	if (conn_pending(c))
 		conn_touch(c);
@@ -489,6 +491,7 @@ void conn_close(struct conn *c, const char *why)
 	c->out_pos = 0;
 	produce_drop_conn(c);
 	fetch_drop_conn(c);
+	group_drop_conn(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

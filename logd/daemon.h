@@ -220,7 +220,9 @@ void h_offset_commit(struct conn *c, struct logd_msg *m);
 void h_offset_fetch(struct conn *c, struct logd_msg *m);
 void h_list_groups(struct conn *c, struct logd_msg *m);
 void h_delete_group(struct conn *c, struct logd_msg *m);
-void h_membership(struct conn *c, struct logd_msg *m);
+void h_join_group(struct conn *c, struct logd_msg *m);
+void h_heartbeat(struct conn *c, struct logd_msg *m);
+void h_leave_group(struct conn *c, struct logd_msg *m);
 
 /* h_produce.c: group commit */
 void produce_flush_done(struct fjob *j);
@@ -242,6 +244,54 @@ void admin_flush_idle(void);
 
 /* h_group.c */
 void group_commit_done(struct fjob *j);
+
+/* ------------------------------------------------------------------ */
+/* group.c: the group coordinator (membership in memory)               */
+/* ------------------------------------------------------------------ */
+
+struct group;
+
+/* A checked JOIN_GROUP request (h_group.c parses it). */
+struct group_join_req {
+	const char *group;
+	const char *member;        /* "" for a new member */
+	const char *client;        /* "" when not given */
+	const char *const *topics; /* existing topics, sorted, unique */
+	size_t ntopics;
+	int64_t session_ms;
+};
+
+/* Arms nothing yet; picks the boot id of member ids.  After ev_init(). */
+void group_init(void);
+/* Frees every group (after the loop ended). */
+void group_free_all(void);
+/* Answers every held join with LOGD_ECLOSED (shutdown begins). */
+void group_shutdown(void);
+/* c is closing: members whose join it holds are removed next turn. */
+void group_drop_conn(struct conn *c);
+/*
+ * Joins (or rejoins) a member and answers: at once when nothing changed,
+ * else once the rebalance is done (the reply is parked on c).
+ */
+void group_join(struct conn *c, const struct logd_msg *m,
+    const struct group_join_req *r);
+/* These return 0 or a LOGD_E* code, with a message in err. */
+int group_heartbeat(const char *group, const char *member,
+    int64_t generation, char *err, size_t errsz);
+int group_leave(const char *group, const char *member, char *err,
+    size_t errsz);
+/* Fencing of an OFFSET_COMMIT (proto.h); renews the member's session. */
+int group_commit_check(const char *group, int64_t generation,
+    const char *member, const struct logd_offset_commit *oc, size_t n,
+    char *err, size_t errsz);
+/* Groups with members, by name: group_next(NULL) is the first. */
+const struct group *group_next(const struct group *g);
+const struct group *group_lookup(const char *name);
+const char *group_name(const struct group *g);
+size_t group_member_count(const char *name);
+/* Packs "state", "generation", "members" (3 map entries; g may be NULL
+ * for a group with commits only). */
+void group_pack(msgpack_packer *pk, const struct group *g);
 
 /* ------------------------------------------------------------------ */
 /* The daemon state                                                    */

@@ -32,9 +32,9 @@ static handler_fn *const handlers[LOGD_API_COUNT] = {
 	[LOGD_API_LIST_OFFSETS] = h_list_offsets,
 	[LOGD_API_OFFSET_COMMIT] = h_offset_commit,
 	[LOGD_API_OFFSET_FETCH] = h_offset_fetch,
-	[LOGD_API_JOIN_GROUP] = h_membership,
-	[LOGD_API_HEARTBEAT] = h_membership,
-	[LOGD_API_LEAVE_GROUP] = h_membership,
+	[LOGD_API_JOIN_GROUP] = h_join_group,
+	[LOGD_API_HEARTBEAT] = h_heartbeat,
+	[LOGD_API_LEAVE_GROUP] = h_leave_group,
 	[LOGD_API_STATS] = h_stats,
 	[LOGD_API_LIST_GROUPS] = h_list_groups,
 	[LOGD_API_DELETE_GROUP] = h_delete_group,
@@ -70,11 +70,9 @@ void h_hello(struct conn *c, struct logd_msg *m)
 	logd_pack_kv_int(pk, "error", 0);
 	logd_pack_kv_str(pk, "version", LOGD_VERSION_STRING);
 	logd_pack_str(pk, "apis");
-	msgpack_pack_array(pk, LOGD_API_COUNT - 3);
+	msgpack_pack_array(pk, LOGD_API_COUNT);
 	for (api = 0; api < LOGD_API_COUNT; api++)
-		if (api != LOGD_API_JOIN_GROUP && api != LOGD_API_HEARTBEAT &&
-		    api != LOGD_API_LEAVE_GROUP)
-			msgpack_pack_int(pk, api);
+		msgpack_pack_int(pk, api);
 	logd_pack_kv_int(pk, "max_frame", (int64_t)srv.cfg.max_frame_bytes);
 	conn_end(c, 0);
 }

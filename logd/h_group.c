@@ -1,7 +1,8 @@
 /*
- * h_group.c - committed offsets: OFFSET_COMMIT, OFFSET_FETCH,
- * LIST_GROUPS, DELETE_GROUP; and JOIN/HEARTBEAT/LEAVE, which this version
- * answers with LOGD_EUNSUPPORTED (group membership comes later).
+ * h_group.c - consumer group requests: JOIN_GROUP, HEARTBEAT and
+ * LEAVE_GROUP (checked here, carried out by the coordinator in group.c),
+ * OFFSET_COMMIT (fenced by group.c), OFFSET_FETCH, LIST_GROUPS (committed
+ * offsets from LMDB merged with the members in memory), DELETE_GROUP.
  *
  * A commit is a durable LMDB transaction: it runs on the flusher thread
  * (logd_store_offsets_commit() is documented as safe there) and the reply
@@ -18,12 +19,152 @@
 
 #include "daemon.h"
 
-void h_membership(struct conn *c, struct logd_msg *m)
+/* Limits of a JOIN_GROUP request (proto.h). */
+#define JOIN_TOPICS_MAX 1000
+#define CLIENT_MAX 128
+#define MEMBER_MAX 255
+#define SESSION_MIN 1000
+#define SESSION_MAX 300000
+
+static int cmp_name(const void *a, const void *b)
 {
-	conn_error(c, m, LOGD_EUNSUPPORTED, "%s: consumer group membership "
-	    "(join, heartbeat, leave) is not supported by this logd yet; "
-	    "read partitions directly and commit offsets with generation -1",
-	    logd_proto_api_name(m->api));
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+void h_join_group(struct conn *c, struct logd_msg *m)
+{
+	char group[LOGD_GROUP_NAME_MAX + 1], member[MEMBER_MAX + 1];
+	char client[CLIENT_MAX + 1];
+	struct group_join_req r = { group, member, client, NULL, 0, 0 };
+	const msgpack_object_array *ta;
+	char **names = NULL, *s;
+	size_t need = 0, i, n;
+	int64_t session;
+
+	if (logd_proto_cstr(m, NULL, "group", group, sizeof(group)) ||
+	    logd_proto_cstr_opt(m, NULL, "member", member, sizeof(member)) ||
+	    logd_proto_array(m, NULL, "topics", &ta) ||
+	    logd_proto_int_opt(m, NULL, "session_ms", 10000, &session) ||
+	    logd_proto_cstr_opt(m, NULL, "client", client, sizeof(client))) {
+		conn_error(c, m, LOGD_EPROTO, "%s", m->err);
+		return;
+	}
+	if (logd_group_name_check(group)) {
+		conn_error(c, m, LOGD_EBADNAME, "invalid group name \"%s\"",
+		    group);
+		return;
+	}
+	if (session < SESSION_MIN || session > SESSION_MAX) {
+		conn_error(c, m, LOGD_EPROTO, "session_ms must be %d to %d, "
+		    "not %lld", SESSION_MIN, SESSION_MAX, (long long)session);
+		return;
+	}
+	if (!printable(client) || !printable(member)) {
+		conn_error(c, m, LOGD_EPROTO, "client and member must be "
+		    "printable ASCII");
+		return;
+	}
+	if (!ta->size || ta->size > JOIN_TOPICS_MAX) {
+		conn_error(c, m, LOGD_EPROTO, "topics must list 1 to %d "
+		    "topics, not %u", JOIN_TOPICS_MAX, ta->size);
+		return;
+	}
+	for (i = 0; i < ta->size; i++) {
+		const msgpack_object *o = &ta->ptr[i];
+
+		if (o->type != MSGPACK_OBJECT_STR || !o->via.str.size ||
+		    o->via.str.size > LOGD_TOPIC_NAME_MAX ||
+		    memchr(o->via.str.ptr, 0, o->via.str.size)) {
+			conn_error(c, m, LOGD_EPROTO, "topics[%zu] is not a "
+			    "topic name string", i);
+			return;
+		}
+		need += o->via.str.size + 1;
+	}
+	names = malloc(ta->size * sizeof(*names) + need);
+	if (!names) {
+		conn_error(c, m, -ENOMEM, "out of memory");
+		return;
+	}
+	s = (char *)(names + ta->size);
+	for (i = 0; i < ta->size; i++) {
+		const msgpack_object_str *o = &ta->ptr[i].via.str;
+
+		memcpy(s, o->ptr, o->size);
+		s[o->size] = 0;
+		names[i] = s;
+		s += o->size + 1;
+	}
+	qsort(names, ta->size, sizeof(*names), cmp_name);
+	for (i = n = 0; i < ta->size; i++)
+		if (!n || strcmp(names[i], names[n - 1]))
+			names[n++] = names[i];
+	for (i = 0; i < n; i++)
+		if (logd_store_topic_config(srv.store, names[i], NULL)) {
+			conn_error(c, m, LOGD_ENOTOPIC, "unknown topic \"%s\"",
+			    names[i]);
+			free(names);
+			return;
+		}
+	r.topics = (const char *const *)names;
+	r.ntopics = n;
+	r.session_ms = session;
+	group_join(c, m, &r);
+	free(names);
+}
+
+static void reply_ok(struct conn *c, struct logd_msg *m)
+{
+	logd_proto_begin(&c->out, m->api, m->corr);
+	msgpack_pack_map(&c->out.pk, 1);
+	logd_pack_kv_int(&c->out.pk, "error", 0);
+	conn_end(c, 0);
+}
+
+void h_heartbeat(struct conn *c, struct logd_msg *m)
+{
+	char group[LOGD_GROUP_NAME_MAX + 1], member[MEMBER_MAX + 1];
+	char err[1024];
+	int64_t gen;
+	int rc;
+
+	if (logd_proto_cstr(m, NULL, "group", group, sizeof(group)) ||
+	    logd_proto_cstr(m, NULL, "member", member, sizeof(member)) ||
+	    logd_proto_int(m, NULL, "generation", &gen)) {
+		conn_error(c, m, LOGD_EPROTO, "%s", m->err);
+		return;
+	}
+	rc = group_heartbeat(group, member, gen, err, sizeof(err));
+	if (rc)
+		conn_error(c, m, rc, "%s", err);
+	else
+		reply_ok(c, m);
+}
+
+void h_leave_group(struct conn *c, struct logd_msg *m)
+{
+	char group[LOGD_GROUP_NAME_MAX + 1], member[MEMBER_MAX + 1];
+	char err[1024];
+	int rc;
+
+	if (logd_proto_cstr(m, NULL, "group", group, sizeof(group)) ||
+	    logd_proto_cstr(m, NULL, "member", member, sizeof(member))) {
+		conn_error(c, m, LOGD_EPROTO, "%s", m->err);
+		return;
+	}
+	rc = group_leave(group, member, err, sizeof(err));
+	if (rc)
+		conn_error(c, m, rc, "%s", err);
+	else
+		reply_ok(c, m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -32,7 +173,8 @@ void h_membership(struct conn *c, struct logd_msg *m)
 
 void h_offset_commit(struct conn *c, struct logd_msg *m)
 {
-	char group[LOGD_GROUP_NAME_MAX + 1];
+	char group[LOGD_GROUP_NAME_MAX + 1], member[MEMBER_MAX + 1];
+	char err[1024];
 	const msgpack_object_array *offs;
 	struct fjob *j = NULL;
 	int64_t gen, part, off;
@@ -44,14 +186,14 @@ void h_offset_commit(struct conn *c, struct logd_msg *m)
 
 	if (logd_proto_cstr(m, NULL, "group", group, sizeof(group)) ||
 	    logd_proto_int_opt(m, NULL, "generation", -1, &gen) ||
+	    logd_proto_cstr_opt(m, NULL, "member", member, sizeof(member)) ||
 	    logd_proto_array(m, NULL, "offsets", &offs)) {
 		conn_error(c, m, LOGD_EPROTO, "%s", m->err);
 		return;
 	}
-	if (gen != -1) {
-		conn_error(c, m, LOGD_EUNSUPPORTED, "generation %lld: group "
-		    "membership is not supported yet; commit with generation "
-		    "-1", (long long)gen);
+	if (gen < -1) {
+		conn_error(c, m, LOGD_EPROTO, "generation must be -1 (no "
+		    "member) or >= 0, not %lld", (long long)gen);
 		return;
 	}
 	rc = logd_group_name_check(group);
@@ -124,6 +266,13 @@ void h_offset_commit(struct conn *c, struct logd_msg *m)
 		oc->offset = off;
 	}
 	j->ncommits = offs->size;
+	rc = group_commit_check(group, gen, member, j->commits, j->ncommits,
+	    err, sizeof(err));
+	if (rc) {
+		fjob_free(j);
+		conn_error(c, m, rc, "%s", err);
+		return;
+	}
 	j->now_ms = ev_wall();
 	j->conn = c;
 	j->corr = m->corr;
@@ -261,54 +410,108 @@ void h_offset_fetch(struct conn *c, struct logd_msg *m)
 	conn_end(c, 0);
 }
 
+/* Packs the offsets of one group: es->v[i..k) with their end and lag. */
+static void pack_offsets(msgpack_packer *pk, const struct entries *es,
+    size_t i, size_t k)
+{
+	struct logd_log *log;
+
+	logd_pack_str(pk, "offsets");
+	msgpack_pack_array(pk, (uint32_t)(k - i));
+	for (; i < k; i++) {
+		const struct entry *e = &es->v[i];
+		int64_t end = -1, lag = -1;
+
+		if (logd_store_log(srv.store, e->topic, e->partition,
+		    &log) == 0) {
+			end = logd_log_end_offset(log);
+			lag = end > e->offset ? end - e->offset : 0;
+		}
+		msgpack_pack_map(pk, 5);
+		logd_pack_kv_str(pk, "topic", e->topic);
+		logd_pack_kv_int(pk, "partition", e->partition);
+		logd_pack_kv_int(pk, "offset", e->offset);
+		logd_pack_kv_int(pk, "end", end);
+		logd_pack_kv_int(pk, "lag", lag);
+	}
+}
+
+/*
+ * Walks the groups with commits (es, in group order) and the groups with
+ * members (group_next(), in name order) as one sorted list; pk NULL only
+ * counts them.  A filter (one group) has filtered both already.
+ */
+static size_t walk_groups(msgpack_packer *pk, const struct entries *es,
+    const struct group *only, int filtered)
+{
+	const struct group *g = filtered ? only : group_next(NULL);
+	size_t i = 0, k, n = 0;
+	int d;
+
+	while (i < es->n || g) {
+		const char *name;
+
+		if (i >= es->n)
+			d = 1;
+		else if (!g)
+			d = -1;
+		else
+			d = strcmp(es->v[i].group, group_name(g));
+		name = d > 0 ? group_name(g) : es->v[i].group;
+		k = i;
+		if (d <= 0)
+			while (k < es->n && !strcmp(es->v[k].group, name))
+				k++;
+		n++;
+		if (pk) {
+			msgpack_pack_map(pk, 5);
+			logd_pack_kv_str(pk, "group", name);
+			group_pack(pk, d >= 0 ? g : NULL);
+			pack_offsets(pk, es, i, k);
+		}
+		i = k;
+		if (d >= 0)
+			g = filtered ? NULL : group_next(g);
+	}
+	return n;
+}
+
 void h_list_groups(struct conn *c, struct logd_msg *m)
 {
+	char group[LOGD_GROUP_NAME_MAX + 1];
 	struct entries es = { 0 };
 	msgpack_packer *pk = &c->out.pk;
-	struct logd_log *log;
-	size_t i, k, ngroups = 0;
+	const struct group *g = NULL;
+	size_t n;
 	int rc;
 
-	rc = logd_store_offsets(srv.store, NULL, add_entry, &es);
+	if (logd_proto_cstr_opt(m, NULL, "group", group, sizeof(group))) {
+		conn_error(c, m, LOGD_EPROTO, "%s", m->err);
+		return;
+	}
+	if (group[0])
+		g = group_lookup(group);
+	rc = logd_store_offsets(srv.store, group[0] ? group : NULL,
+	    add_entry, &es);
 	if (rc || es.failed) {
 		free_entries(&es);
 		conn_error(c, m, rc ? rc : -ENOMEM, "listing groups: %s",
 		    logd_strerror(rc ? rc : -ENOMEM));
 		return;
 	}
-	for (i = 0; i < es.n; i++)
-		if (!i || strcmp(es.v[i].group, es.v[i - 1].group))
-			ngroups++;
+	n = walk_groups(NULL, &es, g, group[0] != 0);
+	if (group[0] && !n) {
+		free_entries(&es);
+		conn_error(c, m, LOGD_ENOGROUP, "unknown group \"%s\": no "
+		    "members and no committed offsets", group);
+		return;
+	}
 	logd_proto_begin(&c->out, m->api, m->corr);
 	msgpack_pack_map(pk, 2);
 	logd_pack_kv_int(pk, "error", 0);
 	logd_pack_str(pk, "groups");
-	msgpack_pack_array(pk, (uint32_t)ngroups);
-	for (i = 0; i < es.n; i = k) {
-		for (k = i + 1; k < es.n; k++)
-			if (strcmp(es.v[k].group, es.v[i].group))
-				break;
-		msgpack_pack_map(pk, 2);
-		logd_pack_kv_str(pk, "group", es.v[i].group);
-		logd_pack_str(pk, "offsets");
-		msgpack_pack_array(pk, (uint32_t)(k - i));
-		for (; i < k; i++) {
-			struct entry *e = &es.v[i];
-			int64_t end = -1, lag = -1;
-
-			if (logd_store_log(srv.store, e->topic, e->partition,
-			    &log) == 0) {
-				end = logd_log_end_offset(log);
-				lag = end > e->offset ? end - e->offset : 0;
-			}
-			msgpack_pack_map(pk, 5);
-			logd_pack_kv_str(pk, "topic", e->topic);
-			logd_pack_kv_int(pk, "partition", e->partition);
-			logd_pack_kv_int(pk, "offset", e->offset);
-			logd_pack_kv_int(pk, "end", end);
-			logd_pack_kv_int(pk, "lag", lag);
-		}
-	}
+	msgpack_pack_array(pk, (uint32_t)n);
+	walk_groups(pk, &es, g, group[0] != 0);
 	free_entries(&es);
 	conn_end(c, 0);
 }
@@ -320,6 +523,12 @@ void h_delete_group(struct conn *c, struct logd_msg *m)
 
 	if (logd_proto_cstr(m, NULL, "group", group, sizeof(group))) {
 		conn_error(c, m, LOGD_EPROTO, "%s", m->err);
+		return;
+	}
+	if (group_member_count(group)) {
+		conn_error(c, m, LOGD_EGENERATION, "group \"%s\" has %zu "
+		    "members: they must leave (or expire) first", group,
+		    group_member_count(group));
 		return;
 	}
 	rc = logd_store_group_delete(srv.store, group);

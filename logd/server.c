@@ -5,10 +5,11 @@
  * Signals arrive through a signalfd (blocked in every thread, so the
  * flusher never sees one): SIGTERM and SIGINT start the shutdown, SIGHUP
  * reopens the log file.  Shutdown: close the listeners, stop reading,
- * answer parked fetches with what there is, let the last flush answer
- * every acks=all produce, write what is queued (at most 5 s for clients
- * that do not read), then join the flusher and close the store, which
- * syncs everything.
+ * answer parked fetches with what there is and held group joins with
+ * LOGD_ECLOSED (group.c), let the last flush answer every acks=all
+ * produce, write what is queued (at most 5 s for clients that do not
+ * read), then join the flusher and close the store, which syncs
+ * everything.
  *
  * Timers: flush_ms (background sync of acks=1 data), retention_check_ms
  * (logd_store_retain), and an idle sweep for idle_timeout_ms.
@@ -112,6 +113,7 @@ static void begin_shutdown(const char *why)
 	srv.stopping = 1;
 	listen_stop();
 	fetch_reply_all();
+	group_shutdown();
 	for (c = srv.conns; c; c = next) {
 		next = c->next;
 		conn_shutdown(c);
@@ -212,6 +214,7 @@ int server_run(void)
 		return 1;
 	}
 	srv.started_ms = ev_now();
+	group_init();
 	if ((rc = signals_start())) {
 		log_error("signalfd: %s", strerror(-rc));
 		goto out;
@@ -239,6 +242,7 @@ int server_run(void)
 	while ((c = srv.conns))
 		conn_close(c, "shutdown");
 	flusher_stop();
+	group_free_all();
 	conn_free_dead();
 	status = 0;
 out_listen:

@@ -1,0 +1,842 @@
+/*
+ * group.c - the group coordinator: consumer groups and their members, in
+ * memory (committed offsets are the store's business, in LMDB).
+ *
+ * A group is a sorted list of members (by member id, which is also the
+ * order the assignment uses), a generation and a state:
+ *
+ *   stable       every member has the assignment of the current
+ *                generation; heartbeats get 0
+ *   rebalancing  something changed (a member joined, left, expired, or
+ *                changed its topics); members that have not rejoined get
+ *                LOGD_EREBALANCE on their heartbeat, and every JOIN is
+ *                held (parked on its connection) until each member has
+ *                rejoined, or left, or the rebalance timeout (the largest
+ *                session_ms of the members when it began) passed and the
+ *                late ones were removed.  Then the generation goes up,
+ *                the assignment is computed (per topic, partitions in
+ *                order round-robin over the subscribed members by id) and
+ *                every held JOIN is answered.
+ *
+ * A group without members is freed at once (its generation with it: no
+ * member can commit into it, since member ids are never reused; the
+ * boot id in every id makes them unique across restarts).
+ *
+ * Members are removed when silent for session_ms (a member whose JOIN is
+ * held is not silent: it waits for us), on LEAVE_GROUP, when they miss a
+ * rebalance, and when the connection holding their JOIN closes: such a
+ * member can never learn its assignment, so keeping it would only leave
+ * its partitions unread until its session expires.
+ *
+ * One timer serves every group: it is armed for the earliest session
+ * expiry or rebalance timeout.  Connection closes only mark members (the
+ * close may happen while this file is sending replies); the timer,
+ * started at 0 ms, removes them on the next turn.  All changes end with
+ * settle(), which finishes a rebalance that has everything it waits for
+ * and frees an empty group.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+enum { G_STABLE, G_REBALANCING };
+
+struct gassign {
+	const char *topic;         /* one of the member's topics */
+	int32_t *parts;
+	size_t n;
+};
+
+struct gmember {
+	struct gmember *next;      /* the group's members, by id */
+	char *id, *client;
+	char **topics;             /* sorted, no duplicates */
+	size_t ntopics;
+	int64_t session_ms;
+	int64_t seen;              /* last request (monotonic ms) */
+	int rejoined;              /* joined in the running rebalance */
+	int gone;                  /* the connection of its held join closed */
+	struct conn *held;         /* the held JOIN, if any */
+	uint32_t held_corr;
+	struct gassign *assign;
+	size_t nassign;
+};
+
+struct group {
+	struct group *next;        /* by name */
+	char *name;
+	int state;
+	int64_t generation;
+	int64_t deadline;          /* of the running rebalance (monotonic) */
+	struct gmember *members;
+	size_t nmembers;
+};
+
+static struct group *groups;
+static struct ev_timer timer;
+static char boot_id[32];
+static uint64_t member_seq;
+
+/* ------------------------------------------------------------------ */
+/* Members                                                             */
+/* ------------------------------------------------------------------ */
+
+static void assign_clear(struct gmember *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nassign; i++)
+		free(m->assign[i].parts);
+	free(m->assign);
+	m->assign = NULL;
+	m->nassign = 0;
+}
+
+static void free_topics(char **topics, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(topics[i]);
+	free(topics);
+}
+
+static char **copy_topics(const char *const *topics, size_t n)
+{
+	char **v = calloc(n ? n : 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		v[i] = strdup(topics[i]);
+		if (!v[i]) {
+			free_topics(v, i);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+static void member_free(struct gmember *m)
+{
+	if (!m)
+		return;
+	assign_clear(m);
+	free_topics(m->topics, m->ntopics);
+	free(m->id);
+	free(m->client);
+	free(m);
+}
+
+static struct gmember *member_find(const struct group *g, const char *id)
+{
+	struct gmember *m;
+
+	for (m = g ? g->members : NULL; m; m = m->next)
+		if (!strcmp(m->id, id))
+			return m;
+	return NULL;
+}
+
+/* m's own copy of topic, or NULL when m does not read it. */
+static const char *member_topic(const struct gmember *m, const char *topic)
+{
+	size_t i;
+
+	for (i = 0; i < m->ntopics; i++)
+		if (!strcmp(m->topics[i], topic))
+			return m->topics[i];
+	return NULL;
+}
+
+static int member_owns(const struct gmember *m, const char *topic,
+    int32_t partition)
+{
+	size_t i, k;
+
+	for (i = 0; i < m->nassign; i++) {
+		if (strcmp(m->assign[i].topic, topic))
+			continue;
+		for (k = 0; k < m->assign[i].n; k++)
+			if (m->assign[i].parts[k] == partition)
+				return 1;
+	}
+	return 0;
+}
+
+/* Waiting members (held join during a rebalance) do not expire. */
+static int member_waiting(const struct group *g, const struct gmember *m)
+{
+	return g->state == G_REBALANCING && m->rejoined;
+}
+
+/* Parks the JOIN of m on c; a join held before is answered as replaced. */
+static void hold(struct gmember *m, struct conn *c, uint32_t corr)
+{
+	if (m->held) {
+		struct logd_msg r = { .api = LOGD_API_JOIN_GROUP,
+			.corr = m->held_corr };
+
+		conn_error(m->held, &r, LOGD_EREBALANCE, "replaced by a "
+		    "newer join of member \"%s\"", m->id);
+		m->held->parked--;
+		conn_put(m->held);
+	}
+	m->held = c;
+	m->held_corr = corr;
+	c->refs++;
+	c->parked++;
+}
+
+/* Answers the held join of m with an error (if any is held). */
+static void release_held(struct gmember *m, int code, const char *why)
+{
+	struct logd_msg r = { .api = LOGD_API_JOIN_GROUP };
+	struct conn *c = m->held;
+
+	if (!c)
+		return;
+	m->held = NULL;
+	r.corr = m->held_corr;
+	conn_error(c, &r, code, "%s", why);
+	c->parked--;
+	conn_put(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups                                                              */
+/* ------------------------------------------------------------------ */
+
+static struct group *group_get(const char *name)
+{
+	struct group *g;
+
+	for (g = groups; g; g = g->next) {
+		int d = strcmp(g->name, name);
+
+		if (!d)
+			return g;
+		if (d > 0)
+			break;
+	}
+	return NULL;
+}
+
+static struct group *group_new(const char *name)
+{
+	struct group **pp = &groups, *g = calloc(1, sizeof(*g));
+
+	if (!g || !(g->name = strdup(name))) {
+		free(g);
+		return NULL;
+	}
+	while (*pp && strcmp((*pp)->name, name) < 0)
+		pp = &(*pp)->next;
+	g->next = *pp;
+	*pp = g;
+	return g;
+}
+
+static void group_free(struct group *g)
+{
+	struct group **pp = &groups;
+	struct gmember *m;
+
+	while (*pp && *pp != g)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = g->next;
+	while ((m = g->members)) {
+		g->members = m->next;
+		release_held(m, LOGD_ECLOSED, "the group is gone");
+		member_free(m);
+	}
+	free(g->name);
+	free(g);
+}
+
+static void start_rebalance(struct group *g, const char *why)
+{
+	struct gmember *m;
+	int64_t longest = 0;
+
+	if (g->state == G_REBALANCING || !g->nmembers)
+		return;
+	g->state = G_REBALANCING;
+	for (m = g->members; m; m = m->next) {
+		m->rejoined = 0;
+		if (m->session_ms > longest)
+			longest = m->session_ms;
+	}
+	g->deadline = ev_now() + longest;
+	log_info("group %s: rebalance of generation %" PRId64 " started: %s",
+	    g->name, g->generation, why);
+}
+
+/* Unlinks and frees m; starts a rebalance for the others. */
+static void remove_member(struct group *g, struct gmember *m, const char *what)
+{
+	struct gmember **pp = &g->members;
+	char why[512];
+
+	while (*pp != m)
+		pp = &(*pp)->next;
+	*pp = m->next;
+	g->nmembers--;
+	log_info("group %s: member %s %s (%zu left)", g->name, m->id, what,
+	    g->nmembers);
+	snprintf(why, sizeof(why), "member %s %s", m->id, what);
+	release_held(m, LOGD_EMEMBER, why);
+	member_free(m);
+	start_rebalance(g, why);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The assignment of the next generation: per topic, its partitions in
+ * order, round-robin over the members subscribed to it by member id.
+ * Partition p goes to subscriber p mod n, so subscriber k gets k, k + n,
+ * k + 2n, ...  All or nothing: -ENOMEM leaves every member without one.
+ */
+static int compute_assignment(struct group *g)
+{
+	struct logd_topic_config tc;
+	struct gmember *m;
+	const char **topics;
+	size_t nt = 0, i, k, nsub, cnt;
+
+	for (m = g->members; m; m = m->next) {
+		assign_clear(m);
+		nt += m->ntopics;
+	}
+	topics = malloc((nt ? nt : 1) * sizeof(*topics));
+	if (!topics)
+		return -ENOMEM;
+	nt = 0;
+	for (m = g->members; m; m = m->next) {
+		for (i = 0; i < m->ntopics; i++)
+			topics[nt++] = m->topics[i];
+		m->assign = calloc(m->ntopics ? m->ntopics : 1,
+		    sizeof(*m->assign));
+		if (!m->assign)
+			goto fail;
+	}
+	qsort(topics, nt, sizeof(*topics), cmp_str);
+	for (i = 0; i < nt; i++) {
+		if (i && !strcmp(topics[i], topics[i - 1]))
+			continue;
+		if (logd_store_topic_config(srv.store, topics[i], &tc))
+			continue;         /* deleted since: nothing to own */
+		nsub = 0;
+		for (m = g->members; m; m = m->next)
+			nsub += member_topic(m, topics[i]) != NULL;
+		k = 0;
+		for (m = g->members; m; m = m->next) {
+			const char *mine = member_topic(m, topics[i]);
+			struct gassign *a;
+			size_t p, j;
+
+			if (!mine)
+				continue;
+			p = k++;
+			if (p >= (size_t)tc.partitions)
+				continue;
+			cnt = ((size_t)tc.partitions - p + nsub - 1) / nsub;
+			a = &m->assign[m->nassign];
+			a->parts = malloc(cnt * sizeof(*a->parts));
+			if (!a->parts)
+				goto fail;
+			for (j = 0; j < cnt; j++)
+				a->parts[j] = (int32_t)(p + j * nsub);
+			a->topic = mine;
+			a->n = cnt;
+			m->nassign++;
+		}
+	}
+	free(topics);
+	return 0;
+fail:
+	for (m = g->members; m; m = m->next)
+		assign_clear(m);
+	free(topics);
+	return -ENOMEM;
+}
+
+static void pack_assignment(msgpack_packer *pk, const struct gmember *m)
+{
+	size_t i, k;
+
+	msgpack_pack_array(pk, (uint32_t)m->nassign);
+	for (i = 0; i < m->nassign; i++) {
+		msgpack_pack_map(pk, 2);
+		logd_pack_kv_str(pk, "topic", m->assign[i].topic);
+		logd_pack_str(pk, "partitions");
+		msgpack_pack_array(pk, (uint32_t)m->assign[i].n);
+		for (k = 0; k < m->assign[i].n; k++)
+			msgpack_pack_int32(pk, m->assign[i].parts[k]);
+	}
+}
+
+static void reply_join(struct conn *c, uint32_t corr, const struct group *g,
+    const struct gmember *m)
+{
+	msgpack_packer *pk = &c->out.pk;
+
+	if (c->state == CONN_DEAD)
+		return;
+	logd_proto_begin(&c->out, LOGD_API_JOIN_GROUP, corr);
+	msgpack_pack_map(pk, 5);
+	logd_pack_kv_int(pk, "error", 0);
+	logd_pack_kv_str(pk, "member", m->id);
+	logd_pack_kv_int(pk, "generation", g->generation);
+	logd_pack_kv_int(pk, "heartbeat_ms", m->session_ms / 3);
+	logd_pack_str(pk, "assignment");
+	pack_assignment(pk, m);
+	conn_end(c, 0);
+}
+
+/*
+ * Ends the rebalance: removes the members that did not rejoin, moves to
+ * the next generation and answers every held join.
+ */
+static void complete(struct group *g)
+{
+	struct gmember *m, *next;
+	int64_t now = ev_now(), longest = 0;
+
+	for (m = g->members; m; m = next) {
+		next = m->next;
+		if (!m->rejoined)
+			remove_member(g, m, "did not rejoin within the "
+			    "rebalance timeout");
+	}
+	if (!g->nmembers)
+		return;
+	if (compute_assignment(g)) {
+		log_error("group %s: out of memory computing the assignment: "
+		    "members must join again", g->name);
+		for (m = g->members; m; m = m->next) {
+			release_held(m, -ENOMEM, "out of memory computing the "
+			    "assignment: join again");
+			m->rejoined = 0;
+			if (m->session_ms > longest)
+				longest = m->session_ms;
+		}
+		g->deadline = now + longest;
+		return;
+	}
+	g->generation++;
+	g->state = G_STABLE;
+	log_info("group %s: rebalance done, generation %" PRId64
+	    " (%zu members)", g->name, g->generation, g->nmembers);
+	/*
+	 * A reply may fail and close its connection, whose close only marks
+	 * members (group_drop_conn): the list does not change under us.
+	 */
+	for (m = g->members; m; m = m->next) {
+		struct conn *c = m->held;
+
+		m->seen = now;
+		if (!c)
+			continue;
+		m->held = NULL;
+		reply_join(c, m->held_corr, g, m);
+		c->parked--;
+		conn_put(c);
+	}
+}
+
+/*
+ * Brings g up to date after a change: removes members whose join's
+ * connection closed, ends a rebalance that waits for nobody, frees an
+ * empty group.  g may be freed: callers do not use it after.
+ */
+static void settle(struct group *g)
+{
+	struct gmember *m, *next;
+	int waiting = 0;
+
+	for (m = g->members; m; m = next) {
+		next = m->next;
+		if (m->gone)
+			remove_member(g, m, "closed its connection while its "
+			    "join waited");
+	}
+	if (g->state == G_REBALANCING) {
+		for (m = g->members; m; m = m->next)
+			if (!m->rejoined)
+				waiting = 1;
+		if (!waiting && g->nmembers)
+			complete(g);
+	}
+	if (!g->nmembers)
+		group_free(g);
+}
+
+/* Arms the timer for the earliest expiry or rebalance timeout. */
+static void arm(void)
+{
+	const struct group *g;
+	const struct gmember *m;
+	int64_t first = INT64_MAX, w;
+
+	for (g = groups; g; g = g->next) {
+		if (g->state == G_REBALANCING && g->deadline < first)
+			first = g->deadline;
+		for (m = g->members; m; m = m->next) {
+			if (m->gone) {
+				first = 0;
+				continue;
+			}
+			if (member_waiting(g, m))
+				continue;
+			w = m->seen + m->session_ms;
+			if (w < first)
+				first = w;
+		}
+	}
+	if (first == INT64_MAX) {
+		ev_timer_stop(&timer);
+		return;
+	}
+	ev_timer_start(&timer, first - ev_now());
+}
+
+static void on_timer(struct ev_timer *t)
+{
+	struct group *g, *gnext;
+	struct gmember *m, *next;
+	int64_t now = ev_now();
+	char what[128];
+
+	for (g = groups; g; g = gnext) {
+		gnext = g->next;
+		for (m = g->members; m; m = next) {
+			next = m->next;
+			if (m->gone || member_waiting(g, m) ||
+			    now - m->seen < m->session_ms)
+				continue;
+			snprintf(what, sizeof(what), "expired (no request for "
+			    "%" PRId64 " ms, session %" PRId64 " ms)",
+			    now - m->seen, m->session_ms);
+			remove_member(g, m, what);
+		}
+		if (g->state == G_REBALANCING && now >= g->deadline &&
+		    g->nmembers)
+			complete(g);
+		settle(g);
+	}
+	arm();
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+static int same_topics(const struct gmember *m,
+    const struct group_join_req *r)
+{
+	size_t i;
+
+	if (m->ntopics != r->ntopics)
+		return 0;
+	for (i = 0; i < r->ntopics; i++)
+		if (strcmp(m->topics[i], r->topics[i]))
+			return 0;
+	return 1;
+}
+
+static struct gmember *member_new(const struct group_join_req *r)
+{
+	struct gmember *m = calloc(1, sizeof(*m));
+	const char *client = r->client[0] ? r->client : "member";
+	char id[512];
+
+	if (!m)
+		return NULL;
+	snprintf(id, sizeof(id), "%s-%s-%" PRIu64, client, boot_id,
+	    ++member_seq);
+	m->id = strdup(id);
+	m->client = strdup(r->client);
+	m->topics = copy_topics(r->topics, r->ntopics);
+	if (!m->id || !m->client || !m->topics) {
+		if (m->topics)
+			m->ntopics = r->ntopics;
+		member_free(m);
+		return NULL;
+	}
+	m->ntopics = r->ntopics;
+	m->session_ms = r->session_ms;
+	m->seen = ev_now();
+	return m;
+}
+
+static void insert_member(struct group *g, struct gmember *m)
+{
+	struct gmember **pp = &g->members;
+
+	while (*pp && strcmp((*pp)->id, m->id) < 0)
+		pp = &(*pp)->next;
+	m->next = *pp;
+	*pp = m;
+	g->nmembers++;
+}
+
+void group_join(struct conn *c, const struct logd_msg *msg,
+    const struct group_join_req *r)
+{
+	struct group *g = group_get(r->group);
+	struct gmember *m;
+	char why[512];
+
+	if (srv.stopping) {
+		conn_error(c, msg, LOGD_ECLOSED, "logd is shutting down");
+		return;
+	}
+	if (r->member[0]) {
+		m = member_find(g, r->member);
+		if (!m) {
+			conn_error(c, msg, LOGD_EMEMBER, "group \"%s\" has no "
+			    "member \"%s\" (session expired, left, or logd "
+			    "restarted): join with member \"\"", r->group,
+			    r->member);
+			return;
+		}
+		m->seen = ev_now();
+		m->session_ms = r->session_ms;
+		if (!same_topics(m, r)) {
+			char **t = copy_topics(r->topics, r->ntopics);
+
+			if (!t) {
+				conn_error(c, msg, -ENOMEM, "out of memory");
+				return;
+			}
+			free_topics(m->topics, m->ntopics);
+			m->topics = t;
+			m->ntopics = r->ntopics;
+			log_info("group %s: member %s changed its topics",
+			    g->name, m->id);
+			snprintf(why, sizeof(why), "member %s changed its "
+			    "topics", m->id);
+			start_rebalance(g, why);
+		} else if (g->state == G_STABLE) {
+			/* Nothing changed: the current assignment. */
+			reply_join(c, msg->corr, g, m);
+			arm();
+			return;
+		}
+	} else {
+		if (!g && !(g = group_new(r->group))) {
+			conn_error(c, msg, -ENOMEM, "out of memory");
+			return;
+		}
+		m = member_new(r);
+		if (!m) {
+			if (!g->nmembers)
+				group_free(g);
+			conn_error(c, msg, -ENOMEM, "out of memory");
+			return;
+		}
+		insert_member(g, m);
+		log_info("group %s: member %s joined (%s, session %" PRId64
+		    " ms, %zu topics)", g->name, m->id, c->peer,
+		    m->session_ms, m->ntopics);
+		snprintf(why, sizeof(why), "member %s joined", m->id);
+		start_rebalance(g, why);
+	}
+	m->rejoined = 1;
+	hold(m, c, msg->corr);
+	settle(g);
+	arm();
+}
+
+int group_heartbeat(const char *group, const char *member,
+    int64_t generation, char *err, size_t errsz)
+{
+	struct group *g = group_get(group);
+	struct gmember *m = member_find(g, member);
+
+	if (!m) {
+		snprintf(err, errsz, "group \"%s\" has no member \"%s\" "
+		    "(session expired, left, or logd restarted): join with "
+		    "member \"\"", group, member);
+		return LOGD_EMEMBER;
+	}
+	m->seen = ev_now();
+	if (g->state == G_REBALANCING) {
+		if (m->rejoined)
+			return 0;
+		snprintf(err, errsz, "group \"%s\" is rebalancing: commit, "
+		    "then join again as \"%s\"", group, member);
+		return LOGD_EREBALANCE;
+	}
+	if (generation != g->generation) {
+		snprintf(err, errsz, "generation %" PRId64 " is not the "
+		    "current one (%" PRId64 "): join again", generation,
+		    g->generation);
+		return LOGD_EGENERATION;
+	}
+	return 0;
+}
+
+int group_leave(const char *group, const char *member, char *err,
+    size_t errsz)
+{
+	struct group *g = group_get(group);
+	struct gmember *m = member_find(g, member);
+
+	if (!m) {
+		snprintf(err, errsz, "group \"%s\" has no member \"%s\"",
+		    group, member);
+		return LOGD_EMEMBER;
+	}
+	remove_member(g, m, "left");
+	settle(g);
+	arm();
+	return 0;
+}
+
+int group_commit_check(const char *group, int64_t generation,
+    const char *member, const struct logd_offset_commit *oc, size_t n,
+    char *err, size_t errsz)
+{
+	struct group *g = group_get(group);
+	struct gmember *m;
+	size_t i;
+
+	if (generation == -1) {
+		if (!g)
+			return 0;
+		snprintf(err, errsz, "group \"%s\" has %zu members: commit as "
+		    "a member, with its generation", group, g->nmembers);
+		return LOGD_EGENERATION;
+	}
+	m = member_find(g, member);
+	if (!m) {
+		snprintf(err, errsz, "group \"%s\" has no member \"%s\"",
+		    group, member);
+		return LOGD_EMEMBER;
+	}
+	m->seen = ev_now();
+	if (generation != g->generation) {
+		snprintf(err, errsz, "generation %" PRId64 " is not the "
+		    "current one (%" PRId64 ") of group \"%s\"", generation,
+		    g->generation, group);
+		return LOGD_EGENERATION;
+	}
+	for (i = 0; i < n; i++)
+		if (!member_owns(m, oc[i].topic, oc[i].partition)) {
+			snprintf(err, errsz, "%s-%d is not assigned to member "
+			    "\"%s\" in generation %" PRId64, oc[i].topic,
+			    oc[i].partition, member, generation);
+			return LOGD_EMEMBER;
+		}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Listing, life cycle                                                 */
+/* ------------------------------------------------------------------ */
+
+const struct group *group_next(const struct group *g)
+{
+	return g ? g->next : groups;
+}
+
+const struct group *group_lookup(const char *name)
+{
+	return group_get(name);
+}
+
+const char *group_name(const struct group *g)
+{
+	return g->name;
+}
+
+size_t group_member_count(const char *name)
+{
+	const struct group *g = group_get(name);
+
+	return g ? g->nmembers : 0;
+}
+
+void group_pack(msgpack_packer *pk, const struct group *g)
+{
+	const struct gmember *m;
+	size_t i;
+
+	logd_pack_kv_str(pk, "state", !g ? "empty" :
+	    g->state == G_STABLE ? "stable" : "rebalancing");
+	logd_pack_kv_int(pk, "generation", g ? g->generation : 0);
+	logd_pack_str(pk, "members");
+	msgpack_pack_array(pk, g ? (uint32_t)g->nmembers : 0);
+	for (m = g ? g->members : NULL; m; m = m->next) {
+		msgpack_pack_map(pk, 5);
+		logd_pack_kv_str(pk, "member", m->id);
+		logd_pack_kv_str(pk, "client", m->client);
+		logd_pack_kv_int(pk, "session_ms", m->session_ms);
+		logd_pack_str(pk, "topics");
+		msgpack_pack_array(pk, (uint32_t)m->ntopics);
+		for (i = 0; i < m->ntopics; i++)
+			logd_pack_str(pk, m->topics[i]);
+		logd_pack_str(pk, "assignment");
+		pack_assignment(pk, m);
+	}
+}
+
+void group_drop_conn(struct conn *c)
+{
+	struct group *g;
+	struct gmember *m;
+	int any = 0;
+
+	for (g = groups; g; g = g->next)
+		for (m = g->members; m; m = m->next) {
+			if (m->held != c)
+				continue;
+			m->held = NULL;
+			m->gone = 1;
+			c->parked--;
+			conn_put(c);
+			any = 1;
+		}
+	if (any)
+		ev_timer_start(&timer, 0);
+}
+
+void group_shutdown(void)
+{
+	struct group *g;
+	struct gmember *m;
+
+	for (g = groups; g; g = g->next)
+		for (m = g->members; m; m = m->next)
+			release_held(m, LOGD_ECLOSED, "logd is shutting "
+			    "down: join again once it is back");
+}
+
+void group_init(void)
+{
+	timer.fn = on_timer;
+	snprintf(boot_id, sizeof(boot_id), "%" PRIx64 "%04x",
+	    (uint64_t)ev_wall(), (unsigned)getpid() & 0xffff);
+}
+
+void group_free_all(void)
+{
+	ev_timer_stop(&timer);
+	while (groups)
+		group_free(groups);
+}
