@@ -456,8 +456,9 @@ int logd_segment_verify(const char *path, struct logd_segment_report *report);
 /*
  * Calls fn for each batch in the .log file at path, in order, with its
  * bytes (valid only during the call) and the result of
- * logd_batch_check() on it; stops at the first invalid batch or when fn
- * returns non-zero (which is returned).
+ * logd_batch_check() on it (LOGD_EBADBATCH, not -EAGAIN, for a batch
+ * cut short by the end of the file); stops at the first invalid batch or
+ * when fn returns non-zero (which is returned).
  */
 int logd_segment_walk(const char *path,
     int (*fn)(void *arg, const uint8_t *batch, size_t len, int check,

@@ -1096,6 +1096,9 @@ logd_segment_walk(const char *path,
 		if (check != 0 && seg_all_zero(map + pos, len - pos))
 			break; /* preallocated tail */
 		if (check != 0) {
+			/* -EAGAIN: the file ends inside the batch */
+			if (check == -EAGAIN)
+				check = LOGD_EBADBATCH;
 			rc = fn(arg, map + pos, len - pos, check, NULL);
 			break;
 		}

@@ -1360,6 +1360,57 @@ START_TEST(test_verify)
 }
 END_TEST
 
+/* A batch cut short by the end of the file is reported as a malformed
+ * batch, by walk as by verify, never as -EAGAIN ("try again"). */
+static int
+last_check_walk(void *arg, const uint8_t *batch, size_t len, int check,
+    const struct logd_batch_info *info)
+{
+	int *last = arg;
+
+	(void)batch;
+	(void)len;
+	(void)info;
+	*last = check;
+	return 0;
+}
+
+START_TEST(test_walk_truncated)
+{
+	struct logd_log_config c;
+	struct logd_segment_report r;
+	struct model m = { 0 };
+	struct logd_log *log;
+	size_t cut;
+	int last = 1;
+
+	rng_state = 15;
+	small_config(&c);
+	log = open_log(&c, NULL);
+	append_model(log, &m, 3, 100, 1000, 50, 1);
+	append_model(log, &m, 3, 100, 1001, 50, 1);
+	logd_log_close(log);
+	/* keep the first batch and half of the second */
+	cut = batch_pos(&m, 1, 0) + m.len[1] / 2;
+	ck_assert_int_eq(truncate(seg_path(0, "log"), (off_t)cut), 0);
+	ck_assert_int_eq(logd_segment_walk(seg_path(0, "log"),
+	    last_check_walk, &last), 0);
+	ck_assert_int_eq(last, LOGD_EBADBATCH);
+	ck_assert_int_eq(logd_segment_verify(seg_path(0, "log"), &r), 0);
+	ck_assert_int_eq(r.error, LOGD_EBADBATCH);
+	ck_assert_int_eq(r.bad_position, (int64_t)batch_pos(&m, 1, 0));
+	ck_assert_uint_eq(r.batches, 1);
+	/* a file holding only the first batch header fields (the base
+	 * offset 0 and the length: not all zeros) */
+	ck_assert_int_eq(truncate(seg_path(0, "log"), 12), 0);
+	last = 1;
+	ck_assert_int_eq(logd_segment_walk(seg_path(0, "log"),
+	    last_check_walk, &last), 0);
+	ck_assert_int_eq(last, LOGD_EBADBATCH);
+	model_free(&m);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -1387,6 +1438,7 @@ log_suite(void)
 	ADD("flush", test_flush);
 	ADD("flush_failure", test_flush_failure);
 	ADD("verify", test_verify);
+	ADD("walk_truncated", test_walk_truncated);
 #undef ADD
 	return s;
 }
