@@ -105,7 +105,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->partition = LOGD_PARTITION_ANY;
 	o->acks = LOGD_ACKS_ALL;
 	o->linger_ms = -1;
-	while ((ch = getopt_long(argc, argv, "a:b:H:hJk:K:lL:p:qz:", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:H:hJk:K:lL:p:qVz:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
