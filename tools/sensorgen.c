@@ -113,6 +113,7 @@ struct gen {
 	struct station *st;
 	uint64_t rng;
 	uint64_t sent, acked, failed;
+	double start;             /* mono_s() when sending began */
 	int first_error;
 	char first_msg[256];
 };
@@ -375,9 +376,9 @@ ensure_topic(struct logd_client *c, const struct opts *o)
 }
 
 static void
-progress(struct gen *g, double start, int final)
+progress(struct gen *g, int final)
 {
-	double el = mono_s() - start;
+	double el = mono_s() - g->start;
 
 	fprintf(stderr, "\rsensorgen: %" PRIu64 " readings sent, %" PRIu64
 	    " stored, %" PRIu64 " failed, %.1f/s   %s", g->sent, g->acked,
@@ -396,7 +397,7 @@ run(struct gen *g, struct logd_producer *p)
 {
 	const struct opts *o = &g->o;
 	msgpack_sbuffer sb;
-	double start = mono_s(), next_progress = start + 0.5;
+	double start = g->start = mono_s(), next_progress = start + 0.5;
 	int tty = !o->quiet && isatty(STDERR_FILENO);
 	int64_t t0 = o->sim_start_ms >= 0 ? o->sim_start_ms : 0;
 	uint64_t k;
@@ -420,7 +421,7 @@ run(struct gen *g, struct logd_producer *p)
 				double now = mono_s(), left = due - now;
 
 				if (tty && now >= next_progress) {
-					progress(g, start, 0);
+					progress(g, 0);
 					next_progress = now + 0.5;
 				}
 				if (left <= 0 || stop)
@@ -449,15 +450,13 @@ run(struct gen *g, struct logd_producer *p)
 			goto out;
 		g->sent++;
 		if (o->sim_start_ms >= 0 && tty && mono_s() >= next_progress) {
-			progress(g, start, 0);
+			progress(g, 0);
 			next_progress = mono_s() + 0.5;
 		}
 	}
 	r = 0;
 out:
 	msgpack_sbuffer_destroy(&sb);
-	if (tty)
-		progress(g, start, 1);
 	return r;
 }
 
@@ -647,6 +646,9 @@ main(int argc, char **argv)
 		    logd_client_errmsg(c) : logd_strerror(r));
 	r = logd_producer_close(p);
 	p = NULL;
+	/* The last progress line, with every delivery counted. */
+	if (!g.o.quiet && isatty(STDERR_FILENO))
+		progress(&g, 1);
 	if (r < 0 && g.failed == 0)
 		tool_err("flush: %s", logd_strerror(r));
 	fflush(stdout);
