@@ -337,6 +337,45 @@ static int msg_fail(struct logd_msg *m, const char *fmt, ...)
 	return LOGD_EPROTO;
 }
 
+/*
+ * msgpack-c gives an empty str, bin or ext a NULL pointer.  Every user of
+ * a slice would then need a special case (memcpy(dst, NULL, 0) is
+ * undefined behaviour, and an _opt getter could not tell an empty value
+ * from a missing one), so empty slices are pointed at the frame instead,
+ * length 0.  mp_skip() has bounded the nesting.
+ */
+static void empty_slices(msgpack_object *o, const char *frame)
+{
+	uint32_t i;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		if (!o->via.str.ptr)
+			o->via.str.ptr = frame;
+		break;
+	case MSGPACK_OBJECT_BIN:
+		if (!o->via.bin.ptr)
+			o->via.bin.ptr = frame;
+		break;
+	case MSGPACK_OBJECT_EXT:
+		if (!o->via.ext.ptr)
+			o->via.ext.ptr = frame;
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		for (i = 0; i < o->via.array.size; i++)
+			empty_slices(&o->via.array.ptr[i], frame);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		for (i = 0; i < o->via.map.size; i++) {
+			empty_slices(&o->via.map.ptr[i].key, frame);
+			empty_slices(&o->via.map.ptr[i].val, frame);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
 int logd_proto_decode(const void *p, size_t n, msgpack_zone *zone,
     struct logd_msg *m)
 {
@@ -361,6 +400,7 @@ int logd_proto_decode(const void *p, size_t n, msgpack_zone *zone,
 		return -ENOMEM;
 	if (ur != MSGPACK_UNPACK_SUCCESS || off != n)
 		return msg_fail(m, "malformed msgpack in frame");
+	empty_slices(o, p);
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
 		return msg_fail(m, "frame is not an array [api, "
 		    "correlation_id, body]");

@@ -75,7 +75,15 @@
  *               the new generation and its own assignment.
  *               Assignment: per topic, the topic's partitions in order,
  *               round-robin over the members subscribed to it, sorted by
- *               member id; every partition has exactly one owner.
+ *               member id; every partition has exactly one owner.  Topics
+ *               with no partition for the member are left out.  A rejoin
+ *               that changes nothing while the group is stable is
+ *               answered at once.  topics: 1 to 1000 existing topics
+ *               (else LOGD_EPROTO, or LOGD_ENOTOPIC naming it); client
+ *               and member: printable ASCII, at most 128 and 255 bytes.
+ *               heartbeat_ms is session_ms / 3.  A held join is answered
+ *               LOGD_ECLOSED when logd shuts down; a member whose held
+ *               join's connection closes (or sends EOF) is removed.
  * HEARTBEAT 11  {group, member, generation}  -> {error}
  *               0: carry on.  LOGD_EREBALANCE: a rebalance started:
  *               commit what was consumed (with the current generation),
@@ -218,7 +226,8 @@ int logd_proto_frame(const void *p, size_t len, size_t max,
 
 /*
  * A decoded message.  body is the map; str and bin objects in it point
- * into the frame's bytes (valid as long as they are), arrays and maps
+ * into the frame's bytes (valid as long as they are; an empty one too,
+ * never NULL, so "" is not taken for a missing field), arrays and maps
  * live in the zone given to logd_proto_decode() (valid until it is
  * cleared).  err holds the message of the last failed decode or getter.
  */

@@ -2,7 +2,8 @@
  * check_regress.c - regression tests for bugs the fuzz targets and the
  * crash torture found (tests/fuzz, tests/torture.c).  Each test names
  * the input that found the bug; the same input stays in the target's
- * corpus, which `make check` replays (fuzz/replay_*).
+ * corpus, which `make check` replays (fuzz/replay_*).  A bug that logd
+ * itself had is also shown against a running logd (testlogd.h).
  */
 #include <check.h>
 #include <dirent.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "logd.h"
+#include "proto.h"
+#include "testlogd.h"
 
 static char tmp[256];
 static char part[300];
@@ -108,6 +111,164 @@ START_TEST(test_open_only_indexes)
 }
 END_TEST
 
+/*
+ * fuzz_frame (crash-ab2105bc..., corpus/frame/regress-empty-key): msgpack-c
+ * gives an empty str or bin a NULL pointer.  The harness's memcpy of an
+ * empty key was undefined behaviour, and so was logd's: h_admin.c copies
+ * config keys and values and METADATA's topic names with memcpy, which
+ * UBSan stops on for CREATE {config: {"": ...}} or METADATA {topics:
+ * [""]}; and PRODUCE's key getter could not tell an empty key (Kafka
+ * hashes it) from none (round-robin).  logd_proto_decode() now points
+ * every empty slice into the frame.
+ */
+static const uint8_t empty_key_frame[] = {
+	0x00, 0x00, 0x00, 0x16, 0x93, 0x00, 0x01, 0x89, 0x22, 0x2c, 0x74,
+	0x72, 0x61, 0x63, 0x65, 0x01, 0x1a, 0x00, 0x3c, 0x06, 0x00, 0x00,
+	0x6d, 0x01, 0xa0, 0x16
+};
+
+START_TEST(test_decode_empty_slices)
+{
+	/* [5, 1, {"": "", "key": bin "", "topic": "t"}] */
+	static const uint8_t msg[] = {
+		0x93, 0x05, 0x01, 0x83, 0xa0, 0xa0, 0xa3, 'k', 'e', 'y',
+		0xc4, 0x00, 0xa5, 't', 'o', 'p', 'i', 'c', 0xa1, 't'
+	};
+	const msgpack_object_kv *kv;
+	struct logd_msg m;
+	msgpack_zone zone;
+	const void *bin;
+	const char *str;
+	size_t len = 99, flen = 0;
+
+	ck_assert(msgpack_zone_init(&zone, 1024));
+	ck_assert_int_eq(logd_proto_decode(msg, sizeof(msg), &zone, &m), 0);
+	kv = &m.body->via.map.ptr[0];
+	ck_assert_uint_eq(kv->key.via.str.size, 0);
+	ck_assert_ptr_nonnull(kv->key.via.str.ptr);
+	ck_assert_ptr_nonnull(kv->val.via.str.ptr);
+	/* present and empty: a pointer, length 0; absent: NULL */
+	ck_assert_int_eq(logd_proto_bin_opt(&m, NULL, "key", &bin, &len), 0);
+	ck_assert_ptr_nonnull(bin);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(logd_proto_bin_opt(&m, NULL, "nokey", &bin, &len),
+	    0);
+	ck_assert_ptr_null(bin);
+	ck_assert_int_eq(logd_proto_str(&m, NULL, "", &str, &len), 0);
+	ck_assert_ptr_nonnull(str);
+	ck_assert_uint_eq(len, 0);
+	/* The input the fuzzer found: its first frame decodes, keys set. */
+	ck_assert_int_eq(logd_proto_frame(empty_key_frame,
+	    sizeof(empty_key_frame), 1 << 20, &flen), 0);
+	ck_assert_int_eq(logd_proto_decode(empty_key_frame + 4, flen - 4,
+	    &zone, &m), 0);
+	for (len = 0; len < m.body->via.map.size; len++)
+		ck_assert_ptr_nonnull(m.body->via.map.ptr[len].key.via.str.ptr);
+	msgpack_zone_destroy(&zone);
+}
+END_TEST
+
+/* One request on fd; the reply decoded into m (zone), its error code. */
+static int64_t call(int fd, struct logd_pbuf *b, msgpack_zone *zone,
+    struct logd_msg *m, uint8_t *buf, size_t size)
+{
+	size_t have = 0, flen = 0;
+	int64_t err = 1;
+	ssize_t n;
+
+	ck_assert_int_eq(logd_proto_end(b, 0), 0);
+	ck_assert_int_eq(write(fd, b->data, b->len), (ssize_t)b->len);
+	logd_pbuf_reset(b);
+	while (logd_proto_frame(buf, have, size, &flen) == -EAGAIN) {
+		n = read(fd, buf + have, size - have);
+		ck_assert_msg(n > 0, "logd closed the connection (n %zd)", n);
+		have += (size_t)n;
+	}
+	ck_assert_uint_eq(have, flen);
+	ck_assert_int_eq(logd_proto_decode(buf + 4, flen - 4, zone, m), 0);
+	ck_assert_int_eq(logd_proto_int(m, NULL, "error", &err), 0);
+	return err;
+}
+
+/* The same bug against a running logd: each request gets its answer,
+ * logd lives on and exits cleanly (a sanitizer report would not). */
+START_TEST(test_daemon_empty_strings)
+{
+	struct testlogd t;
+	struct logd_batch_builder *bb;
+	struct logd_pbuf b;
+	struct logd_msg m;
+	msgpack_zone zone;
+	msgpack_packer *pk = &b.pk;
+	static uint8_t buf[1 << 16];
+	const msgpack_object_array *a;
+	const uint8_t *batch;
+	size_t len;
+	int64_t v;
+	int32_t want = logd_partition_for_key("", 0, 4);
+	int fd, i;
+
+	ck_assert_int_eq(testlogd_start(&t, NULL), 0);
+	ck_assert(msgpack_zone_init(&zone, 4096));
+	logd_pbuf_init(&b);
+	fd = testlogd_connect(&t);
+	ck_assert_int_ge(fd, 0);
+
+	/* METADATA {topics: [""]}: the topic is reported unknown. */
+	logd_proto_begin(&b, LOGD_API_METADATA, 1);
+	msgpack_pack_map(pk, 1);
+	logd_pack_str(pk, "topics");
+	msgpack_pack_array(pk, 1);
+	logd_pack_str(pk, "");
+	ck_assert_int_eq(call(fd, &b, &zone, &m, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(logd_proto_array(&m, NULL, "topics", &a), 0);
+	ck_assert_uint_eq(a->size, 1);
+	ck_assert_int_eq(logd_proto_int(&m, &a->ptr[0], "error", &v), 0);
+	ck_assert_int_ne(v, 0);
+
+	/* CREATE with an empty config key, then an empty value: refused. */
+	for (i = 0; i < 2; i++) {
+		logd_proto_begin(&b, LOGD_API_CREATE, 2);
+		msgpack_pack_map(pk, 3);
+		logd_pack_kv_str(pk, "topic", "e");
+		logd_pack_kv_int(pk, "partitions", 4);
+		logd_pack_str(pk, "config");
+		msgpack_pack_map(pk, 1);
+		logd_pack_kv_str(pk, i ? "retention.ms" : "", "");
+		ck_assert_int_eq(call(fd, &b, &zone, &m, buf, sizeof(buf)),
+		    LOGD_EBADCONFIG);
+	}
+	logd_proto_begin(&b, LOGD_API_CREATE, 3);
+	msgpack_pack_map(pk, 2);
+	logd_pack_kv_str(pk, "topic", "e");
+	logd_pack_kv_int(pk, "partitions", 4);
+	ck_assert_int_eq(call(fd, &b, &zone, &m, buf, sizeof(buf)), 0);
+
+	/* An empty key is a key: Kafka's partitioner, every time. */
+	ck_assert_int_eq(logd_batch_builder_new(&bb), 0);
+	ck_assert_int_eq(logd_batch_builder_add(bb, 1764000000000LL, "", 0,
+	    "v", 1, NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(bb, &batch, &len), 0);
+	for (i = 0; i < 3; i++) {
+		logd_proto_begin(&b, LOGD_API_PRODUCE, 10 + (uint32_t)i);
+		msgpack_pack_map(pk, 4);
+		logd_pack_kv_str(pk, "topic", "e");
+		logd_pack_kv_int(pk, "acks", 1);
+		logd_pack_kv_bin(pk, "key", "", 0);
+		logd_pack_kv_bin(pk, "records", batch, len);
+		ck_assert_int_eq(call(fd, &b, &zone, &m, buf, sizeof(buf)), 0);
+		ck_assert_int_eq(logd_proto_int(&m, NULL, "partition", &v), 0);
+		ck_assert_int_eq(v, want);
+	}
+	logd_batch_builder_free(bb);
+	close(fd);
+	logd_pbuf_free(&b);
+	msgpack_zone_destroy(&zone);
+	ck_assert_int_eq(testlogd_term(&t), 0);
+	testlogd_stop(&t);
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
 	Suite *s = suite_create("regress");
@@ -117,6 +278,11 @@ static Suite *regress_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_open_empty_dir);
 	tcase_add_test(tc, test_open_only_indexes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("empty_str_and_bin");
+	tcase_add_test(tc, test_decode_empty_slices);
+	tcase_add_test(tc, test_daemon_empty_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }
