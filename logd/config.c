@@ -19,7 +19,7 @@
 
 #include "daemon.h"
 
-enum ktype { K_PATH, K_STR, K_LEVEL, K_MS, K_U64, K_BOOL };
+enum ktype { K_PATH, K_STR, K_ADDR, K_LEVEL, K_MS, K_U64, K_BOOL };
 
 static const struct key {
 	const char *name;
@@ -30,7 +30,7 @@ static const struct key {
 } keys[] = {
 #define F(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 	{ "datadir", K_PATH, F(datadir), 0 },
-	{ "listen", K_STR, F(listen), 0 },
+	{ "listen", K_ADDR, F(listen), 0 },
 	{ "unix_socket", K_PATH, F(unix_socket), 0 },
 	{ "log_level", K_LEVEL, F(log_level), 0 },
 	{ "log_file", K_PATH, F(log_file), 0 },
@@ -92,6 +92,33 @@ static int parse_bool(const char *v, int *out)
 	return 0;
 }
 
+/*
+ * "none", or ADDR:PORT with a decimal port 0-65535 (0: any free port);
+ * ADDR may be empty (all interfaces) or a bracketed IPv6 address.  Checked
+ * here so that a bad value is reported with its file and line, before the
+ * datadir is touched; whether ADDR resolves is left to listen time.
+ */
+static int check_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':'), *p;
+	long port = 0;
+
+	if (!strcmp(v, "none"))
+		return 0;
+	if (!colon || !colon[1] || strlen(colon + 1) > 5)
+		return -1;
+	for (p = colon + 1; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		port = port * 10 + (*p - '0');
+	}
+	if (port > 65535)
+		return -1;
+	if (v[0] == '[' && (colon == v + 1 || colon[-1] != ']'))
+		return -1;
+	return 0;
+}
+
 static int set_key(struct config *c, const struct key *k, const char *v,
     char *err, size_t errsz)
 {
@@ -102,12 +129,18 @@ static int set_key(struct config *c, const struct key *k, const char *v,
 	switch (k->type) {
 	case K_PATH:
 	case K_STR:
+	case K_ADDR:
+		if (k->type == K_ADDR && check_listen(v)) {
+			snprintf(err, errsz, "%s: \"%s\" is not ADDR:PORT "
+			    "(a port 0-65535) or none", k->name, v);
+			return -1;
+		}
 		if (strlen(v) >= k->size) {
 			snprintf(err, errsz, "%s: value longer than %zu bytes",
 			    k->name, k->size - 1);
 			return -1;
 		}
-		if (k->type == K_STR && !*v) {
+		if (k->type != K_PATH && !*v) {
 			snprintf(err, errsz, "%s: empty value", k->name);
 			return -1;
 		}

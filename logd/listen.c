@@ -46,6 +46,27 @@ static void on_accept(struct ev_io *io, uint32_t events)
 	}
 }
 
+/* Says where TCP listens, with the port the kernel chose for port 0. */
+static void log_tcp_port(int fd, const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int port = -1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (port >= 0 && strlen(spec) > 2 &&
+	    strcmp(spec + strlen(spec) - 2, ":0") == 0)
+		log_info("listening on %.*s:%d", (int)strlen(spec) - 2, spec,
+		    port);
+	else
+		log_info("listening on %s", spec);
+}
+
 static int listen_tcp(const char *spec)
 {
 	char host[256], *colon;
@@ -145,7 +166,7 @@ int listen_start(void)
 		tcp_io.fd = fd;
 		tcp_io.fn = on_accept;
 		ev_add(&tcp_io, EPOLLIN);
-		log_info("listening on %s", srv.cfg.listen);
+		log_tcp_port(fd, srv.cfg.listen);
 	}
 	if (srv.cfg.unix_socket[0]) {
 		fd = listen_unix(srv.cfg.unix_socket);

@@ -2,7 +2,8 @@
  * main.c - logd: parse the command line and the config, then serve.
  *
  * Settings come from the embedded defaults, then the config file (-c),
- * then the flags, each overriding the one before.  Anything wrong is said
+ * then the flags, each overriding the one before: -s key=value sets any
+ * logd.conf key, the other flags are shorthands for the common ones.  Anything wrong is said
  * on stderr and logd exits 1 before touching the datadir.
  */
 #include "config.h"
@@ -18,7 +19,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: logd [-fhV] [-c file] [-d datadir] [-l addr:port] "
-	    "[-u path] [-L level] [-o logfile]\n");
+	    "[-u path] [-L level]\n"
+	    "            [-o logfile] [-s key=value ...]\n");
 }
 
 int main(int argc, char **argv)
@@ -28,17 +30,30 @@ int main(int argc, char **argv)
 		['L'] = "log_level", ['o'] = "log_file",
 	};
 	const char *conf = NULL, *set[128] = { 0 };
+	char *kv[64];
 	char err[1024];
 	sigset_t sigs;
-	int ch, rc;
+	int ch, rc, nkv = 0, i;
 
-	while ((ch = getopt(argc, argv, "c:d:l:u:L:o:fhV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:l:u:L:o:s:fhV")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
 			break;
 		case 'd': case 'l': case 'u': case 'L': case 'o':
 			set[ch] = optarg;
+			break;
+		case 's':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "logd: -s %s: expected "
+				    "key=value\n", optarg);
+				return 1;
+			}
+			if (nkv == (int)(sizeof(kv) / sizeof(kv[0]))) {
+				fprintf(stderr, "logd: too many -s\n");
+				return 1;
+			}
+			kv[nkv++] = optarg;
 			break;
 		case 'f':
 			break;
@@ -61,6 +76,17 @@ int main(int argc, char **argv)
 	if (conf && config_load(&srv.cfg, conf, err, sizeof(err))) {
 		fprintf(stderr, "logd: %s\n", err);
 		return 1;
+	}
+	for (i = 0; i < nkv; i++) {
+		char *eq = strchr(kv[i], '=');
+
+		*eq = 0;
+		rc = config_set(&srv.cfg, kv[i], eq + 1, err, sizeof(err));
+		*eq = '=';
+		if (rc) {
+			fprintf(stderr, "logd: -s %s: %s\n", kv[i], err);
+			return 1;
+		}
 	}
 	for (ch = 0; ch < 128; ch++) {
 		if (!set[ch])
