@@ -711,6 +711,13 @@ START_TEST(test_bad_usage)
 	    NULL);
 	expect_error(3, "logtail: cannot connect to 127.0.0.1:1",
 	    "logtail", "-b", "127.0.0.1:1", "u", NULL);
+	expect_error(3, "cannot connect to nosuchhost.invalid:9: unknown "
+	    "host", "logtail", "-b", "nosuchhost.invalid:9", "u", NULL);
+	expect_error(3, "cannot connect to /nonexistent/logd.sock: no such "
+	    "socket file", "logtail", "-b", "/nonexistent/logd.sock", "u",
+	    NULL);
+	expect(0, "logput " LOGD_VERSION_STRING "\n", NULL, "logput", "-V",
+	    NULL);
 
 	expect_error(2, "logput: invalid option", "logput", B, "-Z", "u",
 	    NULL);
@@ -816,6 +823,171 @@ START_TEST(test_admin)
 }
 END_TEST
 
+/* ---- offsets below the log start (retention moved it) ---- */
+
+static void setup_retention(void)
+{
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, "retention_check_ms = 50\n"), 0);
+}
+
+/* The log start offset of partition 0 of topic, from logctl --json. */
+static long long log_start(const char *topic)
+{
+	struct run r;
+	const char *p;
+	long long v;
+
+	run(&r, NULL, "logctl", B, "--json", "describe", topic, NULL);
+	ck_assert_int_eq(r.status, 0);
+	p = strstr(out_of(&r), "\"start\":");
+	ck_assert_ptr_nonnull(p);
+	v = atoll(p + 8);
+	run_free(&r);
+	return v;
+}
+
+START_TEST(test_below_start)
+{
+	struct tool_buf in = TOOL_BUF_INIT;
+	char want[200];
+	struct run r;
+	long long start = 0;
+	int i;
+
+	expect(0, "created topic rt\n", NULL, "logctl", B, "create", "rt",
+	    "--config", "segment.bytes=65536", "--config",
+	    "retention.bytes=65536", NULL);
+	/* 200 records of 1000 bytes, 4 to a batch: several segments */
+	for (i = 0; i < 200; i++) {
+		char line[1001];
+
+		memset(line, '.', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\0';
+		memcpy(line, "0000", 4);
+		line[3] = (char)('0' + i % 10);
+		tool_buf_adds(&in, line);
+		tool_buf_addc(&in, '\n');
+	}
+	tool_buf_addc(&in, '\0');
+	/* group G reads one record before retention can start */
+	expect(0, "", "first\n", "logput", B, "-q", "rt", NULL);
+	expect(0, "first\n", NULL, "logtail", B, "-g", "G", "-c", "1", "rt",
+	    NULL);
+	expect(0, "", in.data, "logput", B, "-q", "-z", "4000", "rt", NULL);
+	tool_buf_free(&in);
+	/* the broker deletes old segments every 50 ms; wait for it */
+	for (i = 0; i < 400 && (start = log_start("rt")) == 0; i++)
+		usleep(25000);
+	ck_assert_int_gt(start, 0);
+
+	snprintf(want, sizeof(want), "offset 0 is below the start of rt "
+	    "partition 0: the log starts at offset %lld", start);
+	expect_error(1, want, "logtail", B, "-o", "0", "rt", NULL);
+	/* beginning means the log start, whatever it is now */
+	snprintf(want, sizeof(want), "%lld\n", start);
+	expect(0, want, NULL, "logtail", B, "-o", "beginning", "-c", "1",
+	    "-F", "%o\\n", "rt", NULL);
+	/* a time before every record starts at the log start too */
+	expect(0, want, NULL, "logtail", B, "-s", "2000-01-01T00:00:00Z",
+	    "-c", "1", "-F", "%o\\n", "rt", NULL);
+	/* a group whose offset fell below the start: warned, then from
+	 * the start */
+	run(&r, NULL, "logtail", B, "-g", "G", "-c", "1", "-F", "%o\n",
+	    "rt", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), want);
+	ck_assert_ptr_nonnull(strstr(err_of(&r), "below the log start"));
+	run_free(&r);
+}
+END_TEST
+
+/* ---- logd's own command line ---- */
+
+/* Runs logd with the arguments after the first, expecting exit 1 and msg
+ * on stderr. */
+static void logd_fails(const char *msg, ...)
+{
+	char *argv[32], err[2048];
+	va_list ap;
+	int n = 1, st;
+
+	argv[0] = "logd";
+	va_start(ap, msg);
+	while (n < 31 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	st = testlogd_run(argv, 10000, err, sizeof(err));
+	ck_assert_msg(st == 1, "logd %s: status %d, want 1 (%s)", argv[1], st,
+	    err);
+	ck_assert_msg(strstr(err, msg) != NULL, "logd %s: stderr %s lacks %s",
+	    argv[1], err, msg);
+}
+
+START_TEST(test_logd_usage)
+{
+	char dir[400], conf[420], sock[420], *argv[16];
+	struct stat st;
+	struct run r;
+	pid_t pid;
+	FILE *f;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/d2", T.dir);
+	/* a port out of range is refused before anything is opened */
+	logd_fails("listen: \"127.0.0.1:99999\" is not ADDR:PORT", "-d", dir,
+	    "-l", "127.0.0.1:99999", NULL);
+	logd_fails("is not ADDR:PORT", "-d", dir, "-l", "localhost", NULL);
+	ck_assert_int_ne(stat(dir, &st), 0);
+	/* in a file, with its line */
+	snprintf(conf, sizeof(conf), "%s/bad.conf", T.dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "datadir = %s\nlisten = 127.0.0.1:65536\n", dir);
+	fclose(f);
+	logd_fails("bad.conf:2: listen:", "-c", conf, NULL);
+	/* -s sets any setting, and is checked like the file */
+	logd_fails("-s bogus=1: unknown key \"bogus\"", "-d", dir, "-s",
+	    "bogus=1", NULL);
+	logd_fails("-s noequals: expected key=value", "-d", dir, "-s",
+	    "noequals", NULL);
+	logd_fails("max_frame_bytes: \"10\" is not an integer >= 1024", "-d",
+	    dir, "-s", "max_frame_bytes=10", NULL);
+	logd_fails("nothing to serve on", "-d", dir, "-s", "listen=none",
+	    NULL);
+
+	/* a daemon started with -s uses the setting */
+	snprintf(sock, sizeof(sock), "%s/s2.sock", T.dir);
+	argv[0] = (char *)testlogd_binary();
+	argv[1] = "-d";
+	argv[2] = dir;
+	argv[3] = "-s";
+	argv[4] = "listen=none";
+	argv[5] = "-u";
+	argv[6] = sock;
+	argv[7] = "-s";
+	argv[8] = "default.partitions=3";
+	argv[9] = "-o";
+	argv[10] = conf;
+	argv[11] = NULL;
+	snprintf(conf, sizeof(conf), "%s/d2.log", T.dir);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
+	    environ), 0);
+	for (i = 0; i < 1000 && stat(sock, &st) != 0; i++)
+		usleep(10000);
+	expect(0, "created topic three\n", NULL, "logctl", "-b", sock,
+	    "create", "three", NULL);
+	run(&r, NULL, "logctl", "-b", sock, "describe", "three", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "topic three: 3 "
+	    "partitions\n"));
+	run_free(&r);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(wait_status(pid), 0);
+}
+END_TEST
+
 static Suite *tools_suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -834,6 +1006,7 @@ static Suite *tools_suite(void)
 		{ "verify", test_verify },
 		{ "bad_usage", test_bad_usage },
 		{ "admin", test_admin },
+		{ "logd_usage", test_logd_usage },
 	};
 	size_t i;
 
@@ -843,6 +1016,14 @@ static Suite *tools_suite(void)
 		tcase_add_checked_fixture(tc, setup, teardown);
 		tcase_set_timeout(tc, 60);
 		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	{
+		TCase *tc = tcase_create("below_start");
+
+		tcase_add_checked_fixture(tc, setup_retention, teardown);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, test_below_start);
 		suite_add_tcase(s, tc);
 	}
 	return s;

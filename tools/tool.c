@@ -350,9 +350,16 @@ int tool_connect(const char *addr, struct logd_client **out)
 	addr = tool_broker_addr(addr);
 	rc = logd_client_open(addr, NULL, out);
 	if (rc < 0) {
+		/* -ENOENT: no such socket file, or a host name that does
+		 * not resolve (logd_client_open's contract). */
+		int is_unix = addr[0] == '/' || addr[0] == '.' ||
+		    strncmp(addr, "unix:", 5) == 0;
+
 		tool_err("cannot connect to %s: %s", addr,
 		    rc == -ECONNREFUSED ? "connection refused (is logd "
-		    "running?)" : logd_strerror(rc));
+		    "running?)" : rc == -ENOENT && is_unix ? "no such "
+		    "socket file (is logd running with unix_socket?)" :
+		    rc == -ENOENT ? "unknown host" : logd_strerror(rc));
 		return TOOL_EXIT_CONNECT;
 	}
 	return 0;
