@@ -1055,7 +1055,10 @@ struct logd_consumer_options {
 	 * keeps its own state can make it durable first) and when new ones
 	 * are given (after they are assigned).  May be NULL.  The callbacks
 	 * must not call back into the consumer except
-	 * logd_consumer_position().
+	 * logd_consumer_position() and, in on_revoke,
+	 * logd_consumer_seek() to an offset >= 0 (to choose the offset
+	 * committed for a partition given up, when the application has not
+	 * processed everything poll returned).
 	 */
 	void (*on_revoke)(void *arg, const struct logd_group_assignment *a,
 	    size_t n);
@@ -1153,12 +1156,19 @@ int logd_consumer_commit(struct logd_consumer *cs);
  * poll then reads the partitions this member owns, from the group's
  * committed offsets (opts->start_offset where there is none), heartbeats
  * in the background of poll, and follows rebalances: on one it calls
- * on_revoke, commits its positions, rejoins, and calls on_assign.  After
- * a logd restart it rejoins as a new member and resumes from the
- * committed offsets.  logd_consumer_close() of a subscribed consumer
+ * on_revoke, commits its positions, rejoins, and calls on_assign.  The
+ * broker holds a join until the rebalance is done (up to the largest
+ * session_ms in the group): meanwhile poll returns 0 after its timeout.
+ * A member the broker removed (silent past session_ms) rejoins as a new
+ * member by itself and resumes from the committed offsets.  A logd
+ * restart breaks the connection (poll returns LOGD_ECLOSED and the
+ * client stays unusable): open a new client and consumer and subscribe
+ * again; the new member resumes from the committed offsets.
+ * logd_consumer_close() of a subscribed consumer calls on_revoke and
  * leaves the group (it commits nothing: call logd_consumer_commit()
  * first).  Errors: -EINVAL (no group, or assign was used), LOGD_EBADNAME,
- * -ENOMEM.
+ * -ENOMEM.  logd_consumer_assign() and _unassign() on a subscribed
+ * consumer: -EINVAL.
  */
 int logd_consumer_subscribe(struct logd_consumer *cs, const char *topic);
 
