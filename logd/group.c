@@ -178,25 +178,11 @@ static int member_waiting(const struct group *g, const struct gmember *m)
 	return g->state == G_REBALANCING && m->rejoined;
 }
 
-/* Parks the JOIN of m on c; a join held before is answered as replaced. */
-static void hold(struct gmember *m, struct conn *c, uint32_t corr)
-{
-	if (m->held) {
-		struct logd_msg r = { .api = LOGD_API_JOIN_GROUP,
-			.corr = m->held_corr };
-
-		conn_error(m->held, &r, LOGD_EREBALANCE, "replaced by a "
-		    "newer join of member \"%s\"", m->id);
-		m->held->parked--;
-		conn_put(m->held);
-	}
-	m->held = c;
-	m->held_corr = corr;
-	c->refs++;
-	c->parked++;
-}
-
-/* Answers the held join of m with an error (if any is held). */
+/*
+ * Answers the held join of m with an error (if any is held).  m->held is
+ * cleared first: an error reply that closes the connection calls
+ * group_drop_conn(), which must not find it.
+ */
 static void release_held(struct gmember *m, int code, const char *why)
 {
 	struct logd_msg r = { .api = LOGD_API_JOIN_GROUP };
@@ -209,6 +195,17 @@ static void release_held(struct gmember *m, int code, const char *why)
 	conn_error(c, &r, code, "%s", why);
 	c->parked--;
 	conn_put(c);
+}
+
+/* Parks the JOIN of m on c; a join held before is answered as replaced. */
+static void hold(struct gmember *m, struct conn *c, uint32_t corr)
+{
+	release_held(m, LOGD_EREBALANCE, "replaced by a newer join of the "
+	    "same member");
+	m->held = c;
+	m->held_corr = corr;
+	c->refs++;
+	c->parked++;
 }
 
 /* ------------------------------------------------------------------ */
