@@ -226,7 +226,8 @@ int logd_proto_frame(const void *p, size_t len, size_t max,
 
 /*
  * A decoded message.  body is the map; str and bin objects in it point
- * into the frame's bytes (valid as long as they are), arrays and maps
+ * into the frame's bytes (valid as long as they are; an empty one too,
+ * never NULL, so "" is not taken for a missing field), arrays and maps
  * live in the zone given to logd_proto_decode() (valid until it is
  * cleared).  err holds the message of the last failed decode or getter.
  */
