@@ -445,7 +445,8 @@ START_TEST(test_group_resume)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_int_eq(tool_json_check(r.out.data, r.out.len, err,
 	    sizeof(err)), 0);
-	ck_assert_str_eq(out_of(&r), "{\"group\":\"G\",\"lag\":2,\"offsets\":["
+	ck_assert_str_eq(out_of(&r), "{\"group\":\"G\",\"state\":\"empty\","
+	    "\"generation\":0,\"members\":[],\"lag\":2,\"offsets\":["
 	    "{\"topic\":\"g\",\"partition\":0,\"offset\":3,\"end\":3,"
 	    "\"lag\":0},{\"topic\":\"g\",\"partition\":1,\"offset\":1,"
 	    "\"end\":3,\"lag\":2}]}\n");
@@ -470,10 +471,12 @@ START_TEST(test_group_resume)
 	    "logctl", B, "reset", "G", "--topic", "g", "--to", "1", "-p", "0",
 	    NULL);
 	expect(0, "c\ne\nb\nd\nf\n", NULL, "logtail", B, "-g", "G", "g", NULL);
-	expect(0, "GROUP                          PARTITIONS          LAG\n"
-	    "G                                       2            0\n"
-	    "H                                       2            0\n", NULL,
-	    "logctl", B, "groups", NULL);
+	expect(0, "GROUP                          STATE       MEMBERS "
+	    "PARTITIONS          LAG\n"
+	    "G                              empty             0          2 "
+	    "           0\n"
+	    "H                              empty             0          2 "
+	    "           0\n", NULL, "logctl", B, "groups", NULL);
 	expect(0, "deleted group G\n", NULL, "logctl", B, "delete-group", "G",
 	    NULL);
 	expect(1, "", NULL, "logctl", B, "delete-group", "G", NULL);
@@ -988,6 +991,41 @@ START_TEST(test_logd_usage)
 }
 END_TEST
 
+/* ---- a LogAppendTime topic stamps what it appends ---- */
+
+START_TEST(test_log_append_time)
+{
+	struct run r;
+	long long before = (long long)time(NULL) * 1000, t;
+	const char *p;
+	int n = 0;
+
+	expect(0, "created topic lat\n", NULL, "logctl", B, "create", "lat",
+	    "--config", "message.timestamp.type=LogAppendTime", NULL);
+	expect(0, "created topic ct\n", NULL, "logctl", B, "create", "ct",
+	    NULL);
+	/* readings stamped 2020-01-01 by the producer */
+	expect(0, "", NULL, "sensorgen", B, "-q", "-t", "lat", "-c", "3",
+	    "-s", "1", "-S", "2020-01-01T00:00:00Z", NULL);
+	expect(0, "", NULL, "sensorgen", B, "-q", "-t", "ct", "-c", "1",
+	    "-s", "1", "-S", "2020-01-01T00:00:00Z", NULL);
+	/* CreateTime keeps the producer's time */
+	expect(0, "1577836800000\n", NULL, "logtail", B, "-F", "%T\n", "ct",
+	    NULL);
+	/* LogAppendTime: the broker's clock, at or after the test began */
+	run(&r, NULL, "logtail", B, "-F", "%T\n", "lat", NULL);
+	ck_assert_int_eq(r.status, 0);
+	for (p = out_of(&r); *p != '\0'; p = strchr(p, '\n') + 1) {
+		t = atoll(p);
+		ck_assert_int_ge(t, before - 1000);
+		ck_assert_int_lt(t, before + 600000);
+		n++;
+	}
+	ck_assert_int_eq(n, 3);
+	run_free(&r);
+}
+END_TEST
+
 static Suite *tools_suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -1007,6 +1045,7 @@ static Suite *tools_suite(void)
 		{ "bad_usage", test_bad_usage },
 		{ "admin", test_admin },
 		{ "logd_usage", test_logd_usage },
+		{ "log_append_time", test_log_append_time },
 	};
 	size_t i;
 
