@@ -1026,6 +1026,49 @@ START_TEST(test_log_append_time)
 }
 END_TEST
 
+/* ---- logbench: each test runs and reports what it did, as JSON ---- */
+
+START_TEST(test_logbench)
+{
+	struct run r;
+
+	setenv("LOGD_BROKER", T.addr, 1);
+	run(&r, NULL, "logbench", "produce", "-n", "3000", "-s", "50",
+	    "--acks", "all", "-t", "lb", NULL);
+	ck_assert_msg(r.status == 0, "%s", err_of(&r));
+	check_json_lines(out_of(&r));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"test\":\"produce\","
+	    "\"topic\":\"lb\",\"records\":3000,\"record_size\":50,"
+	    "\"acks\":\"all\""));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"acked\":3000,"
+	    "\"failed\":0"));
+	run_free(&r);
+	unsetenv("LOGD_BROKER");
+	expect(0, NULL, NULL, "logctl", B, "describe", "lb", NULL);
+	run(&r, NULL, "logbench", "consume", "-a", T.addr, "-n", "3000",
+	    "-t", "lb", "-g", "bg", NULL);
+	ck_assert_msg(r.status == 0, "%s", err_of(&r));
+	check_json_lines(out_of(&r));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"records\":3000,"
+	    "\"bytes\":150000,"));
+	run_free(&r);
+	/* the group committed everything it read */
+	run(&r, NULL, "logctl", B, "--json", "group", "bg", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"partition\":0,"
+	    "\"offset\":3000,"));
+	run_free(&r);
+	run(&r, NULL, "logbench", "latency", "-a", T.addr, "-r", "200",
+	    "-d", "1", "-t", "lat", NULL);
+	ck_assert_msg(r.status == 0, "%s", err_of(&r));
+	check_json_lines(out_of(&r));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"sent\":200,"
+	    "\"received\":200,"));
+	run_free(&r);
+	expect_error(2, "unknown test", "logbench", "bogus", NULL);
+}
+END_TEST
+
 static Suite *tools_suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -1046,6 +1089,7 @@ static Suite *tools_suite(void)
 		{ "admin", test_admin },
 		{ "logd_usage", test_logd_usage },
 		{ "log_append_time", test_log_append_time },
+		{ "logbench", test_logbench },
 	};
 	size_t i;
 

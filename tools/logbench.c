@@ -576,6 +576,9 @@ main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* Like the other tools: $LOGD_BROKER unless -a is given. */
+	if (getenv("LOGD_BROKER") != NULL && *getenv("LOGD_BROKER") != '\0')
+		o.addr = getenv("LOGD_BROKER");
 	cmd = argv[1];
 	argv++;
 	argc--;
