@@ -188,6 +188,10 @@ cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
 	free(rq);
 	if (err == LOGD_ETIMEDOUT)
 		return; /* poll asks again */
+	if (err == LOGD_ERANGE && cs->member != NULL) {
+		pt->reset = 1; /* cs_fill() restarts it at start_offset */
+		return;
+	}
 	if (err == 0 && logd_proto_bin_opt(m, NULL, "records", &p, &len) < 0) {
 		cl_seterr(c, LOGD_EPROTO, "bad fetch reply: %s", m->err);
 		err = LOGD_EPROTO;
@@ -284,6 +288,16 @@ cs_fill(struct logd_consumer *cs)
 	for (i = 0; i < cs->nparts; i++) {
 		struct cs_part *pt = cs->parts[i];
 
+		if (pt->reset) {
+			/* A group's commit below the log start (retention)
+			 * or past its end: as for a partition without one. */
+			pt->reset = 0;
+			r = cs_assign_one(cs, pt->topic, pt->partition,
+			    cs->opts.start_offset ? cs->opts.start_offset :
+			    LOGD_OFFSET_EARLIEST);
+			if (r < 0)
+				return r;
+		}
 		if (pt->stopped || pt->req != NULL || pt->queued != NULL ||
 		    (!cs->prefetch && pt->cur != NULL))
 			continue;

@@ -63,6 +63,8 @@ struct cs_member {
 	int hb_inflight;
 	int hb_tag;               /* address is the HEARTBEAT's arg */
 	int64_t next_hb;
+	struct logd_group_assignment none; /* returned for "joined, owns
+	                                      nothing" */
 };
 
 static void
@@ -544,5 +546,5 @@ logd_consumer_assignment(const struct logd_consumer *cs, size_t *n)
 		return NULL;
 	}
 	*n = mb->nassign;
-	return mb->assign;
+	return mb->nassign > 0 ? mb->assign : &mb->none;
 }

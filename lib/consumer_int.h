@@ -29,6 +29,7 @@ struct cs_part {
 	int64_t position;         /* next offset poll returns */
 	int64_t fetch_offset;     /* next FETCH starts here */
 	int stopped;              /* 0, or the error that stopped it */
+	int reset;                /* member: position outside the log */
 	struct cs_req *req;       /* FETCH in flight, or NULL */
 	struct cs_chunk *cur;     /* being read */
 	struct cs_chunk *queued;  /* fetched, read after cur */

@@ -1154,7 +1154,9 @@ int logd_consumer_commit(struct logd_consumer *cs);
  * topic, before the first poll; not mixed with logd_consumer_assign()).
  * The broker splits the topics' partitions between the group's members;
  * poll then reads the partitions this member owns, from the group's
- * committed offsets (opts->start_offset where there is none), heartbeats
+ * committed offsets (opts->start_offset where there is none, or where
+ * the commit is outside the log, below its start after retention: a
+ * member's partition never stops with LOGD_ERANGE), heartbeats
  * in the background of poll, and follows rebalances: on one it calls
  * on_revoke, commits its positions, rejoins, and calls on_assign.  The
  * broker holds a join until the rebalance is done (up to the largest
@@ -1175,7 +1177,9 @@ int logd_consumer_subscribe(struct logd_consumer *cs, const char *topic);
 /*
  * The member id and generation of a subscribed consumer (NULL/0 until
  * its first join completes), and its current assignment (valid until the
- * next poll, commit or close).
+ * next poll, commit or close): NULL with *n 0 while the member is
+ * joining, non-NULL once it has its partitions (*n may be 0 when the
+ * group has more members than partitions).
  */
 const char *logd_consumer_member(const struct logd_consumer *cs,
     int64_t *generation);

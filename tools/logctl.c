@@ -51,8 +51,10 @@ static void usage(FILE *f)
 	    "configs\n"
 	    "  alter NAME --config key=value...\n"
 	    "  delete NAME\n"
-	    "  groups                         list consumer groups and lag\n"
-	    "  group NAME                     a group's offsets and lag\n"
+	    "  groups                         list consumer groups, members "
+	    "and lag\n"
+	    "  group NAME                     a group's members, partitions "
+	    "and lag\n"
 	    "  reset NAME --topic T --to earliest|latest|OFFSET|TIME "
 	    "[-p N]\n"
 	    "  delete-group NAME\n"
@@ -439,11 +441,51 @@ static int64_t group_lag(const struct logd_group *g)
 
 static void group_json(struct tool_buf *b, const struct logd_group *g)
 {
-	size_t i;
+static void assignment_json(struct tool_buf *b,
+    const struct logd_group_assignment *a, size_t n)
+{
+	size_t i, k;
+
+	tool_buf_addc(b, '[');
+	for (i = 0; i < n; i++) {
+		tool_buf_adds(b, i ? ",{\"topic\":" : "{\"topic\":");
+		jstr(b, a[i].topic);
+		tool_buf_adds(b, ",\"partitions\":[");
+		for (k = 0; k < a[i].partition_count; k++)
+			tool_buf_printf(b, "%s%d", k ? "," : "",
+			    a[i].partitions[k]);
+		tool_buf_adds(b, "]}");
+	}
+	tool_buf_addc(b, ']');
+}
+
+	size_t i, k;
 
 	tool_buf_adds(b, "{\"group\":");
 	jstr(b, g->name);
-	tool_buf_printf(b, ",\"lag\":%lld,\"offsets\":[",
+	tool_buf_adds(b, ",\"state\":");
+	jstr(b, g->state);
+	tool_buf_printf(b, ",\"generation\":%lld,\"members\":[",
+	    (long long)g->generation);
+	for (i = 0; i < g->member_count; i++) {
+		const struct logd_group_member *m = &g->members[i];
+
+		tool_buf_adds(b, i ? ",{\"member\":" : "{\"member\":");
+		jstr(b, m->member);
+		tool_buf_adds(b, ",\"client\":");
+		jstr(b, m->client);
+		tool_buf_printf(b, ",\"session_ms\":%d,\"topics\":[",
+		    m->session_ms);
+		for (k = 0; k < m->topic_count; k++) {
+			if (k)
+				tool_buf_addc(b, ',');
+			jstr(b, m->topics[k]);
+		}
+		tool_buf_adds(b, "],\"assignment\":");
+		assignment_json(b, m->assignment, m->assignment_count);
+		tool_buf_addc(b, '}');
+	}
+	tool_buf_printf(b, "],\"lag\":%lld,\"offsets\":[",
 	    (long long)group_lag(g));
 	for (i = 0; i < g->offset_count; i++) {
 		const struct logd_group_offset *o = &g->offsets[i];
@@ -473,17 +515,20 @@ static int cmd_groups(struct ctl *x)
 	if (x->json)
 		tool_buf_addc(&b, '[');
 	else if (l->count > 0)
-		tool_buf_printf(&b, "%-30s %10s %12s\n", "GROUP", "PARTITIONS",
-		    "LAG");
+		tool_buf_printf(&b, "%-30s %-11s %7s %10s %12s\n", "GROUP",
+		    "STATE", "MEMBERS", "PARTITIONS", "LAG");
 	for (i = 0; i < l->count; i++) {
 		if (x->json) {
 			if (i)
+		const struct logd_group *g = &l->groups[i];
+
 				tool_buf_addc(&b, ',');
-			group_json(&b, &l->groups[i]);
+			group_json(&b, g);
 		} else {
-			tool_buf_printf(&b, "%-30s %10zu %12lld\n",
-			    l->groups[i].name, l->groups[i].offset_count,
-			    (long long)group_lag(&l->groups[i]));
+			tool_buf_printf(&b, "%-30s %-11s %7zu %10zu %12lld\n",
+			    g->name, g->state[0] ? g->state : "-",
+			    g->member_count, g->offset_count,
+			    (long long)group_lag(g));
 		}
 	}
 	if (x->json)
@@ -494,6 +539,68 @@ static int cmd_groups(struct ctl *x)
 
 static int cmd_group(struct ctl *x)
 {
+/* The member that owns topic/part, or NULL. */
+static const char *owner_of(const struct logd_group *g, const char *topic,
+    int32_t part)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < g->member_count; i++) {
+		const struct logd_group_member *m = &g->members[i];
+
+		for (j = 0; j < m->assignment_count; j++) {
+			if (strcmp(m->assignment[j].topic, topic) != 0)
+				continue;
+			for (k = 0; k < m->assignment[j].partition_count; k++)
+				if (m->assignment[j].partitions[k] == part)
+					return m->member;
+		}
+	}
+	return NULL;
+}
+
+static void group_text(struct tool_buf *b, const struct logd_group *g)
+{
+	size_t i, j, k;
+
+	tool_buf_printf(b, "group %s: %s, generation %lld, %zu member%s\n",
+	    g->name, g->state[0] ? g->state : "-", (long long)g->generation,
+	    g->member_count, g->member_count == 1 ? "" : "s");
+	if (g->member_count > 0)
+		tool_buf_printf(b, "%-40s %-16s %s\n", "MEMBER", "CLIENT",
+		    "PARTITIONS");
+	for (i = 0; i < g->member_count; i++) {
+		const struct logd_group_member *m = &g->members[i];
+
+		tool_buf_printf(b, "%-40s %-16s", m->member,
+		    m->client[0] ? m->client : "-");
+		if (m->assignment_count == 0)
+			tool_buf_adds(b, " -");
+		for (j = 0; j < m->assignment_count; j++) {
+			tool_buf_printf(b, " %s:", m->assignment[j].topic);
+			for (k = 0; k < m->assignment[j].partition_count; k++)
+				tool_buf_printf(b, "%s%d", k ? "," : "",
+				    m->assignment[j].partitions[k]);
+			if (m->assignment[j].partition_count == 0)
+				tool_buf_adds(b, "-");
+		}
+		tool_buf_addc(b, '\n');
+	}
+	if (g->offset_count == 0)
+		return;
+	tool_buf_printf(b, "%-30s %9s %12s %12s %12s  %s\n", "TOPIC",
+	    "PARTITION", "COMMITTED", "END", "LAG", "MEMBER");
+	for (i = 0; i < g->offset_count; i++) {
+		const struct logd_group_offset *o = &g->offsets[i];
+		const char *own = owner_of(g, o->topic, o->partition);
+
+		tool_buf_printf(b, "%-30s %9d %12lld %12lld %12lld  %s\n",
+		    o->topic, o->partition, (long long)o->offset,
+		    (long long)o->end_offset, (long long)o->lag,
+		    own != NULL ? own : "-");
+	}
+}
+
 	struct tool_buf b = TOOL_BUF_INIT;
 	const char *name = x->args[0];
 	struct logd_group *g;
@@ -502,15 +609,15 @@ static int cmd_group(struct ctl *x)
 
 	if ((ex = connect_broker(x)) != 0)
 		return ex;
-	rc = logd_client_offsets_fetch(x->c, name, NULL, &g);
-	if (rc < 0)
-		return tool_client_err(x->c, rc, "group %s", name);
-	if (g->offset_count == 0) {
-		tool_err("unknown group '%s' (no committed offsets)", name);
-		logd_group_free(g);
+	rc = logd_client_group_describe(x->c, name, &g);
+	if (rc == LOGD_ENOGROUP) {
+		tool_err("unknown group '%s' (no members and no committed "
+		    "offsets)", name);
 		return TOOL_EXIT_FAIL;
 	}
-	/* OFFSET_FETCH may not report end offsets: ask for them. */
+	if (rc < 0)
+		return tool_client_err(x->c, rc, "group %s", name);
+	/* The broker may not report end offsets: ask for them. */
 	for (i = 0; i < g->offset_count; i++) {
 		struct logd_group_offset *o = &g->offsets[i];
 		int64_t end;
@@ -527,15 +634,7 @@ static int cmd_group(struct ctl *x)
 		group_json(&b, g);
 		tool_buf_addc(&b, '\n');
 	} else {
-		tool_buf_printf(&b, "%-30s %9s %12s %12s %12s\n", "TOPIC",
-		    "PARTITION", "COMMITTED", "END", "LAG");
-		for (i = 0; i < g->offset_count; i++) {
-			const struct logd_group_offset *o = &g->offsets[i];
-
-			tool_buf_printf(&b, "%-30s %9d %12lld %12lld %12lld\n",
-			    o->topic, o->partition, (long long)o->offset,
-			    (long long)o->end_offset, (long long)o->lag);
-		}
+		group_text(&b, g);
 	}
 	logd_group_free(g);
 	return emit(&b);
@@ -543,6 +642,21 @@ static int cmd_group(struct ctl *x)
 
 /* Resolves --to for one partition. */
 static int reset_target(struct ctl *x, const char *topic, int32_t part,
+/* A group with members refused a reset or delete: say what to do. */
+static int group_busy(struct ctl *x, const char *what, const char *name)
+{
+	struct logd_group *g = NULL;
+	size_t n = 0;
+
+	if (logd_client_group_describe(x->c, name, &g) == 0)
+		n = g->member_count;
+	logd_group_free(g);
+	tool_err("%s %s: the group has %zu active member%s; stop its "
+	    "consumers (or wait for their sessions to expire) first", what,
+	    name, n, n == 1 ? "" : "s");
+	return TOOL_EXIT_FAIL;
+}
+
     int64_t *off)
 {
 	int64_t v, start, end;
@@ -628,6 +742,10 @@ static int cmd_reset(struct ctl *x)
 	rc = logd_client_offsets_commit(x->c, name, oc, n);
 	if (rc < 0) {
 		ex = tool_client_err(x->c, rc, "reset %s", name);
+	if (rc == LOGD_EGENERATION) {
+		ex = group_busy(x, "reset", name);
+		goto out;
+	}
 		goto out;
 	}
 	if (x->json)
@@ -666,6 +784,8 @@ static int cmd_delete_group(struct ctl *x)
 	}
 	if (rc < 0)
 		return tool_client_err(x->c, rc, "delete-group %s", name);
+	if (rc == LOGD_EGENERATION)
+		return group_busy(x, "delete-group", name);
 	if (x->json)
 		printf("{\"deleted_group\":\"%s\"}\n", name);
 	else
