@@ -439,8 +439,6 @@ static int64_t group_lag(const struct logd_group *g)
 	return lag;
 }
 
-static void group_json(struct tool_buf *b, const struct logd_group *g)
-{
 static void assignment_json(struct tool_buf *b,
     const struct logd_group_assignment *a, size_t n)
 {
@@ -459,6 +457,8 @@ static void assignment_json(struct tool_buf *b,
 	tool_buf_addc(b, ']');
 }
 
+static void group_json(struct tool_buf *b, const struct logd_group *g)
+{
 	size_t i, k;
 
 	tool_buf_adds(b, "{\"group\":");
@@ -518,10 +518,10 @@ static int cmd_groups(struct ctl *x)
 		tool_buf_printf(&b, "%-30s %-11s %7s %10s %12s\n", "GROUP",
 		    "STATE", "MEMBERS", "PARTITIONS", "LAG");
 	for (i = 0; i < l->count; i++) {
-		if (x->json) {
-			if (i)
 		const struct logd_group *g = &l->groups[i];
 
+		if (x->json) {
+			if (i)
 				tool_buf_addc(&b, ',');
 			group_json(&b, g);
 		} else {
@@ -537,8 +537,6 @@ static int cmd_groups(struct ctl *x)
 	return emit(&b);
 }
 
-static int cmd_group(struct ctl *x)
-{
 /* The member that owns topic/part, or NULL. */
 static const char *owner_of(const struct logd_group *g, const char *topic,
     int32_t part)
@@ -601,6 +599,8 @@ static void group_text(struct tool_buf *b, const struct logd_group *g)
 	}
 }
 
+static int cmd_group(struct ctl *x)
+{
 	struct tool_buf b = TOOL_BUF_INIT;
 	const char *name = x->args[0];
 	struct logd_group *g;
@@ -640,8 +640,6 @@ static void group_text(struct tool_buf *b, const struct logd_group *g)
 	return emit(&b);
 }
 
-/* Resolves --to for one partition. */
-static int reset_target(struct ctl *x, const char *topic, int32_t part,
 /* A group with members refused a reset or delete: say what to do. */
 static int group_busy(struct ctl *x, const char *what, const char *name)
 {
@@ -657,6 +655,8 @@ static int group_busy(struct ctl *x, const char *what, const char *name)
 	return TOOL_EXIT_FAIL;
 }
 
+/* Resolves --to for one partition. */
+static int reset_target(struct ctl *x, const char *topic, int32_t part,
     int64_t *off)
 {
 	int64_t v, start, end;
@@ -740,12 +740,12 @@ static int cmd_reset(struct ctl *x)
 		n++;
 	}
 	rc = logd_client_offsets_commit(x->c, name, oc, n);
-	if (rc < 0) {
-		ex = tool_client_err(x->c, rc, "reset %s", name);
 	if (rc == LOGD_EGENERATION) {
 		ex = group_busy(x, "reset", name);
 		goto out;
 	}
+	if (rc < 0) {
+		ex = tool_client_err(x->c, rc, "reset %s", name);
 		goto out;
 	}
 	if (x->json)
@@ -782,10 +782,10 @@ static int cmd_delete_group(struct ctl *x)
 		tool_err("unknown group '%s'", name);
 		return TOOL_EXIT_FAIL;
 	}
-	if (rc < 0)
-		return tool_client_err(x->c, rc, "delete-group %s", name);
 	if (rc == LOGD_EGENERATION)
 		return group_busy(x, "delete-group", name);
+	if (rc < 0)
+		return tool_client_err(x->c, rc, "delete-group %s", name);
 	if (x->json)
 		printf("{\"deleted_group\":\"%s\"}\n", name);
 	else
