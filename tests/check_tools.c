@@ -1069,6 +1069,46 @@ START_TEST(test_logbench)
 }
 END_TEST
 
+/* ---- logd says what recovery truncated ---- */
+
+START_TEST(test_recovery_log)
+{
+	struct logd_segment_report rep;
+	char seg[700], *log = NULL;
+	unsigned char junk[20];
+	size_t n = 0;
+	FILE *f;
+
+	create_topic("rc", "1");
+	expect(0, "", "a\nb\nc\n", "logput", B, "-q", "rc", NULL);
+	ck_assert_int_eq(testlogd_kill9(&T), 0);
+	/* a torn write after the last batch: non-zero garbage */
+	snprintf(seg, sizeof(seg), "%s/topics/rc-0/00000000000000000000.log",
+	    T.datadir);
+	ck_assert_int_eq(logd_segment_verify(seg, &rep), 0);
+	ck_assert_int_eq(rep.next_offset, 3);
+	ck_assert_uint_gt(rep.valid_bytes, 0);
+	f = fopen(seg, "r+");
+	ck_assert_ptr_nonnull(f);
+	memset(junk, 0xab, sizeof(junk));
+	ck_assert_int_eq(fseek(f, (long)rep.valid_bytes, SEEK_SET), 0);
+	ck_assert_uint_eq(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	fclose(f);
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	f = fopen(T.logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_msg(strstr(log, "warn: recovery of rc-0 truncated ") !=
+	    NULL, "logd's log: %s", log);
+	free(log);
+	/* the three records are intact and appends continue after them */
+	expect(0, "", "d\n", "logput", B, "-q", "rc", NULL);
+	expect(0, "0 a\n1 b\n2 c\n3 d\n", NULL, "logtail", B, "-F", "%o %s\n",
+	    "rc", NULL);
+}
+END_TEST
+
 static Suite *tools_suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -1090,6 +1130,7 @@ static Suite *tools_suite(void)
 		{ "logd_usage", test_logd_usage },
 		{ "log_append_time", test_log_append_time },
 		{ "logbench", test_logbench },
+		{ "recovery_log", test_recovery_log },
 	};
 	size_t i;
 
