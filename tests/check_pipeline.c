@@ -689,6 +689,84 @@ START_TEST(two_groups)
 }
 END_TEST
 
+/* N from logalerts' last "processed N readings" line in path; -1. */
+static long
+processed_in(const char *path)
+{
+	char line[512];
+	long n = -1;
+	FILE *f = fopen(path, "r");
+	const char *p;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if ((p = strstr(line, "processed ")) != NULL)
+			sscanf(p, "processed %ld readings", &n);
+	fclose(f);
+	return n;
+}
+
+/* Two logalerts in one group split the partitions and, together, record
+ * every alert once in their shared table. */
+START_TEST(same_group)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "3000",
+	    "-r", "100000", "--seed", "11", "-e", "0.2", NULL };
+	char *a1[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
+	    "shared", "-d", (char *)tmpf("shared.db"), "-s", "0", NULL };
+	struct logd_client *c = NULL;
+	struct logd_group *g = NULL;
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na, i;
+	long n1, n2;
+	pid_t p1, p2;
+	int k, split = 0;
+
+	create_topic("sensor_data", 4);
+	p1 = spawn(a1, NULL, tmpf("s1.err"));
+	p2 = spawn(a1, NULL, tmpf("s2.err"));
+	/* Both are members, with 2 partitions each. */
+	ck_assert_int_eq(logd_client_open(T.addr, NULL, &c), 0);
+	for (k = 0; k < 600 && !split; k++) {
+		usleep(50000);
+		if (logd_client_group_describe(c, "shared", &g) < 0)
+			continue;
+		split = g->member_count == 2 &&
+		    strcmp(g->state, "stable") == 0;
+		for (i = 0; split && i < g->member_count; i++)
+			split = g->members[i].assignment_count == 1 &&
+			    g->members[i].assignment[0].partition_count == 2;
+		logd_group_free(g);
+		g = NULL;
+	}
+	logd_client_close(c);
+	ck_assert_msg(split, "the two logalerts did not split the partitions");
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	for (k = 0; k < 1200 && committed_sum("shared") < 3000; k++)
+		usleep(50000);
+	ck_assert_int_eq(committed_sum("shared"), 3000);
+	kill(p1, SIGTERM);
+	kill(p2, SIGTERM);
+	ck_assert_int_eq(wait_for(p1, 30000), 0);
+	ck_assert_int_eq(wait_for(p2, 30000), 0);
+	n1 = processed_in(tmpf("s1.err"));
+	n2 = processed_in(tmpf("s2.err"));
+	ck_assert_msg(n1 > 0 && n2 > 0 && n1 + n2 >= 3000, "processed %ld "
+	    "and %ld readings", n1, n2);
+
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_eq(n, 3000);
+	want = expected(rd, n, default_rules, 7, &na);
+	ck_assert_uint_gt(na, 0);
+	check_table(tmpf("shared.db"), want, na);
+	check_caught_up("shared", "sensor_data");
+	free(want);
+	free(rd);
+}
+END_TEST
+
 START_TEST(crash)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c",
@@ -859,6 +937,7 @@ pipeline_suite(void)
 	} t[] = {
 		{ "quick", quick },
 		{ "two_groups", two_groups },
+		{ "same_group", same_group },
 		{ "crash", crash },
 		{ "malformed", malformed },
 		{ "rules_file", rules_file },

@@ -18,10 +18,19 @@
  * before the SQLite COMMIT, so the alerts topic has every alert at least
  * once (twice only if a crash fell between that flush and the COMMIT).
  *
- * On start the consumer resumes from the group's committed offsets (the
- * earliest offset of partitions without one).  A lost connection rolls
- * nothing back that was committed: logalerts reconnects with backoff and
- * resumes from the committed offsets again.  SIGINT and SIGTERM end the
+ * logalerts is a member of its group (logd_consumer_subscribe()): several
+ * instances with the same group split the topic's partitions, and when
+ * one stops or dies its partitions move to the others.  A partition
+ * starts at the group's committed offset (the earliest offset when there
+ * is none).  When a rebalance takes partitions away in the middle of a
+ * batch, on_revoke first finishes the batch's SQLite transaction (flush
+ * the alerts published, COMMIT) and only then does the consumer commit
+ * the offsets: the order of a normal batch, so the crash rules above
+ * hold for it too; if that COMMIT fails, logalerts exits at once, before
+ * any offset of the batch is committed (as a crash would).  A lost
+ * connection rolls nothing back that was committed: logalerts reconnects
+ * with backoff, joins again and resumes from the committed offsets.
+ * SIGINT and SIGTERM end the
  * current batch normally (commit, then exit 0).  A record that is not a
  * msgpack map with the fields the rules need is counted and skipped.
  */
@@ -646,9 +655,51 @@ alerts_topic_ensure(struct app *a)
 }
 
 /*
- * Connects and assigns every partition of the topic at the group's
- * committed offsets.  0, or < 0 with the client closed again; *what says
- * which step failed.
+ * A rebalance takes partitions away: make the open batch durable (alerts
+ * published, SQLite COMMIT) before the consumer commits their offsets.
+ */
+static void
+on_revoke(void *arg, const struct logd_group_assignment *as, size_t n)
+{
+	struct app *a = arg;
+	int r;
+
+	(void)as;
+	(void)n;
+	if (!a->in_txn)
+		return;
+	if (a->p != NULL && (r = logd_producer_flush(a->p)) < 0) {
+		tool_client_err(a->c, r, "publish to %s before a rebalance",
+		    a->o.alerts_topic);
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		_exit(TOOL_EXIT_FAIL);
+	}
+	if (db_exec(a, "COMMIT") < 0) {
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		_exit(TOOL_EXIT_FAIL);
+	}
+	a->in_txn = 0;
+}
+
+/* LOGD_ENOTOPIC when the topic does not exist (yet). */
+static int
+topic_check(struct app *a)
+{
+	const char *names[1] = { a->o.topic };
+	struct logd_metadata *m;
+	int r;
+
+	r = logd_client_metadata(a->c, names, 1, &m);
+	if (r < 0)
+		return r;
+	r = m->topic_count == 1 ? m->topics[0].error : LOGD_ENOTOPIC;
+	logd_metadata_free(m);
+	return r;
+}
+
+/*
+ * Connects and joins the group as a member reading the topic.  0, or < 0
+ * with the client closed again; *what says which step failed.
  */
 static int
 attach(struct app *a, const char **what)
@@ -663,14 +714,15 @@ attach(struct app *a, const char **what)
 		return r;
 	memset(&co, 0, sizeof(co));
 	co.group = a->o.group;
+	co.on_revoke = on_revoke;
+	co.cb_arg = a;
 	*what = "consumer";
 	r = logd_consumer_new(a->c, &co, &a->cs);
 	if (r < 0)
 		goto fail;
 	*what = a->o.topic;
-	r = logd_consumer_assign(a->cs, a->o.topic, LOGD_PARTITION_ANY,
-	    LOGD_OFFSET_COMMITTED);
-	if (r < 0)
+	if ((r = topic_check(a)) < 0 ||
+	    (r = logd_consumer_subscribe(a->cs, a->o.topic)) < 0)
 		goto fail;
 	if (a->o.alerts_topic != NULL) {
 		*what = a->o.alerts_topic;
@@ -715,7 +767,10 @@ reattach(struct app *a)
 	}
 }
 
-/* Records not yet consumed, summed over the partitions; -1 unknown. */
+/*
+ * Records not yet consumed, summed over the partitions this member owns;
+ * -1 unknown (also while it is joining the group).
+ */
 static int64_t
 lag(struct app *a)
 {
@@ -723,8 +778,11 @@ lag(struct app *a)
 	struct logd_metadata *m;
 	const struct logd_topic_meta *t;
 	int64_t sum = 0, pos;
+	size_t na;
 	int32_t i;
 
+	if (logd_consumer_assignment(a->cs, &na) == NULL)
+		return -1;
 	if (logd_client_metadata(a->c, names, 1, &m) < 0)
 		return -1;
 	if (m->topic_count != 1 || m->topics[0].error != 0) {
@@ -736,10 +794,8 @@ lag(struct app *a)
 		const struct logd_partition_meta *pm = &t->partitions[i];
 
 		if (logd_consumer_position(a->cs, a->o.topic, pm->partition,
-		    &pos) < 0) {
-			sum = -1;
-			break;
-		}
+		    &pos) < 0)
+			continue; /* another member's */
 		if (pm->end_offset > pos)
 			sum += pm->end_offset - pos;
 	}
