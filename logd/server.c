@@ -177,6 +177,13 @@ static int open_store(void)
 		    srv.cfg.datadir);
 		return -1;
 	}
+	if (rc == LOGD_ECORRUPT) {
+		/* Synced data failed its check: never truncated away. */
+		log_error("cannot open datadir %s: %s; 'logctl verify %s' "
+		    "names the damaged segment", srv.cfg.datadir,
+		    logd_strerror(rc), srv.cfg.datadir);
+		return -1;
+	}
 	if (rc) {
 		log_error("cannot open datadir %s: %s", srv.cfg.datadir,
 		    logd_strerror(rc));

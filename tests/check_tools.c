@@ -1102,10 +1102,35 @@ START_TEST(test_recovery_log)
 	ck_assert_msg(strstr(log, "warn: recovery of rc-0 truncated ") !=
 	    NULL, "logd's log: %s", log);
 	free(log);
+	log = NULL;
+	n = 0;
 	/* the three records are intact and appends continue after them */
 	expect(0, "", "d\n", "logput", B, "-q", "rc", NULL);
 	expect(0, "0 a\n1 b\n2 c\n3 d\n", NULL, "logtail", B, "-F", "%o %s\n",
 	    "rc", NULL);
+
+	/* damage to synced data is not truncated away: logd refuses to
+	 * start and says how to find it */
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	f = fopen(seg, "r+");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 70, SEEK_SET), 0);
+	ck_assert_uint_eq(fwrite(junk, 1, 1, f), 1);
+	fclose(f);
+	{
+		char *argv[] = { "logd", "-c", T.conf, NULL }, err[512];
+
+		ck_assert_int_eq(testlogd_run(argv, 10000, err, sizeof(err)),
+		    1);
+	}
+	f = fopen(T.logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_msg(strstr(log, "stored data is corrupt; 'logctl verify ") !=
+	    NULL, "logd's log: %s", log);
+	free(log);
+	expect(1, NULL, NULL, "logctl", "verify", T.datadir, NULL);
 }
 END_TEST
 
