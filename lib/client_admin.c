@@ -168,7 +168,7 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 		for (i = 0; i < parts->size; i++) {
 			struct logd_partition_meta *pm = &t->partitions[i];
 			const msgpack_object *po = &parts->ptr[i];
-			int64_t pn, s, e;
+			int64_t pn, s, e, pe;
 			uint64_t sz;
 
 			if ((r = logd_proto_int(m, po, "partition", &pn)) < 0 ||
@@ -176,9 +176,12 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 			    &s)) < 0 ||
 			    (r = logd_proto_int_opt(m, po, "end", -1, &e)) < 0 ||
 			    (r = logd_proto_uint_opt(m, po, "size", 0,
-			    &sz)) < 0)
+			    &sz)) < 0 ||
+			    (r = logd_proto_int_opt(m, po, "error", 0,
+			    &pe)) < 0)
 				return r;
 			pm->partition = (int32_t)pn;
+			pm->error = (int)pe;
 			pm->start_offset = s;
 			pm->end_offset = e;
 			pm->size = sz;

@@ -550,6 +550,12 @@ logd_log_flushed_offset(const struct logd_log *log)
 	return log->flushed;
 }
 
+int
+logd_log_sync_error(const struct logd_log *log)
+{
+	return log->readonly;
+}
+
 uint64_t
 logd_log_size(const struct logd_log *log)
 {

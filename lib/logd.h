@@ -331,6 +331,9 @@ int64_t logd_log_start_offset(const struct logd_log *log);
 int64_t logd_log_end_offset(const struct logd_log *log);
 /* Every offset below this is known to be on disk (synced). */
 int64_t logd_log_flushed_offset(const struct logd_log *log);
+/* 0, or the error of the sync that failed: the log is read-only since
+ * (appends and flushes return LOGD_EREADONLY); reads go on. */
+int logd_log_sync_error(const struct logd_log *log);
 /* Bytes of all segments, and the number of segments. */
 uint64_t logd_log_size(const struct logd_log *log);
 uint32_t logd_log_segment_count(const struct logd_log *log);
@@ -755,6 +758,7 @@ struct logd_partition_meta {
 	int64_t start_offset;     /* first stored offset */
 	int64_t end_offset;       /* next offset to be assigned */
 	uint64_t size;            /* bytes stored */
+	int error;                /* 0, or LOGD_EREADONLY after a failed sync */
 };
 
 struct logd_topic_meta {

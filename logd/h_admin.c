@@ -158,17 +158,21 @@ static void pack_topic(msgpack_packer *pk, const char *name)
 	msgpack_pack_array(pk, (uint32_t)tc.partitions);
 	for (p = 0; p < tc.partitions; p++) {
 		int64_t start = -1, end = -1, size = 0;
+		int err = 0;
 
 		if (logd_store_log(srv.store, name, p, &log) == 0) {
 			start = logd_log_start_offset(log);
 			end = logd_log_end_offset(log);
 			size = (int64_t)logd_log_size(log);
+			if (logd_log_sync_error(log))
+				err = LOGD_EREADONLY;
 		}
-		msgpack_pack_map(pk, 4);
+		msgpack_pack_map(pk, 5);
 		logd_pack_kv_int(pk, "partition", p);
 		logd_pack_kv_int(pk, "start", start);
 		logd_pack_kv_int(pk, "end", end);
 		logd_pack_kv_int(pk, "size", size);
+		logd_pack_kv_int(pk, "error", err);
 	}
 	logd_pack_str(pk, "config");
 	pack_config(pk, &tc);

@@ -9,9 +9,12 @@
  *
  *   load     two producer threads (client library, acks=all, one client
  *            each) send records whose value is a unique id (cycle,
- *            producer, sequence); a consumer thread in group "torture"
- *            reads from its committed offsets, checks that offsets come
- *            dense and increasing, and commits every 100 records;
+ *            producer, sequence), in batches of up to 1-32 KiB (picked
+ *            per cycle: the client's 256 KiB default would not fit a
+ *            64 KiB segment and be refused); a consumer thread in group
+ *            "torture" reads from its committed offsets, checks that
+ *            offsets come dense and increasing, and commits every 100
+ *            records;
  *   kill     after a random 10-400 ms, SIGKILL;
  *   loss     in power-loss cycles, unsynced data is then discarded (see
  *            below);
@@ -94,6 +97,7 @@ struct producer {
 	pthread_t th;
 	int idx;
 	int cycle;
+	size_t batch_bytes;
 	struct acks acked[NPART];
 	uint64_t sent;
 	int err;
@@ -258,6 +262,7 @@ static void *producer_main(void *arg)
 	}
 	logd_producer_options_default(&po);
 	po.acks = LOGD_ACKS_ALL;
+	po.batch_bytes = p->batch_bytes;
 	po.on_delivery = on_delivery;
 	po.arg = p;
 	rc = logd_producer_new(c, &po, &pr);
@@ -847,6 +852,7 @@ static void cycle_run(int cycle)
 	for (i = 0; i < NPROD; i++) {
 		prods[i].idx = i;
 		prods[i].cycle = cycle;
+		prods[i].batch_bytes = (size_t)1024 << rnd(6);
 		if (pthread_create(&prods[i].th, NULL, producer_main,
 		    &prods[i]) != 0)
 			die("pthread_create failed");

@@ -338,12 +338,13 @@ static int cmd_describe(struct ctl *x)
 			const struct logd_partition_meta *p = &t->partitions[i];
 
 			tool_buf_printf(&b, "%s{\"partition\":%d,\"start\":%lld,"
-			    "\"end\":%lld,\"records\":%lld,\"size\":%llu}",
+			    "\"end\":%lld,\"records\":%lld,\"size\":%llu,"
+			    "\"error\":%d}",
 			    i ? "," : "", p->partition,
 			    (long long)p->start_offset,
 			    (long long)p->end_offset,
 			    (long long)(p->end_offset - p->start_offset),
-			    (unsigned long long)p->size);
+			    (unsigned long long)p->size, p->error);
 		}
 		tool_buf_adds(&b, "],\"config\":{");
 		for (k = 0; k < t->config_count; k++) {
@@ -363,10 +364,11 @@ static int cmd_describe(struct ctl *x)
 			const struct logd_partition_meta *p = &t->partitions[i];
 
 			human_size(p->size, hs, sizeof(hs));
-			tool_buf_printf(&b, "%9d %12lld %12lld %12lld %12s\n",
+			tool_buf_printf(&b, "%9d %12lld %12lld %12lld %12s%s\n",
 			    p->partition, (long long)p->start_offset,
 			    (long long)p->end_offset,
-			    (long long)(p->end_offset - p->start_offset), hs);
+			    (long long)(p->end_offset - p->start_offset), hs,
+			    p->error ? "  read-only: a sync failed" : "");
 		}
 		if (t->config_count > 0)
 			tool_buf_adds(&b, "config:\n");
