@@ -123,7 +123,7 @@ static void usage(FILE *f)
 	    "  -c N                   stop after N records\n"
 	    "  -f                     follow: wait for new records\n"
 	    "  -p N                   read partition N only\n"
-	    "  -g GROUP               resume from and commit to group\n"
+	    "  -g GROUP               read as a member of group (resume, commit)\n"
 	    "  -F FORMAT              text format (%%t %%p %%o %%k %%s %%S "
 	    "%%T %%I %%h %%%%, \\n \\t)\n"
 	    "  -K                     print the key and a tab before the "
