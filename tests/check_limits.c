@@ -12,6 +12,9 @@
  *   - 500 connections that each send half a frame and stall: the good
  *     client is served meanwhile, and the idle timeout (1 s here)
  *     closes every staller.
+ * And the default: logd with no listen setting serves 127.0.0.1:9400,
+ * loopback only (its log names the address it listens on, or the one it
+ * could not take when another program holds port 9400).
  */
 #include <check.h>
 #include <errno.h>
@@ -20,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,6 +180,66 @@ START_TEST(test_half_frame_stallers)
 }
 END_TEST
 
+START_TEST(test_default_listen)
+{
+	char dir[] = "/tmp/check_limits.XXXXXX", conf[64], cmd[128];
+	char out[8192];
+	size_t have = 0;
+	int pfd[2], status;
+	long deadline;
+	pid_t pid;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/logd.conf", dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	/* No listen line: the built-in default. */
+	fprintf(f, "datadir = %s/data\n", dir);
+	fclose(f);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl(testlogd_binary(), "logd", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	/* Until it serves or gives up (its stderr closes when it exits). */
+	deadline = now_ms() + 20000;
+	while (now_ms() < deadline && have < sizeof(out) - 1) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(pfd[0], out + have, sizeof(out) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		out[have] = '\0';
+		if (strstr(out, " serving "))
+			break;
+	}
+	out[have] = '\0';
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(pfd[0]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(strstr(out, "127.0.0.1:9400") != NULL,
+	    "default listen is not 127.0.0.1:9400: %s", out);
+	ck_assert_ptr_null(strstr(out, "0.0.0.0"));
+	ck_assert_ptr_null(strstr(out, "[::]"));
+	if (!strstr(out, "listening on 127.0.0.1:9400"))
+		printf("check_limits: port 9400 is taken here; logd named the "
+		    "default it could not take: %s", out);
+}
+END_TEST
+
 int main(void)
 {
 	struct rlimit rl;
@@ -203,6 +268,10 @@ int main(void)
 	tc = tcase_create("half_frame_stallers");
 	tcase_add_checked_fixture(tc, setup_stall, teardown);
 	tcase_add_test(tc, test_half_frame_stallers);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("default_listen");
+	tcase_add_test(tc, test_default_listen);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
