@@ -587,13 +587,13 @@ raw_commit(struct logd_client *c, const char *member, int64_t gen,
 }
 
 static int64_t
-committed(struct logd_client *c, int32_t part)
+committed(struct logd_client *c, const char *group, int32_t part)
 {
 	struct logd_group *g = NULL;
 	int64_t off = -1;
 	size_t i;
 
-	ck_assert_int_eq(logd_client_offsets_fetch(c, "g", "t", &g), 0);
+	ck_assert_int_eq(logd_client_offsets_fetch(c, group, "t", &g), 0);
 	for (i = 0; i < g->offset_count; i++)
 		if (g->offsets[i].partition == part)
 			off = g->offsets[i].offset;
@@ -633,19 +633,19 @@ START_TEST(test_stale_generation)
 	other = a[0].partitions[0];
 
 	c = connect_ok();
-	before = committed(c, mine);
+	before = committed(c, "g", mine);
 	/* Stale generation, right member: refused, nothing written. */
 	r = raw_commit(c, id0, g1, mine, 1);
 	ck_assert_msg(r == LOGD_EGENERATION, "stale commit gave %s",
 	    logd_strerror(r));
-	ck_assert_int_eq(committed(c, mine), before);
+	ck_assert_int_eq(committed(c, "g", mine), before);
 	/* Unknown member: refused. */
 	ck_assert_int_eq(raw_commit(c, "nobody", g2, mine, 1), LOGD_EMEMBER);
 	/* A partition the member does not own: refused. */
 	ck_assert_int_eq(raw_commit(c, id0, g2, other, 1), LOGD_EMEMBER);
 	/* The current generation and an owned partition: accepted. */
 	ck_assert_int_eq(raw_commit(c, id0, g2, mine, 7), 0);
-	ck_assert_int_eq(committed(c, mine), 7);
+	ck_assert_int_eq(committed(c, "g", mine), 7);
 
 	/*
 	 * Through the API: m[1] stalls past its session; m[0] gets every
@@ -662,13 +662,13 @@ START_TEST(test_stale_generation)
 		}
 	}
 	pump(ms, 1, 500);
-	before = committed(c, other);
+	before = committed(c, "g", other);
 	ck_assert_int_eq(before, 20);
 	ck_assert_int_eq(logd_consumer_seek(m[1].cs, "t", other, 3), 0);
 	r = logd_consumer_commit(m[1].cs);
 	ck_assert_msg(r == LOGD_EMEMBER || r == LOGD_EGENERATION,
 	    "late commit gave %s", logd_strerror(r));
-	ck_assert_int_eq(committed(c, other), before);
+	ck_assert_int_eq(committed(c, "g", other), before);
 	settle(ms, 2, three, "g", 20000);
 	ck_assert_str_ne(logd_consumer_member(m[1].cs, NULL), id1);
 	ck_assert_int_ge(m[1].revokes, 1);
@@ -710,7 +710,7 @@ START_TEST(test_restart)
 
 	c = connect_ok();
 	for (p = 0; p < NPART; p++) {
-		commit[p] = committed(c, p);
+		commit[p] = committed(c, "g", p);
 		if (commit[p] > 0 && commit[p] < 400)
 			some = 1;
 	}
@@ -771,6 +771,115 @@ START_TEST(test_two_groups)
 }
 END_TEST
 
+/* ---- logtail -g: two members print a share each ---- */
+
+/* Starts logtail with args, stdout to out; returns its pid. */
+static pid_t
+spawn_logtail(const char *out, const char *group)
+{
+	char path[600], fmt[] = "%p %o\\n";
+	pid_t pid;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tools/logtail",
+	    getenv("LOGD_BUILDDIR") ? getenv("LOGD_BUILDDIR") : "..");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(127);
+		execl(path, "logtail", "-b", T.addr, "-f", "-g", group, "-F",
+		    fmt, "t", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Marks the "partition offset" lines of file in s; the partitions seen
+ * go to mask. */
+static void
+read_lines(const char *file, struct seen *s, unsigned *mask)
+{
+	FILE *f = fopen(file, "r");
+	int p;
+	long long o;
+
+	ck_assert_ptr_nonnull(f);
+	while (fscanf(f, "%d %lld", &p, &o) == 2) {
+		seen_mark(s, p, o);
+		*mask |= 1u << p;
+	}
+	fclose(f);
+}
+
+START_TEST(test_logtail_members)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+	struct logd_client *c;
+	struct logd_group *g = NULL;
+	char out1[300], out2[300];
+	unsigned m1 = 0, m2 = 0;
+	pid_t p1, p2;
+	int64_t end;
+	int st, split = 0, p;
+	size_t i;
+
+	create_topic("t");
+	snprintf(out1, sizeof(out1), "%s/out1", T.dir);
+	snprintf(out2, sizeof(out2), "%s/out2", T.dir);
+	p1 = spawn_logtail(out1, "D");
+	p2 = spawn_logtail(out2, "D");
+	c = connect_ok();
+	end = ms_now() + 30000;
+	while (!split && ms_now() < end) {
+		usleep(50000);
+		if (logd_client_group_describe(c, "D", &g) < 0)
+			continue;
+		split = g->member_count == 2 && strcmp(g->state, "stable") == 0;
+		for (i = 0; split && i < g->member_count; i++)
+			split = g->members[i].assignment_count == 1 &&
+			    g->members[i].assignment[0].partition_count == 3;
+		logd_group_free(g);
+		g = NULL;
+	}
+	ck_assert_msg(split, "the two logtails did not split the partitions");
+	produce("t", 50);
+	end = ms_now() + 30000;
+	for (;;) {
+		int64_t sum = 0;
+
+		ck_assert_msg(ms_now() < end, "the group did not commit all");
+		for (p = 0; p < NPART; p++)
+			sum += committed(c, "D", p) > 0 ? committed(c, "D", p) : 0;
+		if (sum == 50 * NPART)
+			break;
+		usleep(50000);
+	}
+	/* SIGTERM: commit and leave, exit 0. */
+	kill(p1, SIGTERM);
+	kill(p2, SIGTERM);
+	ck_assert_int_eq(waitpid(p1, &st, 0), p1);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(waitpid(p2, &st, 0), p2);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	read_lines(out1, s, &m1);
+	read_lines(out2, s, &m2);
+	seen_all(s, 50, "two logtails");
+	ck_assert_msg(s->total == 50 * NPART, "%ld lines for %d records",
+	    s->total, 50 * NPART);
+	/* Each printed its own three partitions. */
+	ck_assert_uint_eq(m1 & m2, 0);
+	ck_assert_uint_eq(__builtin_popcount(m1), 3);
+	ck_assert_uint_eq(__builtin_popcount(m2), 3);
+	ck_assert_int_eq(logd_client_group_describe(c, "D", &g), 0);
+	ck_assert_uint_eq(g->member_count, 0);
+	logd_group_free(g);
+	logd_client_close(c);
+	free(s);
+}
+END_TEST
+
 /* ---- API misuse ---- */
 
 START_TEST(test_api_errors)
@@ -825,6 +934,7 @@ group_suite(void)
 		{ "stale_generation", test_stale_generation },
 		{ "restart", test_restart },
 		{ "two_groups", test_two_groups },
+		{ "logtail_members", test_logtail_members },
 		{ "api_errors", test_api_errors },
 	};
 	size_t i;
