@@ -288,7 +288,7 @@ static void remove_member(struct group *g, struct gmember *m, const char *what)
 		pp = &(*pp)->next;
 	*pp = m->next;
 	g->nmembers--;
-	log_info("group %s: member %s %s (%zu left)", g->name, m->id, what,
+	log_info("group %s: member %s %s (%zu remain)", g->name, m->id, what,
 	    g->nmembers);
 	snprintf(why, sizeof(why), "member %s %s", m->id, what);
 	release_held(m, LOGD_EMEMBER, why);

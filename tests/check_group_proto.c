@@ -684,6 +684,76 @@ START_TEST(test_topics)
 }
 END_TEST
 
+/*
+ * A member that heartbeats but does not rejoin is removed when the
+ * rebalance timeout (its 1.5 s session) passes; a member whose join is
+ * held gets 0 from its heartbeats; a second join replaces the first.
+ */
+START_TEST(test_rebalance_timeout)
+{
+	int a = connect_ok(), b = connect_ok(), c = connect_ok();
+	struct jr ra, rb, rc;
+	long until;
+	int64_t e;
+
+	ck_assert_int_eq(create_topic(a, TOPIC, 6), 0);
+	send_join(a, "", 1500);
+	recv_join(a, &ra);
+	send_join(b, "", 1500);
+	ck_assert_int_eq(heartbeat_until(a, ra.member, 1), LOGD_EREBALANCE);
+	/* a keeps beating, never rejoins: dropped after ~1.5 s. */
+	until = now_ms() + WAIT_MS;
+	ck_assert(!readable(b, 100));
+	while ((e = heartbeat(a, ra.member, 1)) == LOGD_EREBALANCE &&
+	    now_ms() < until)
+		usleep(100000);
+	ck_assert_int_eq(e, LOGD_EMEMBER);
+	recv_join(b, &rb);
+	ck_assert_int_eq(rb.error, 0);
+	ck_assert_int_eq(rb.generation, 2);
+	ck_assert_int_eq(rb.nparts, 6);
+
+	/* c joins and b rejoins: generation 3. */
+	send_join(c, "", 1500);
+	ck_assert_int_eq(heartbeat_until(b, rb.member, 2), LOGD_EREBALANCE);
+	send_join(b, rb.member, 1500);
+	recv_join(b, &rb);
+	recv_join(c, &rc);
+	ck_assert_int_eq(rc.generation, 3);
+	check_split((struct jr[]){ rb, rc }, 2, 6);
+
+	/*
+	 * d joins; b rejoins twice while c has not: the first join is
+	 * answered as replaced, b's heartbeats get 0 while it waits.
+	 */
+	close(a);
+	a = connect_ok();
+	send_join(a, "", 1500);
+	ck_assert_int_eq(heartbeat_until(b, rb.member, 3), LOGD_EREBALANCE);
+	send_join(b, rb.member, 1500);
+	ck_assert_int_eq(heartbeat(b, rb.member, 3), 0);
+	send_join(b, rb.member, 1500);
+	recv_join(b, &ra);
+	ck_assert_int_eq(ra.error, LOGD_EREBALANCE);
+	ck_assert_int_eq(heartbeat(b, rb.member, 3), 0);
+	ck_assert(!readable(b, 200));
+	ck_assert_int_eq(heartbeat(c, rc.member, 3), LOGD_EREBALANCE);
+	send_join(c, rc.member, 1500);
+	{
+		struct jr rs[3];
+
+		recv_join(a, &rs[0]);
+		recv_join(b, &rs[1]);
+		recv_join(c, &rs[2]);
+		ck_assert_int_eq(rs[0].generation, 4);
+		check_split(rs, 3, 6);
+	}
+	close(a);
+	close(b);
+	close(c);
+}
+END_TEST
+
 /* The connection holding a join closes: that member is dropped. */
 START_TEST(test_held_conn_closes)
 {
@@ -914,6 +984,7 @@ static Suite *group_proto_suite(void)
 		{ "three_members", test_three_members },
 		{ "session_expiry", test_session_expiry },
 		{ "topics", test_topics },
+		{ "rebalance_timeout", test_rebalance_timeout },
 		{ "held_conn_closes", test_held_conn_closes },
 		{ "restart", test_restart },
 		{ "malformed", test_malformed },
