@@ -202,6 +202,7 @@ static void hold(struct gmember *m, struct conn *c, uint32_t corr)
 {
 	release_held(m, LOGD_EREBALANCE, "replaced by a newer join of the "
 	    "same member");
+	m->gone = 0;              /* back on another connection */
 	m->held = c;
 	m->held_corr = corr;
 	c->refs++;
