@@ -431,7 +431,11 @@ cs_member_step(struct logd_consumer *cs, int *wait_ms)
 
 		cs_member_heartbeat(cs);
 		d = mb->next_hb - cl_now_ms();
-		*wait_ms = d < 0 ? 0 : (int)d;
+		/* A heartbeat still unanswered when the next is due: its
+		 * reply (or timeout) wakes poll up. */
+		if (d <= 0 && mb->hb_inflight)
+			d = -1;
+		*wait_ms = d < 0 ? -1 : (int)d;
 	}
 	return 0;
 }
