@@ -88,6 +88,7 @@ struct logd_client {
 	msgpack_zone zone;
 	struct logd_msg msg;
 	char version[64];
+	char client_id[64];       /* as sent in HELLO */
 	char errmsg[512];
 };
 
@@ -183,6 +184,12 @@ const char *
 logd_client_server_version(const struct logd_client *c)
 {
 	return c->version;
+}
+
+const char *
+cl_client_id(const struct logd_client *c)
+{
+	return c->client_id;
 }
 
 int
@@ -862,9 +869,10 @@ logd_client_open(const char *addr, const struct logd_client_options *opts,
 	r = cl_req_begin(c, LOGD_API_HELLO, &pk);
 	if (r < 0)
 		goto fail;
+	snprintf(c->client_id, sizeof(c->client_id), "%s",
+	    opts != NULL && opts->client_id ? opts->client_id : "liblogd");
 	msgpack_pack_map(pk, 1);
-	logd_pack_kv_str(pk, "client", opts != NULL && opts->client_id ?
-	    opts->client_id : "liblogd");
+	logd_pack_kv_str(pk, "client", c->client_id);
 	{
 		/* HELLO must come back within the connect timeout. */
 		int rt = c->request_timeout_ms;

@@ -190,9 +190,10 @@ cs_join_send(struct logd_consumer *cs)
 	r = cl_req_begin(cs->c, LOGD_API_JOIN_GROUP, &pk);
 	if (r < 0)
 		return r;
-	msgpack_pack_map(pk, 4);
+	msgpack_pack_map(pk, 5);
 	logd_pack_kv_str(pk, "group", cs->group);
 	logd_pack_kv_str(pk, "member", mb->id);
+	logd_pack_kv_str(pk, "client", cl_client_id(cs->c));
 	logd_pack_str(pk, "topics");
 	msgpack_pack_array(pk, mb->ntopics);
 	for (i = 0; i < mb->ntopics; i++)

@@ -86,6 +86,8 @@ size_t cl_unsent(const struct logd_client *c);
 int cl_broken(const struct logd_client *c);
 /* Request timeout in ms. */
 int cl_request_timeout(const struct logd_client *c);
+/* The client id sent in HELLO (at most 63 bytes of it). */
+const char *cl_client_id(const struct logd_client *c);
 
 /*
  * Waits until *flag is set (by a done function), driving the connection.

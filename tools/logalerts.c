@@ -706,10 +706,13 @@ attach(struct app *a, const char **what)
 {
 	struct logd_consumer_options co;
 	struct logd_producer_options po;
+	struct logd_client_options cl;
 	int r;
 
 	*what = "connect";
-	r = logd_client_open(a->o.addr, NULL, &a->c);
+	memset(&cl, 0, sizeof(cl));
+	cl.client_id = "logalerts";
+	r = logd_client_open(a->o.addr, &cl, &a->c);
 	if (r < 0)
 		return r;
 	memset(&co, 0, sizeof(co));

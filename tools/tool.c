@@ -345,10 +345,13 @@ int tool_client_err(const struct logd_client *c, int err, const char *fmt,
 
 int tool_connect(const char *addr, struct logd_client **out)
 {
+	struct logd_client_options co;
 	int rc;
 
 	addr = tool_broker_addr(addr);
-	rc = logd_client_open(addr, NULL, out);
+	memset(&co, 0, sizeof(co));
+	co.client_id = tool_prog;  /* names the tool's group members */
+	rc = logd_client_open(addr, &co, out);
 	if (rc < 0) {
 		/* -ENOENT: no such socket file, or a host name that does
 		 * not resolve (logd_client_open's contract). */
