@@ -30,6 +30,8 @@
  *            the broker acknowledged; every segment file passes
  *            logd_segment_verify() (what `logctl verify` runs) with no
  *            bad byte and a consistent index.
+ *   end      logd is stopped cleanly; `logctl verify` itself must pass;
+ *            logd starts again and everything is read back and checked.
  *
  * Power-loss model.  A SIGKILL keeps the page cache, so it loses nothing
  * written.  A power cut loses what was not synced.  logd syncs before it
@@ -68,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -732,6 +735,21 @@ static void verify_datadir(void)
 	}
 }
 
+/* The program itself, once logd is stopped after the last cycle. */
+static void logctl_verify(void)
+{
+	const char *b = getenv("LOGD_BUILDDIR");
+	char cmd[1400];
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "'%s/tools/logctl' verify '%s' >/dev/null",
+	    b && *b ? b : "..", T.t.datadir);
+	rc = system(cmd);
+	if (rc != 0)
+		fail("logctl verify %s: exit status %d", T.t.datadir,
+		    WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+}
+
 /*
  * The checks after a restart.  acked: this cycle's acknowledgements per
  * partition (NULL at the final check).  cons: the consumer's commits.
@@ -993,6 +1011,7 @@ int main(int argc, char **argv)
 		if (testlogd_term(&T.t) != 0)
 			fail("logd did not stop cleanly on SIGTERM");
 		verify_datadir();
+		logctl_verify();
 		if (testlogd_restart(&T.t) != 0)
 			die("logd did not start after a clean stop");
 		for (part = 0; part < NPART; part++) {
