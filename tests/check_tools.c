@@ -486,11 +486,41 @@ END_TEST
 
 /* ---- JSON ---- */
 
+/*
+ * A second opinion from a JSON parser that is not ours: Python's json
+ * module (strict: no NaN, no control characters in strings), when
+ * python3 is installed (scripts/deps.sh installs it).  Returns the
+ * parser's exit status, or -1 when python3 cannot run.
+ */
+static int python_json_check(const char *s)
+{
+	static const char prog[] = "python3 -c '"
+	    "import json, sys\n"
+	    "def bad(c): raise ValueError(c)\n"
+	    "for l in sys.stdin.buffer.read().decode(\"utf-8\")"
+	    ".split(\"\\n\")[:-1]:\n"
+	    "    json.loads(l, parse_constant=bad)\n"
+	    "' 2>&1";
+	FILE *p;
+	int st;
+
+	if (system("python3 -c '' >/dev/null 2>&1") != 0)
+		return -1;
+	p = popen(prog, "w");
+	ck_assert_ptr_nonnull(p);
+	fputs(s, p);
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 /* Every line of s must be one valid JSON value. */
 static void check_json_lines(const char *s)
 {
 	char err[128];
 	int lines = 0;
+
+	ck_assert_msg(python_json_check(s) <= 0, "python3's json module "
+	    "refuses: %s", s);
 
 	while (*s != '\0') {
 		const char *nl = strchr(s, '\n');
