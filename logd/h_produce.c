@@ -59,12 +59,13 @@ static void reply_ok(struct conn *c, uint32_t corr, int32_t partition,
 /*
  * Answers and removes the parked requests that match: ok() says whether
  * one is covered (1), failed (negative code) or still waiting (0).
+ * Returns how many were answered with success.
  */
-static void resolve(int (*ok)(struct pprod *p, void *arg), void *arg,
+static int resolve(int (*ok)(struct pprod *p, void *arg), void *arg,
     const char *why)
 {
 	struct pprod **pp = &parked, *p;
-	int rc;
+	int rc, answered = 0;
 
 	while ((p = *pp)) {
 		rc = ok(p, arg);
@@ -77,14 +78,16 @@ static void resolve(int (*ok)(struct pprod *p, void *arg), void *arg,
 			struct logd_msg m = { .api = LOGD_API_PRODUCE,
 				.corr = p->corr };
 
-			if (rc > 0)
+			if (rc > 0) {
 				reply_ok(p->c, p->corr, p->partition,
 				    p->first, p->last);
-			else
+				answered++;
+			} else {
 				conn_error(p->c, &m, rc, "offsets %lld..%lld "
 				    "were appended but %s: %s",
 				    (long long)p->first, (long long)p->last,
 				    why, logd_strerror(rc));
+			}
 		}
 		p->c->parked--;
 		conn_put(p->c);
@@ -93,6 +96,7 @@ static void resolve(int (*ok)(struct pprod *p, void *arg), void *arg,
 	parked_tail = &parked;
 	for (p = parked; p; p = p->next)
 		parked_tail = &p->next;
+	return answered;
 }
 
 struct failed {
@@ -141,7 +145,7 @@ void produce_flush_done(struct fjob *j)
 {
 	struct failed f = { 0 };
 	size_t i;
-	int rc;
+	int rc, n;
 
 	f.logs = calloc(j->n ? j->n : 1, sizeof(*f.logs));
 	for (i = 0; i < j->n; i++) {
@@ -154,7 +158,11 @@ void produce_flush_done(struct fjob *j)
 		}
 	}
 	srv.flushing = 0;
-	resolve(covered, &f, "the sync failed");
+	n = resolve(covered, &f, "the sync failed");
+	/* How many acks=all requests one sync served: group commit at
+	 * work, visible at debug level. */
+	log_debug("sync of %zu partitions answered %d acks=all requests",
+	    j->n, n);
 	free(f.logs);
 	admin_flush_idle();
 }

@@ -1164,6 +1164,51 @@ START_TEST(test_recovery_log)
 }
 END_TEST
 
+/* ---- group commit: one sync answers several acks=all requests ---- */
+
+START_TEST(test_group_commit)
+{
+	struct tool_buf in = TOOL_BUF_INIT;
+	char *log = NULL, *p;
+	size_t n = 0;
+	long syncs = 0, answered = 0, most = 0;
+	FILE *f;
+	int i;
+
+	create_topic("gc", "4");
+	for (i = 0; i < 4000; i++)
+		tool_buf_printf(&in, "k%d:reading %d\n", i % 97, i);
+	tool_buf_addc(&in, '\0');
+	/* tiny batches, several in flight per partition, acks=all */
+	expect(0, "", in.data, "logput", B, "-q", "-a", "all", "-z", "64",
+	    "-K", ":", "gc", NULL);
+	tool_buf_free(&in);
+	f = fopen(T.logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	for (p = log; (p = strstr(p, "debug: sync of ")) != NULL; p++) {
+		long k;
+		const char *a = strstr(p, " answered ");
+
+		ck_assert_ptr_nonnull(a);
+		k = atol(a + 10);
+		syncs++;
+		answered += k;
+		if (k > most)
+			most = k;
+	}
+	free(log);
+	/* every request was answered after a sync, and fewer syncs ran
+	 * than requests were answered */
+	ck_assert_int_gt(answered, 4000 / 64);
+	ck_assert_msg(syncs < answered, "%ld syncs for %ld requests "
+	    "(at most %ld per sync)", syncs, answered, most);
+	ck_assert_int_ge(most, 2);
+	expect(0, NULL, NULL, "logtail", B, "-c", "4000", "gc", NULL);
+}
+END_TEST
+
 static Suite *tools_suite(void)
 {
 	Suite *s = suite_create("tools");
@@ -1186,6 +1231,7 @@ static Suite *tools_suite(void)
 		{ "log_append_time", test_log_append_time },
 		{ "logbench", test_logbench },
 		{ "recovery_log", test_recovery_log },
+		{ "group_commit", test_group_commit },
 	};
 	size_t i;
 
