@@ -203,6 +203,12 @@ static void hold(struct gmember *m, struct conn *c, uint32_t corr)
 	release_held(m, LOGD_EREBALANCE, "replaced by a newer join of the "
 	    "same member");
 	m->gone = 0;              /* back on another connection */
+	if (c->state != CONN_OPEN) {
+		/* The reply above closed c (out of memory): as if it had. */
+		m->gone = 1;
+		ev_timer_start(&timer, 0);
+		return;
+	}
 	m->held = c;
 	m->held_corr = corr;
 	c->refs++;
