@@ -1078,7 +1078,9 @@ struct logd_consumer_options {
 int logd_consumer_new(struct logd_client *c,
     const struct logd_consumer_options *opts, struct logd_consumer **out);
 
-/* Frees the consumer (commits nothing).  Accepts NULL. */
+/* Frees the consumer (commits nothing).  A subscribed consumer first
+ * calls on_revoke and leaves its group (LEAVE_GROUP), so the other
+ * members take its partitions at once.  Accepts NULL. */
 void logd_consumer_close(struct logd_consumer *cs);
 
 /*
