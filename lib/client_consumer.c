@@ -23,6 +23,13 @@
  * returned.  Records point into a chunk, which is freed only on the next
  * poll after it was used up: that is the "valid until the next poll"
  * promise of logd.h.
+ *
+ * A subscribed consumer (a group member) has the same partitions, but
+ * client_group.c decides which: poll first lets it take a join's result,
+ * follow a rebalance and send heartbeats (cs_member_step()), and waits
+ * no longer than the next heartbeat.  A member's partition whose
+ * position falls outside the log restarts at start_offset instead of
+ * stopping with LOGD_ERANGE.
  */
 #include <errno.h>
 #include <stdlib.h>
