@@ -1063,37 +1063,37 @@ START_TEST(test_logbench)
 	struct run r;
 
 	setenv("LOGD_BROKER", T.addr, 1);
-	run(&r, NULL, "logbench", "produce", "-n", "3000", "-s", "50",
+	run(&r, NULL, "logbench", "produce", "-n", "1000", "-s", "50",
 	    "--acks", "all", "-t", "lb", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"test\":\"produce\","
-	    "\"topic\":\"lb\",\"records\":3000,\"record_size\":50,"
+	    "\"topic\":\"lb\",\"records\":1000,\"record_size\":50,"
 	    "\"acks\":\"all\""));
-	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"acked\":3000,"
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"acked\":1000,"
 	    "\"failed\":0"));
 	run_free(&r);
 	unsetenv("LOGD_BROKER");
 	expect(0, NULL, NULL, "logctl", B, "describe", "lb", NULL);
-	run(&r, NULL, "logbench", "consume", "-a", T.addr, "-n", "3000",
+	run(&r, NULL, "logbench", "consume", "-a", T.addr, "-n", "1000",
 	    "-t", "lb", "-g", "bg", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
-	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"records\":3000,"
-	    "\"bytes\":150000,"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"records\":1000,"
+	    "\"bytes\":50000,"));
 	run_free(&r);
 	/* the group committed everything it read */
 	run(&r, NULL, "logctl", B, "--json", "group", "bg", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"partition\":0,"
-	    "\"offset\":3000,"));
+	    "\"offset\":1000,"));
 	run_free(&r);
-	run(&r, NULL, "logbench", "latency", "-a", T.addr, "-r", "200",
+	run(&r, NULL, "logbench", "latency", "-a", T.addr, "-r", "100",
 	    "-d", "1", "-t", "lat", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
-	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"sent\":200,"
-	    "\"received\":200,"));
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"sent\":100,"
+	    "\"received\":100,"));
 	run_free(&r);
 	expect_error(2, "unknown test", "logbench", "bogus", NULL);
 }
