@@ -3,8 +3,9 @@
  *
  * Settings come from the embedded defaults, then the config file (-c),
  * then the flags, each overriding the one before: -s key=value sets any
- * logd.conf key, the other flags are shorthands for the common ones.  Anything wrong is said
- * on stderr and logd exits 1 before touching the datadir.
+ * logd.conf key, the other flags are shorthands for the common ones.
+ * Anything wrong is said on stderr and logd exits 1 before touching the
+ * datadir.
  */
 #include "config.h"
 
