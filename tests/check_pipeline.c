@@ -177,7 +177,8 @@ struct reading {
 	char city[64];
 	char ts[40];
 	double temperature, humidity, wind_speed, pressure;
-	int valid;
+	int have;                 /* bit m: metric m is a number */
+	int valid;                /* a map with a sensor_id string */
 };
 
 static struct logd_client *
@@ -209,7 +210,7 @@ copy_str(char *dst, size_t size, const msgpack_object *v)
 	dst[n] = '\0';
 }
 
-/* Decodes a sensorgen reading; valid = 0 when it is not one. */
+/* Decodes a reading; valid = 0 when it is not a map with a sensor_id. */
 static void
 decode(const void *p, size_t len, struct reading *rd)
 {
@@ -218,6 +219,8 @@ decode(const void *p, size_t len, struct reading *rd)
 	int have = 0;
 
 	rd->valid = 0;
+	rd->have = 0;
+	rd->sensor_id[0] = '\0';
 	if (p == NULL)
 		return;
 	msgpack_unpacked_init(&up);
@@ -239,7 +242,6 @@ decode(const void *p, size_t len, struct reading *rd)
 				if (!strcmp(key, "sensor_id")) {
 					copy_str(rd->sensor_id,
 					    sizeof(rd->sensor_id), v);
-					have |= 1;
 				} else if (!strcmp(key, "city"))
 					copy_str(rd->city, sizeof(rd->city),
 					    v);
@@ -248,13 +250,13 @@ decode(const void *p, size_t len, struct reading *rd)
 				continue;
 			}
 			if (!strcmp(key, "temperature"))
-				d = &rd->temperature, bit = 2;
+				d = &rd->temperature, bit = 1;
 			else if (!strcmp(key, "humidity"))
-				d = &rd->humidity, bit = 4;
+				d = &rd->humidity, bit = 2;
 			else if (!strcmp(key, "wind_speed"))
-				d = &rd->wind_speed, bit = 8;
+				d = &rd->wind_speed, bit = 4;
 			else if (!strcmp(key, "pressure"))
-				d = &rd->pressure, bit = 16;
+				d = &rd->pressure, bit = 8;
 			if (d == NULL)
 				continue;
 			if (v->type == MSGPACK_OBJECT_FLOAT64 ||
@@ -268,7 +270,8 @@ decode(const void *p, size_t len, struct reading *rd)
 				continue;
 			have |= bit;
 		}
-		rd->valid = have == 31 && rd->sensor_id[0] != '\0';
+		rd->have = have;
+		rd->valid = rd->sensor_id[0] != '\0';
 	}
 	msgpack_unpacked_destroy(&up);
 }
@@ -305,6 +308,17 @@ read_all(const char *topic, size_t *n)
 		out[got].partition = cr.partition;
 		out[got].offset = cr.rec.offset;
 		decode(cr.rec.value, cr.rec.value_len, &out[got]);
+		if (out[got].ts[0] == '\0') {
+			/* logalerts uses the record's timestamp then. */
+			time_t sec = (time_t)(cr.rec.timestamp / 1000);
+			struct tm tm;
+			char s[32];
+
+			gmtime_r(&sec, &tm);
+			strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+			snprintf(out[got].ts, sizeof(out[got].ts),
+			    "%.20s.%03dZ", s, (int)(cr.rec.timestamp % 1000));
+		}
 		got++;
 	}
 	logd_consumer_close(cs);
@@ -328,7 +342,8 @@ struct alert {
 
 struct xrule {
 	const char *name;
-	int metric;               /* 0 temperature, 1 humidity, 2 wind, 3 p */
+	int metric;               /* 0 temperature, 1 humidity, 2 wind, 3 p;
+	                             -1 a metric readings do not have */
 	int gt;                   /* 1: value > t, 0: value < t */
 	double t;
 	const char *severity;
@@ -425,13 +440,25 @@ expected(const struct reading *rd, size_t n, const struct xrule *rules,
 		double v[4] = { rd[i].temperature, rd[i].humidity,
 		    rd[i].wind_speed, rd[i].pressure };
 
-		if (!rd[i].valid)
+		int any = 0;
+
+		/* logalerts skips a reading only when it is not a map with
+		   a sensor_id or has a number for no rule's metric; a rule
+		   whose metric is missing (or unknown: -1) does not fire. */
+		for (j = 0; j < nrules; j++)
+			if (rules[j].metric >= 0 &&
+			    (rd[i].have & 1 << rules[j].metric))
+				any = 1;
+		if (!rd[i].valid || !any)
 			continue;
 		for (j = 0; j < nrules; j++) {
 			const struct xrule *r = &rules[j];
-			double x = v[r->metric];
+			double x;
 			struct alert *a;
 
+			if (r->metric < 0 || !(rd[i].have & 1 << r->metric))
+				continue;
+			x = v[r->metric];
 			if (!(r->gt ? x > r->t : x < r->t))
 				continue;
 			a = &out[k++];
@@ -872,7 +899,7 @@ START_TEST(malformed)
 
 	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
 	ck_assert(file_contains(tmpf("alerts.err"),
-	    "processed 20 readings, skipped 6"));
+	    "processed 21 readings, skipped 5"));
 	ck_assert(file_contains(tmpf("alerts.err"), "not a msgpack map"));
 	rd = read_all("sensor_data", &n);
 	ck_assert_uint_eq(n, 26);
@@ -927,6 +954,48 @@ START_TEST(rules_file)
 }
 END_TEST
 
+/* A rule on a metric the readings lack (a typo) does not fire and does
+ * not stop the other rules: no reading is skipped, and logalerts warns
+ * about the metric at startup. */
+START_TEST(rules_missing_metric)
+{
+	static const struct xrule rules[] = {
+		{ "HOT", 0, 1, 15, "CRITICAL" },
+		{ "X", -1, 1, 1, "WARNING" },
+	};
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "40",
+	    "--seed", "5", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("x.db"), "-r", (char *)tmpf("x.rules"), "-x",
+	    NULL };
+	struct reading *rd;
+	struct alert *want;
+	size_t n, na;
+	FILE *f;
+
+	f = fopen(tmpf("x.rules"), "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "HOT temperature > 15 CRITICAL\n"
+	    "X nosuchmetric > 1 WARNING\n");
+	fclose(f);
+	create_topic("sensor_data", 2);
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
+	ck_assert(file_contains(tmpf("alerts.err"),
+	    "rule X: sensorgen readings have no metric \"nosuchmetric\""));
+	ck_assert(file_contains(tmpf("alerts.err"),
+	    "processed 40 readings, skipped 0"));
+	rd = read_all("sensor_data", &n);
+	ck_assert_uint_eq(n, 40);
+	want = expected(rd, n, rules, 2, &na);
+	ck_assert_uint_gt(na, 0);
+	check_table(tmpf("x.db"), want, na);
+	check_caught_up("alerts", "sensor_data");
+	free(want);
+	free(rd);
+}
+END_TEST
+
 static Suite *
 pipeline_suite(void)
 {
@@ -941,6 +1010,7 @@ pipeline_suite(void)
 		{ "crash", crash },
 		{ "malformed", malformed },
 		{ "rules_file", rules_file },
+		{ "rules_missing_metric", rules_missing_metric },
 	};
 	size_t i;
 

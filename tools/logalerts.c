@@ -31,8 +31,10 @@
  * connection rolls nothing back that was committed: logalerts reconnects
  * with backoff, joins again and resumes from the committed offsets.
  * SIGINT and SIGTERM end the
- * current batch normally (commit, then exit 0).  A record that is not a
- * msgpack map with the fields the rules need is counted and skipped.
+ * current batch normally (commit, then exit 0).  A rule whose metric a
+ * reading lacks does not fire for that reading; the other rules still
+ * apply.  A record that is not a msgpack map, has no sensor_id string or
+ * has a number for none of the rules' metrics is counted and skipped.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -217,6 +219,21 @@ rule_parse(char *line, struct rule *r, char *err, size_t errsz)
 	return 0;
 }
 
+/* Whether sensorgen's readings carry the metric (lat and lon are numbers
+   too, so a rule may name them). */
+static int
+metric_known(const char *m)
+{
+	static const char *const known[] = { "temperature", "humidity",
+	    "wind_speed", "pressure", "lat", "lon" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(m, known[i]))
+			return 1;
+	return 0;
+}
+
 /* Loads the rules file: it replaces the defaults entirely.  0 or -1. */
 static int
 rules_load(struct app *a, const char *path)
@@ -272,6 +289,13 @@ rules_load(struct app *a, const char *path)
 		tool_err("%s: no rules", path);
 		return -1;
 	}
+	for (i = 0; i < a->nrules; i++)
+		if (!metric_known(a->rules[i].metric))
+			tool_err("warning: %s: rule %s: sensorgen readings have "
+			    "no metric \"%s\" (known: temperature, humidity, "
+			    "wind_speed, pressure); it fires only for readings "
+			    "that have it", path, a->rules[i].name,
+			    a->rules[i].metric);
 	return 0;
 fail:
 	fclose(f);
@@ -385,12 +409,15 @@ reading_parse(struct app *a, const struct logd_record *rec,
 		snprintf(why, whysz, "no sensor_id string");
 		return -1;
 	}
+	/* A rule whose metric the reading lacks does not fire for it; the
+	   reading is skipped only when no rule has a number to look at. */
 	for (i = 0; i < a->nrules; i++)
-		if (field_find(rd, a->rules[i].metric) == NULL) {
-			snprintf(why, whysz, "no number \"%s\"",
-			    a->rules[i].metric);
-			return -1;
-		}
+		if (field_find(rd, a->rules[i].metric) != NULL)
+			break;
+	if (i == a->nrules) {
+		snprintf(why, whysz, "no number for any rule's metric");
+		return -1;
+	}
 	if (rd->ts == NULL) {
 		tool_format_time(rec->timestamp, rd->ts_buf,
 		    sizeof(rd->ts_buf));
@@ -588,8 +615,12 @@ handle(struct app *a, const struct logd_consumer_record *cr)
 	a->processed++;
 	for (i = 0; i < a->nrules; i++) {
 		const struct rule *ru = &a->rules[i];
-		double v = field_find(&rd, ru->metric)->num;
+		const struct field *fl = field_find(&rd, ru->metric);
+		double v;
 
+		if (fl == NULL)
+			continue;
+		v = fl->num;
 		if (!rule_fires(ru, v))
 			continue;
 		a->alerts++;
@@ -1076,6 +1107,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return -1;
+	}
+	if (logd_group_name_check(o->group) < 0) {
+		tool_err("bad group name \"%s\"", o->group);
+		return -1;
+	}
+	if (logd_topic_name_check(o->topic) < 0 || (o->alerts_topic != NULL &&
+	    logd_topic_name_check(o->alerts_topic) < 0)) {
+		tool_err("bad topic name \"%s\"",
+		    logd_topic_name_check(o->topic) < 0 ? o->topic :
+		    o->alerts_topic);
 		return -1;
 	}
 	if (o->alerts_topic != NULL && !strcmp(o->alerts_topic, o->topic)) {
