@@ -640,6 +640,7 @@ START_TEST(test_verify)
 	create_topic("v", "2");
 	expect(0, "", ten, "logput", B, "-q", "-p", "1", "v", NULL);
 	expect(0, "", "one\n", "logput", B, "-q", "-p", "0", "v", NULL);
+	expect(0, "", "two\n", "logput", B, "-q", "-p", "0", "v", NULL);
 	ck_assert_int_eq(testlogd_term(&T), 0);
 
 	run(&r, NULL, "logctl", "verify", T.datadir, NULL);
@@ -688,6 +689,35 @@ START_TEST(test_verify)
 	snprintf(part, sizeof(part), "%s/topics/v-0", T.datadir);
 	expect(0, NULL, NULL, "logctl", "verify", part, NULL);
 	expect(1, NULL, NULL, "logctl", "verify", T.dir, NULL);
+
+	/* Damage the header (lastOffsetDelta) of v-0's second batch: dump
+	 * names the file position, the expected offset and the fields. */
+	{
+		unsigned char h[12];
+		long pos;
+		char want[160];
+
+		snprintf(seg, sizeof(seg), "%s/00000000000000000000.log", part);
+		f = fopen(seg, "r+");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(h, 1, 12, f), 12);
+		pos = 12 + ((long)h[8] << 24 | h[9] << 16 | h[10] << 8 | h[11]);
+		ck_assert_int_eq(fseek(f, pos + 25, SEEK_SET), 0);
+		c = fgetc(f);
+		ck_assert_int_eq(fseek(f, pos + 25, SEEK_SET), 0);
+		fputc(c ^ 0xff, f);
+		fclose(f);
+		run(&r, NULL, "logctl", "dump", seg, NULL);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_ptr_nonnull(strstr(out_of(&r), "baseOffset: 0 "));
+		snprintf(want, sizeof(want), "invalid batch at byte %ld, after "
+		    "1 valid ones, expected baseOffset 1: ", pos);
+		ck_assert_msg(strstr(err_of(&r), want) != NULL, "%s",
+		    err_of(&r));
+		ck_assert_ptr_nonnull(strstr(err_of(&r), "lastOffsetDelta "));
+		ck_assert_ptr_null(strstr(err_of(&r), "base offset -1"));
+		run_free(&r);
+	}
 }
 END_TEST
 
@@ -751,6 +781,8 @@ START_TEST(test_bad_usage)
 	    NULL);
 	expect(0, "logput " LOGD_VERSION_STRING "\n", NULL, "logput", "-V",
 	    NULL);
+	expect(0, "logtail " LOGD_VERSION_STRING "\n", NULL, "logtail", "-V",
+	    NULL);
 
 	expect_error(2, "logput: invalid option", "logput", B, "-Z", "u",
 	    NULL);
@@ -786,6 +818,10 @@ START_TEST(test_bad_usage)
 	    "bogus", NULL);
 	expect_error(2, "create: missing argument", "logctl", B, "create",
 	    NULL);
+	expect_error(2, "create: bad partition count '0'", "logctl", B,
+	    "create", "x", "-p", "0", NULL);
+	expect_error(2, "bad partition count '10001'", "logctl", B, "create",
+	    "x", "--partitions", "10001", NULL);
 	expect_error(2, "bad --config 'retention.ms=abc'", "logctl", B,
 	    "create", "x", "--config", "retention.ms=abc", NULL);
 	expect_error(2, "bad --config 'nokey=1'", "logctl", B, "create", "x",

@@ -297,6 +297,9 @@ static int cmd_create(struct ctl *x)
 	const char *name = x->args[0];
 	int rc, ex;
 
+	if (x->partitions == 0)
+		return usage_err("create: bad partition count '0': 1 to "
+		    "10000");
 	if ((ex = check_configs(x, "create")) != 0 ||
 	    (ex = connect_broker(x)) != 0)
 		return ex;
@@ -1078,9 +1081,20 @@ struct dump {
 	struct tool_buf b;
 	uint64_t batches;
 	int bad;                  /* the walk stopped at an invalid batch */
-	int64_t bad_offset;
 	int bad_error;
+	uint64_t pos;             /* file position of the next batch */
+	int64_t next_offset;      /* the offset after the last valid batch */
+	char bad_what[160];       /* what the invalid batch's header says */
 };
+
+static uint64_t be_read(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
 
 static void dump_records(struct dump *d, const uint8_t *batch, size_t len)
 {
@@ -1142,11 +1156,29 @@ static int dump_batch(void *arg, const uint8_t *batch, size_t len, int check,
 	if (check < 0) {
 		d->bad = 1;
 		d->bad_error = check;
-		d->bad_offset = logd_batch_header(batch, len, &hi) == 0 ?
-		    hi.base_offset : -1;
+		/* The raw header fields, so the reader sees what is off. */
+		if (logd_batch_header(batch, len, &hi) == 0)
+			snprintf(d->bad_what, sizeof(d->bad_what),
+			    "its header reads baseOffset %lld, lastOffset "
+			    "%lld, size %zu bytes", (long long)hi.base_offset,
+			    (long long)hi.last_offset, hi.size);
+		else if (len >= 61)   /* the v2 header: fields at fixed places */
+			snprintf(d->bad_what, sizeof(d->bad_what),
+			    "its header does not parse: baseOffset %lld, "
+			    "batchLength %ld, magic %d, lastOffsetDelta %ld, "
+			    "recordCount %ld", (long long)be_read(batch, 8),
+			    (long)(int32_t)be_read(batch + 8, 4), batch[16],
+			    (long)(int32_t)be_read(batch + 23, 4),
+			    (long)(int32_t)be_read(batch + 57, 4));
+		else
+			snprintf(d->bad_what, sizeof(d->bad_what),
+			    "only %zu bytes left in the file: a batch header "
+			    "needs 61", len);
 		return 0;
 	}
 	d->batches++;
+	d->pos += info->size;
+	d->next_offset = info->last_offset + 1;
 	if (d->x->json) {
 		tool_buf_printf(b, "{\"base_offset\":%lld,\"last_offset\":%lld,"
 		    "\"count\":%d,\"base_timestamp\":%lld,\"max_timestamp\":"
@@ -1177,7 +1209,7 @@ static int dump_batch(void *arg, const uint8_t *batch, size_t len, int check,
 
 static int cmd_dump(struct ctl *x)
 {
-	struct dump d = { x, TOOL_BUF_INIT, 0, 0, -1, 0 };
+	struct dump d = { x, TOOL_BUF_INIT, 0, 0, 0, 0, -1, "" };
 	const char *path = x->args[0];
 	int rc;
 
@@ -1194,9 +1226,15 @@ static int cmd_dump(struct ctl *x)
 		return TOOL_EXIT_FAIL;
 	}
 	if (d.bad) {
-		tool_err("%s: invalid batch after %llu valid ones (base offset "
-		    "%lld): %s", path, (unsigned long long)d.batches,
-		    (long long)d.bad_offset, logd_strerror(d.bad_error));
+		char want[64] = "";
+
+		if (d.next_offset >= 0)
+			snprintf(want, sizeof(want), ", expected baseOffset "
+			    "%lld", (long long)d.next_offset);
+		tool_err("%s: invalid batch at byte %llu, after %llu valid "
+		    "ones%s: %s; %s", path, (unsigned long long)d.pos,
+		    (unsigned long long)d.batches, want,
+		    logd_strerror(d.bad_error), d.bad_what);
 		return TOOL_EXIT_FAIL;
 	}
 	return 0;

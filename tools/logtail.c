@@ -142,7 +142,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->end_offset = o->end_time = o->count = -1;
 	o->partition = -1;
-	while ((ch = getopt_long(argc, argv, "b:c:e:fF:g:hJKo:p:Rs:", longopts,
+	while ((ch = getopt_long(argc, argv, "b:c:e:fF:g:hJKo:p:Rs:V", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
