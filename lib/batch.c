@@ -520,6 +520,8 @@ logd_batch_iter_next(struct logd_batch_iter *it, struct logd_record *rec)
 
 	if (it->remaining <= 0)
 		return 0;
+	/* Records come from cold page-cache pages: ask for the lines ahead. */
+	__builtin_prefetch(it->p + 1024);
 	next = parse_record(it->p, it->end, &r);
 	if (next == NULL)
 		return LOGD_EBADBATCH;
