@@ -83,7 +83,9 @@
  *               answered at once.  topics: 1 to 1000 existing topics
  *               (else LOGD_EPROTO, or LOGD_ENOTOPIC naming it); client
  *               and member: printable ASCII, at most 128 and 255 bytes.
- *               heartbeat_ms is session_ms / 3.  A held join is answered
+ *               heartbeat_ms is session_ms / 3, at most 3000: members
+ *               learn of a rebalance at their next heartbeat, so a long
+ *               session must not slow it down.  A held join is answered
  *               LOGD_ECLOSED when logd shuts down; a member whose held
  *               join's connection closes (or sends EOF) is removed.
  * HEARTBEAT 11  {group, member, generation}  -> {error}

@@ -84,6 +84,18 @@ static struct ev_timer timer;
 static char boot_id[32];
 static uint64_t member_seq;
 
+/* How often a member heartbeats: a third of its session, but at most 3 s
+   (Kafka's default): members learn of a rebalance only at their next
+   heartbeat, so a long session must not slow a rebalance down. */
+#define HEARTBEAT_MAX_MS 3000
+
+static int64_t group_heartbeat_ms(int64_t session_ms)
+{
+	int64_t hb = session_ms / 3;
+
+	return hb < HEARTBEAT_MAX_MS ? hb : HEARTBEAT_MAX_MS;
+}
+
 /* ------------------------------------------------------------------ */
 /* Members                                                             */
 /* ------------------------------------------------------------------ */
@@ -405,7 +417,8 @@ static void reply_join(struct conn *c, uint32_t corr, const struct group *g,
 	logd_pack_kv_int(pk, "error", 0);
 	logd_pack_kv_str(pk, "member", m->id);
 	logd_pack_kv_int(pk, "generation", g->generation);
-	logd_pack_kv_int(pk, "heartbeat_ms", m->session_ms / 3);
+	logd_pack_kv_int(pk, "heartbeat_ms",
+	    group_heartbeat_ms(m->session_ms));
 	logd_pack_str(pk, "assignment");
 	pack_assignment(pk, m);
 	conn_end(c, 0);

@@ -431,8 +431,7 @@ START_TEST(test_single_member)
 	ck_assert_int_eq(r.error, 0);
 	ck_assert_int_eq(r.generation, 1);
 	ck_assert_int_eq(strncmp(r.member, "reader-", 7), 0);
-	ck_assert_int_gt(r.heartbeat_ms, 0);
-	ck_assert_int_lt(r.heartbeat_ms, 2000);
+	ck_assert_int_eq(r.heartbeat_ms, 2000 / 3);
 	ck_assert_int_eq(r.nparts, 6);
 	for (i = 0; i < 6; i++)
 		ck_assert_int_eq(r.parts[i], i);
@@ -460,6 +459,14 @@ START_TEST(test_single_member)
 	/* Commits as the member. */
 	ck_assert_int_eq(commit(fd, 1, r.member, 3, 42), 0);
 	ck_assert_int_eq(commit(fd, -1, NULL, 3, 42), LOGD_EGENERATION);
+
+	/* A long session heartbeats every 3 s, not every session / 3. */
+	ck_assert_int_eq(leave(fd, r.member), 0);
+	send_join2(fd, "", "reader", 60000, NULL);
+	recv_join(fd, &r2);
+	ck_assert_int_eq(r2.error, 0);
+	ck_assert_int_eq(r2.heartbeat_ms, 3000);
+	ck_assert_int_eq(leave(fd, r2.member), 0);
 	close(fd);
 }
 END_TEST
