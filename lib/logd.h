@@ -1095,7 +1095,7 @@ int logd_consumer_assign(struct logd_consumer *cs, const char *topic,
     int32_t partition, int64_t offset);
 
 /* Stops reading topic/partition (all partitions with -1).  -ENOENT if
- * it was not assigned. */
+ * it was not assigned; -EINVAL if cs is subscribed (its group assigns). */
 int logd_consumer_unassign(struct logd_consumer *cs, const char *topic,
     int32_t partition);
 
