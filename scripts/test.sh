@@ -40,8 +40,11 @@ if ! (cd "$dir" && CC=clang "$top/configure" -q --enable-fuzzing &&
 	status=1
 fi
 
-# Check prints "NN%: Checks: N, Failures: F, Errors: E" per program.
-cat "$top"/build-test-*/tests/*.log 2>/dev/null | python3 -c '
+# Check prints "NN%: Checks: N, Failures: F, Errors: E" per program;
+# test-suite.log repeats the failing programs' logs, so it is left out.
+ls "$top"/build-test-*/tests/*.log "$top"/build-test-*/tests/*/*.log \
+    2>/dev/null | grep -v '/test-suite\.log$' | xargs cat 2>/dev/null |
+    python3 -c '
 import re, sys
 p = f = 0
 for m in re.finditer(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", sys.stdin.read()):
