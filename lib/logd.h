@@ -111,7 +111,8 @@ int logd_crc32c_hw(void);
 /* The header of one batch, decoded. */
 struct logd_batch_info {
 	int64_t base_offset;
-	int64_t last_offset;      /* base_offset + lastOffsetDelta */
+	int64_t last_offset;      /* base_offset + lastOffsetDelta, wrapping
+	                           * as a Java long on a hostile base */
 	int64_t base_timestamp;
 	int64_t max_timestamp;
 	int64_t producer_id;

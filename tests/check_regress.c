@@ -269,6 +269,55 @@ START_TEST(test_daemon_empty_strings)
 }
 END_TEST
 
+/*
+ * fuzz_batch, corpus/batch/regress-offset-wrap: a batch whose baseOffset
+ * sits just below INT64_MAX.  The library wraps offsets as a Java long
+ * (unsigned arithmetic, no undefined behaviour); the harness counted
+ * them with a signed ++ and UBSan stopped it.  This pins the library
+ * side: check, header and iterator agree on the wrapped offsets, and
+ * stay clean under -fsanitize=undefined.
+ */
+START_TEST(test_batch_offset_wrap)
+{
+	struct logd_batch_builder *bb;
+	struct logd_batch_info info, hdr;
+	struct logd_batch_iter it;
+	struct logd_record rec;
+	const uint8_t *batch;
+	uint8_t *copy;
+	size_t len;
+	int64_t want[3] = { INT64_MAX - 1, INT64_MAX, INT64_MIN };
+	int i;
+
+	ck_assert_int_eq(logd_batch_builder_new(&bb), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(logd_batch_builder_add(bb, 1764000000000LL,
+		    NULL, 0, "v", 1, NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(bb, &batch, &len), 0);
+	copy = malloc(len);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, batch, len);
+	logd_batch_builder_free(bb);
+	/* baseOffset is outside the CRC: the batch stays valid */
+	logd_batch_set_base_offset(copy, INT64_MAX - 1);
+	ck_assert_int_eq(logd_batch_check(copy, len, &info), 0);
+	ck_assert_int_eq(info.base_offset, INT64_MAX - 1);
+	ck_assert_int_eq(info.last_offset, INT64_MIN);
+	ck_assert_int_eq(info.record_count, 3);
+	ck_assert_int_eq(logd_batch_header(copy, len, &hdr), 0);
+	ck_assert_int_eq(hdr.last_offset, info.last_offset);
+	ck_assert_int_eq(logd_batch_iter_init(&it, copy, len), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(logd_batch_iter_next(&it, &rec), 1);
+		ck_assert_int_eq(rec.offset, want[i]);
+		ck_assert_uint_eq(rec.value_len, 1);
+		ck_assert_int_eq(memcmp(rec.value, "v", 1), 0);
+	}
+	ck_assert_int_eq(logd_batch_iter_next(&it, &rec), 0);
+	free(copy);
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
 	Suite *s = suite_create("regress");
@@ -278,6 +327,10 @@ static Suite *regress_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_open_empty_dir);
 	tcase_add_test(tc, test_open_only_indexes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("batch_offset_wrap");
+	tcase_add_test(tc, test_batch_offset_wrap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("empty_str_and_bin");

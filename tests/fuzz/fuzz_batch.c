@@ -82,7 +82,9 @@ static void iterate(const uint8_t *p, const struct logd_batch_info *info)
 {
 	struct logd_batch_iter it;
 	struct logd_record rec;
-	int64_t want = info->base_offset;
+	/* Offsets wrap as the library computes them (a hostile baseOffset
+	 * may sit just below INT64_MAX): count in unsigned arithmetic. */
+	uint64_t want = (uint64_t)info->base_offset;
 	int rc;
 
 	rc = logd_batch_iter_init(&it, p, info->size);
@@ -92,7 +94,7 @@ static void iterate(const uint8_t *p, const struct logd_batch_info *info)
 	}
 	FUZZ_CHECK(rc == 0);
 	while ((rc = logd_batch_iter_next(&it, &rec)) == 1) {
-		FUZZ_CHECK(rec.offset == want);
+		FUZZ_CHECK((uint64_t)rec.offset == want);
 		FUZZ_CHECK(inside(rec.key, rec.key_len, p, p + info->size));
 		FUZZ_CHECK(inside(rec.value, rec.value_len, p, p + info->size));
 		FUZZ_CHECK(rec.header_count >= 0);
@@ -103,21 +105,23 @@ static void iterate(const uint8_t *p, const struct logd_batch_info *info)
 	}
 	/* A checked uncompressed batch parses to the end, count exact. */
 	FUZZ_CHECK(rc == 0);
-	FUZZ_CHECK(want == info->last_offset + 1);
-	FUZZ_CHECK(want - info->base_offset == info->record_count);
+	FUZZ_CHECK(want == (uint64_t)info->last_offset + 1);
+	FUZZ_CHECK(want - (uint64_t)info->base_offset ==
+	    (uint64_t)info->record_count);
 }
 
 static void restamp(const uint8_t *p, const struct logd_batch_info *info)
 {
 	struct logd_batch_info again;
 	uint8_t *copy = malloc(info->size);
+	int64_t base = (int64_t)((uint64_t)info->base_offset + 12345);
 
 	FUZZ_CHECK(copy != NULL);
 	memcpy(copy, p, info->size);
-	logd_batch_set_base_offset(copy, info->base_offset + 12345);
+	logd_batch_set_base_offset(copy, base);
 	logd_batch_set_log_append_time(copy, 1764000000000);
 	FUZZ_CHECK(logd_batch_check(copy, info->size, &again) == 0);
-	FUZZ_CHECK(again.base_offset == info->base_offset + 12345);
+	FUZZ_CHECK(again.base_offset == base);
 	FUZZ_CHECK(again.max_timestamp == 1764000000000);
 	FUZZ_CHECK(again.attributes & LOGD_ATTR_LOG_APPEND_TIME);
 	FUZZ_CHECK(again.record_count == info->record_count);
