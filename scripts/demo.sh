@@ -14,6 +14,8 @@
 #                 tree); it is emptied first if an earlier demo made it
 #   DEMO_RATE     readings per second (default 20)
 #   DEMO_STATIONS number of stations (default 12)
+#   DEMO_BUILD    an existing build directory to run from; the demo then
+#                 neither installs nor builds (tests/demo_live.sh)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${DEMO_SECONDS:-60}
@@ -21,16 +23,18 @@ port=${DEMO_PORT:-9400}
 data=${DEMO_DATA:-$top/demo-data}
 rate=${DEMO_RATE:-20}
 stations=${DEMO_STATIONS:-12}
-bin=$top/build
+bin=${DEMO_BUILD:-$top/build}
 
 case $seconds in ''|*[!0-9]*) echo "demo: DEMO_SECONDS must be a number" >&2; exit 2;; esac
 
 say() { printf '\n== %s\n' "$*"; }
 
-say "dependencies"
-sh "$top/scripts/deps.sh"
-say "building in $bin"
-sh "$top/scripts/build.sh" "$bin"
+if [ -z "${DEMO_BUILD:-}" ]; then
+	say "dependencies"
+	sh "$top/scripts/deps.sh"
+	say "building in $bin"
+	sh "$top/scripts/build.sh" "$bin"
+fi
 
 # A fresh data directory; only one this script made is ever removed.
 if [ -e "$data" ]; then
@@ -151,10 +155,14 @@ say "live alerts (logtail -f weather_alerts), for ${seconds}s; Ctrl-C stops"
 if [ -t 1 ]; then red=$(printf '\033[31m') off=$(printf '\033[0m'); else red= off=; fi
 # logtail prints each alert as one JSON object; awk shows it as a table
 # row.  A FIFO between them keeps both pids, so both stop cleanly.
+# Debian's awk is mawk, which reads a pipe in blocks (so nothing would
+# show until logtail exits) unless told -W interactive.
 mkfifo "$data/.alerts.fifo"
 "$bin/tools/logtail" -f weather_alerts > "$data/.alerts.fifo" &
 tail_pid=$!
-awk -v red="$red" -v off="$off" '
+awkflags=
+awk -W version 2>&1 | grep -q mawk && awkflags="-W interactive"
+awk $awkflags -v red="$red" -v off="$off" '
 function f(k,   m) {
 	if (!match($0, "\"" k "\":(\"[^\"]*\"|[^,}]*)"))
 		return "?"
