@@ -335,6 +335,7 @@ log_plan(struct logd_log *log, int64_t rp, struct seg_plan *plan,
 			    c->index_bytes, c->index_interval);
 			if (rc < 0)
 				return rc;
+			logd_segment_release_fds(s);
 			p->trusted = 1;
 			p->valid = s->size;
 			p->next = nb;
@@ -934,9 +935,13 @@ logd_log_flush_end(struct logd_log *log, struct logd_flush *f)
 	if (rc != 0) {
 		log->readonly = rc;
 	} else {
-		for (i = 0; i < f->n; i++)
-			if (f->items[i].seg->synced < f->items[i].to)
-				f->items[i].seg->synced = f->items[i].to;
+		for (i = 0; i < f->n; i++) {
+			struct logd_segment *s = f->items[i].seg;
+
+			if (s->synced < f->items[i].to)
+				s->synced = f->items[i].to;
+			logd_segment_release_fds(s);
+		}
 		if (f->end_offset > log->flushed)
 			log->flushed = f->end_offset;
 		if (f->rp_ok) {
@@ -994,6 +999,8 @@ seg_time(const struct logd_segment *s)
 
 	if (s->max_timestamp >= 0)
 		return s->max_timestamp;
+	if (s->fd < 0)
+		return s->mtime_ms;
 	if (fstat(s->fd, &st) < 0)
 		return INT64_MAX;
 	return (int64_t)st.st_mtim.tv_sec * 1000 +

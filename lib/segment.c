@@ -73,6 +73,13 @@ seg_unmap(void **p, size_t *len)
 	*len = 0;
 }
 
+static int64_t
+seg_mtime_ms(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 +
+	    st->st_mtim.tv_nsec / 1000000;
+}
+
 static struct logd_segment *
 seg_alloc(int64_t base, int64_t now_ms)
 {
@@ -224,6 +231,10 @@ logd_segment_open(int dirfd, int64_t base, int64_t now_ms,
 	if (rc < 0)
 		goto fail;
 	s->map_len = (size_t)st.st_size;
+	s->mtime_ms = seg_mtime_ms(&st);
+	/* A long log must open with few fds: the map is enough to read. */
+	close(s->fd);
+	s->fd = -1;
 	*out = s;
 	return 0;
 fail:
@@ -236,10 +247,47 @@ logd_segment_file_size(const struct logd_segment *s, uint64_t *size)
 {
 	struct stat st;
 
+	if (s->fd < 0) {          /* released: sealed, trimmed to size */
+		*size = s->size;
+		return 0;
+	}
 	if (fstat(s->fd, &st) < 0)
 		return -errno;
 	*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+/* Reopens the .log read-write by name when its fd was closed. */
+static int
+seg_log_fd(int dirfd, struct logd_segment *s)
+{
+	char name[32];
+
+	if (s->fd >= 0)
+		return 0;
+	logd_segment_name(name, s->base_offset, "log");
+	s->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	return s->fd < 0 ? -errno : 0;
+}
+
+void
+logd_segment_release_fds(struct logd_segment *s)
+{
+	struct stat st;
+
+	if (s->writable || s->index_dirty || s->synced < s->size)
+		return;
+	if (s->fd >= 0) {
+		if (fstat(s->fd, &st) == 0)
+			s->mtime_ms = seg_mtime_ms(&st);
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->idx_fd >= 0)
+		close(s->idx_fd);
+	if (s->tix_fd >= 0)
+		close(s->tix_fd);
+	s->idx_fd = s->tix_fd = -1;
 }
 
 /* Index entry accessors. */
@@ -763,6 +811,8 @@ logd_segment_load_closed(int dirfd, struct logd_segment *s, int64_t next,
 	}
 	if (logd_batch_check(s->map + last, pos - last, NULL) != 0)
 		goto corrupt;
+	if ((pos < flen || !indexes_ok) && (rc = seg_log_fd(dirfd, s)) < 0)
+		return rc;
 	if (pos < flen && ftruncate(s->fd, (off_t)pos) < 0)
 		return -errno;
 	if (!indexes_ok) {
@@ -793,8 +843,10 @@ logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
     int64_t next, int active, size_t capacity, uint32_t index_bytes,
     uint32_t index_interval)
 {
-	int rc = 0;
+	int rc;
 
+	if ((rc = seg_log_fd(dirfd, s)) < 0)
+		return rc;
 	if (active) {
 		if (capacity < valid)
 			capacity = valid;

@@ -32,6 +32,13 @@
  * close), so the count is a plain int.  logd_flush_run() on another
  * thread only uses the fds of segments whose references its flush holds
  * (the fds stay open until the last reference goes), never the count.
+ *
+ * Open files: a sealed segment whose bytes and indexes are all on disk
+ * needs its files no more (its maps stay valid without them, and
+ * retention unlinks by name), so its fds are closed
+ * (logd_segment_release_fds).  A partition then holds open only its
+ * active segment and those still to be synced, however long it is; the
+ * recovery paths that must change a file reopen it by name.
  */
 #ifndef LOGD_SEGMENT_H
 #define LOGD_SEGMENT_H
@@ -63,7 +70,8 @@ struct logd_segment {
 	uint32_t index_interval;
 	size_t since_index;       /* bytes appended since the last entry */
 	int64_t tix_last;         /* T of the last time entry */
-	int fd, idx_fd, tix_fd;
+	int fd, idx_fd, tix_fd;   /* -1 once released (or not yet opened) */
+	int64_t mtime_ms;         /* .log mtime when fd was last closed */
 	int writable;             /* active: mapped read-write */
 	int index_dirty;          /* sealed indexes not yet synced */
 	int refs;
@@ -140,13 +148,21 @@ int logd_segment_create(int dirfd, int64_t base, size_t capacity,
 /*
  * Opens the existing segment base in dirfd for recovery: the .log mapped
  * read-only at its file size (size and next_offset are 0/base until the
- * caller establishes them), no indexes.  One reference.
+ * caller establishes them), no indexes, no fd kept (the recovery calls
+ * below reopen the file when they must change it).  One reference.
  */
 int logd_segment_open(int dirfd, int64_t base, int64_t now_ms,
     struct logd_segment **out);
 
 /* Bytes of the .log file on disk. */
 int logd_segment_file_size(const struct logd_segment *s, uint64_t *size);
+
+/*
+ * Closes the segment's three fds if it is sealed and everything of it is
+ * on disk (synced >= size, indexes not dirty); keeps the .log mtime in
+ * mtime_ms.  Does nothing otherwise, or when they are closed already.
+ */
+void logd_segment_release_fds(struct logd_segment *s);
 
 /*
  * Loads the existing .idx/.tix read-only and checks them against the

@@ -8,6 +8,13 @@
  * removing a stale socket file left by a killed logd; the datadir's LOCK,
  * taken before, guarantees it is not another live logd's on the same
  * datadir.  Accepting drains the backlog each time the socket is ready.
+ *
+ * When accept() fails for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM), the connection stays in the backlog and the socket
+ * stays readable, so a level-triggered loop would spin on it at full CPU
+ * and flood the log.  Instead both listeners leave the loop for
+ * ACCEPT_PAUSE_MS and one warning says so (then at most one a minute,
+ * with a count); clients wait in the backlog until descriptors free up.
  */
 #include "config.h"
 
@@ -25,19 +32,60 @@
 
 #include "daemon.h"
 
+#define ACCEPT_PAUSE_MS 100
+#define ACCEPT_WARN_MS 60000
+
 static struct ev_io tcp_io = { .fd = -1 }, unix_io = { .fd = -1 };
+static struct ev_timer resume_timer;
+static int paused;
+static int64_t last_warn_ms = -ACCEPT_WARN_MS;
+static uint64_t pauses;         /* since the last warning */
+
+static void listeners_watch(int on)
+{
+	if (tcp_io.fd >= 0)
+		on ? (void)ev_add(&tcp_io, EPOLLIN) : ev_del(&tcp_io);
+	if (unix_io.fd >= 0)
+		on ? (void)ev_add(&unix_io, EPOLLIN) : ev_del(&unix_io);
+}
+
+static void on_resume(struct ev_timer *t)
+{
+	paused = 0;
+	listeners_watch(1);
+}
+
+static void accept_pause(int err)
+{
+	pauses++;
+	if (ev_now() - last_warn_ms >= ACCEPT_WARN_MS) {
+		log_warn("accept: %s: not accepting connections for %d ms "
+		    "(%llu pauses since the last warning; raise the open "
+		    "files limit or lower max_connections)", strerror(err),
+		    ACCEPT_PAUSE_MS, (unsigned long long)pauses);
+		last_warn_ms = ev_now();
+		pauses = 0;
+	}
+	paused = 1;
+	listeners_watch(0);
+	resume_timer.fn = on_resume;
+	ev_timer_start(&resume_timer, ACCEPT_PAUSE_MS);
+}
 
 static void on_accept(struct ev_io *io, uint32_t events)
 {
 	int i;
 
 	/* Bounded, so a connection storm cannot hold the loop. */
-	for (i = 0; i < 64; i++) {
+	for (i = 0; i < 64 && !paused; i++) {
 		int fd = accept4(io->fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(errno);
+			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
 			return;
@@ -182,6 +230,8 @@ int listen_start(void)
 
 void listen_stop(void)
 {
+	ev_timer_stop(&resume_timer);
+	paused = 0;
 	if (tcp_io.fd >= 0) {
 		ev_del(&tcp_io);
 		close(tcp_io.fd);

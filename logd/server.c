@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,6 +209,31 @@ static int signals_start(void)
 }
 
 /*
+ * Raises the soft open-files limit to the hard one, as servers do: each
+ * connection takes a descriptor, and so do the active and not yet synced
+ * segments of every partition.  Says so when max_connections cannot fit
+ * (accepting then pauses at the limit instead of failing; listen.c).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < srv.cfg.max_connections + 64)
+		log_warn("open files limit %llu is low for max_connections "
+		    "%llu (raise it with ulimit -n or LimitNOFILE)",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)srv.cfg.max_connections);
+}
+
+/*
  * Runs the daemon with srv.cfg.  Signals SIGTERM, SIGINT and SIGHUP must
  * already be blocked.  Returns the exit status.
  */
@@ -221,6 +247,7 @@ int server_run(void)
 		return 1;
 	}
 	srv.started_ms = ev_now();
+	raise_nofile();
 	group_init();
 	if ((rc = signals_start())) {
 		log_error("signalfd: %s", strerror(-rc));

@@ -16,6 +16,8 @@
  * loopback only (its log names the address it listens on, or the one it
  * could not take when another program holds port 9400).
  */
+#include "config.h"
+
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
@@ -180,6 +182,99 @@ START_TEST(test_half_frame_stallers)
 }
 END_TEST
 
+/* Open descriptors of process pid, and its CPU time in clock ticks. */
+static int proc_fds(pid_t pid)
+{
+	char path[64], cmd[96];
+	FILE *f;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	snprintf(cmd, sizeof(cmd), "ls %s | wc -l", path);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+static long proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')');  /* fields 14 and 15 follow the name */
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}
+
+static int log_count(const char *path, const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * logd out of descriptors (EMFILE) while connections wait: it once spun
+ * on the readable listener at full CPU, logging "accept: Too many open
+ * files" thousands of times a second.  Now it pauses accepting, warns
+ * once, serves the clients it has, and accepts again when fds free up.
+ */
+START_TEST(test_out_of_fds)
+{
+	struct logd_client *c = NULL, *late = NULL;
+	struct rlimit rl;
+	int fds[60], i, n;
+	long t0;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	served(c, 0);
+	n = proc_fds(t.pid);
+	/* the soft limit only: raising it again needs no privilege */
+	ck_assert_int_eq(prlimit(t.pid, RLIMIT_NOFILE, NULL, &rl), 0);
+	rl.rlim_cur = (rlim_t)n + 20;
+	ck_assert_int_eq(prlimit(t.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	for (i = 0; i < 60; i++) {
+		fds[i] = testlogd_connect(&t);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	usleep(300000);
+	t0 = proc_cpu_ticks(t.pid);
+	usleep(1000000);
+	/* a spinning loop takes the whole second (sysconf: 100 ticks) */
+	ck_assert_int_lt(proc_cpu_ticks(t.pid) - t0,
+	    sysconf(_SC_CLK_TCK) / 4);
+	ck_assert_int_eq(log_count(t.logfile, "accept: "), 1);
+	ck_assert_int_eq(log_count(t.logfile, "not accepting connections"), 1);
+	served(c, 1);
+	for (i = 0; i < 60; i++)
+		close(fds[i]);
+	/* room again: a newcomer is accepted within the pause */
+	rl.rlim_cur = (rlim_t)n + 200;
+	ck_assert_int_eq(prlimit(t.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &late), 0);
+	served(late, 2);
+	logd_client_close(late);
+	logd_client_close(c);
+}
+END_TEST
+
 START_TEST(test_default_listen)
 {
 	char dir[] = "/tmp/check_limits.XXXXXX", conf[64], cmd[128];
@@ -268,6 +363,11 @@ int main(void)
 	tc = tcase_create("half_frame_stallers");
 	tcase_add_checked_fixture(tc, setup_stall, teardown);
 	tcase_add_test(tc, test_half_frame_stallers);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("out_of_fds");
+	tcase_add_checked_fixture(tc, setup_flood, teardown);
+	tcase_add_test(tc, test_out_of_fds);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("default_listen");

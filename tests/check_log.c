@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1411,6 +1412,79 @@ START_TEST(test_walk_truncated)
 }
 END_TEST
 
+/* Open descriptors of this process. */
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;             /* the DIR's own */
+}
+
+/*
+ * A long log holds open only its active segment and those still to be
+ * synced: 300 synced segments once kept 900 fds, and a logd with
+ * thousands of segments ran out of descriptors (torture --cycles 1000:
+ * EMFILE, appends refused).  Reopening must not need them all at once.
+ */
+START_TEST(test_many_segments_fds)
+{
+	struct logd_log_config c;
+	struct model m = { 0 };
+	struct logd_log *log;
+	struct logd_flush *f;
+	int base, i, status;
+	pid_t pid;
+
+	rng_state = 21;
+	small_config(&c);
+	c.segment_bytes = 4096;
+	base = count_fds();
+	log = open_log(&c, NULL);
+	fixed_values = 1;
+	for (i = 0; i < 1200; i++)
+		append_model(log, &m, 1, 900, 1000, 0, 1);
+	fixed_values = 0;
+	ck_assert_uint_ge(logd_log_segment_count(log), 300);
+	ck_assert_int_eq(logd_log_flush_begin(log, &f), 0);
+	ck_assert_int_eq(logd_flush_run(f), 0);
+	ck_assert_int_eq(logd_log_flush_end(log, f), 0);
+	/* the directory and the active segment's three files */
+	ck_assert_int_le(count_fds() - base, 4);
+	check_all(log, &m);
+	logd_log_close(log);
+	ck_assert_int_eq(count_fds(), base);
+
+	/* reopen with room for 32 more descriptors, read all, append */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { (rlim_t)base + 32, (rlim_t)base + 32 };
+		struct logd_log *l2 = NULL;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+		    logd_log_open(logdir, &c, 1000, &l2, NULL) < 0)
+			_exit(1);
+		check_all(l2, &m);
+		append_model(l2, &m, 1, 900, 1000, 0, 1);
+		check_all(l2, &m);
+		logd_log_close(l2);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "reopen with %d fds to spare failed (status %#x)", 32, status);
+	model_free(&m);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -1437,6 +1511,7 @@ log_suite(void)
 	ADD("retention_bytes", test_retention_bytes);
 	ADD("flush", test_flush);
 	ADD("flush_failure", test_flush_failure);
+	ADD("many_segments_fds", test_many_segments_fds);
 	ADD("verify", test_verify);
 	ADD("walk_truncated", test_walk_truncated);
 #undef ADD
