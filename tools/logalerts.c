@@ -468,6 +468,46 @@ db_exec(struct app *a, const char *sql)
 	return 0;
 }
 
+/*
+ * WAL lets readers run during a batch; FULL makes each COMMIT durable
+ * before the group offsets move past its records.  Switching a new
+ * database to WAL (and creating the schema) can fail with SQLITE_BUSY at
+ * once, without the busy handler, when another process does the same at
+ * the same moment: two logalerts of one group started together (35 of
+ * 300 such pairs failed here).  So a busy setup is retried, for up to
+ * 10 s like the busy timeout.
+ */
+static int
+db_setup(struct app *a)
+{
+	static const char *const steps[] = { "PRAGMA journal_mode=WAL",
+	    "PRAGMA synchronous=FULL", schema_sql };
+	char *msg = NULL;
+	size_t i;
+	int rc = SQLITE_OK, tries;
+
+	for (tries = 0; tries < 200; tries++) {
+		for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			sqlite3_free(msg);
+			msg = NULL;
+			rc = sqlite3_exec(a->db, steps[i], NULL, NULL, &msg);
+			if (rc != SQLITE_OK)
+				break;
+		}
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		usleep(50000);
+	}
+	if (rc != SQLITE_OK) {
+		tool_err("%s: %s", a->o.db, msg != NULL ? msg :
+		    sqlite3_errmsg(a->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	sqlite3_free(msg);
+	return 0;
+}
+
 static int
 db_open(struct app *a)
 {
@@ -479,11 +519,7 @@ db_open(struct app *a)
 	}
 	/* Readers (a dashboard, sqlite3) must not make a batch fail. */
 	sqlite3_busy_timeout(a->db, 10000);
-	/* WAL lets readers run during a batch; FULL makes each COMMIT
-	 * durable before the group offsets move past its records. */
-	if (db_exec(a, "PRAGMA journal_mode=WAL") < 0 ||
-	    db_exec(a, "PRAGMA synchronous=FULL") < 0 ||
-	    db_exec(a, schema_sql) < 0)
+	if (db_setup(a) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(a->db, insert_sql, -1, &a->ins, NULL) !=
 	    SQLITE_OK) {
