@@ -242,21 +242,6 @@ fail:
 	return rc;
 }
 
-int
-logd_segment_file_size(const struct logd_segment *s, uint64_t *size)
-{
-	struct stat st;
-
-	if (s->fd < 0) {          /* released: sealed, trimmed to size */
-		*size = s->size;
-		return 0;
-	}
-	if (fstat(s->fd, &st) < 0)
-		return -errno;
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
 /* Reopens the .log read-write by name when its fd was closed. */
 static int
 seg_log_fd(int dirfd, struct logd_segment *s)

@@ -154,9 +154,6 @@ int logd_segment_create(int dirfd, int64_t base, size_t capacity,
 int logd_segment_open(int dirfd, int64_t base, int64_t now_ms,
     struct logd_segment **out);
 
-/* Bytes of the .log file on disk. */
-int logd_segment_file_size(const struct logd_segment *s, uint64_t *size);
-
 /*
  * Closes the segment's three fds if it is sealed and everything of it is
  * on disk (synced >= size, indexes not dirty); keeps the .log mtime in
