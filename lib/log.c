@@ -63,6 +63,7 @@ struct logd_log {
 	int dir_dirty;
 	int flushing;
 	int readonly;                 /* the sync error, 0 if writable */
+	void *userctx;                /* logd_log_set_userctx() */
 };
 
 struct flush_item {
@@ -562,6 +563,18 @@ uint64_t
 logd_log_size(const struct logd_log *log)
 {
 	return log->closed_bytes + log_active(log)->size;
+}
+
+void
+logd_log_set_userctx(struct logd_log *log, void *ctx)
+{
+	log->userctx = ctx;
+}
+
+void *
+logd_log_userctx(const struct logd_log *log)
+{
+	return log->userctx;
 }
 
 uint32_t

@@ -338,6 +338,12 @@ int logd_log_sync_error(const struct logd_log *log);
 /* Bytes of all segments, and the number of segments. */
 uint64_t logd_log_size(const struct logd_log *log);
 uint32_t logd_log_segment_count(const struct logd_log *log);
+/*
+ * One pointer the application keeps with the log (NULL at open), like
+ * mdb_env_set_userctx: the daemon's per-partition state.
+ */
+void logd_log_set_userctx(struct logd_log *log, void *ctx);
+void *logd_log_userctx(const struct logd_log *log);
 
 /*
  * Appends one or more batches that logd_batch_check() accepted (data is
@@ -513,6 +519,14 @@ void logd_topic_config_default(struct logd_topic_config *c);
  */
 int logd_topic_config_set(struct logd_topic_config *c, const char *key,
     const char *value);
+
+/*
+ * Calls fn(arg, key, value) for each setting, in the order above, with
+ * its value as a string.  Stops at and returns the first non-zero value
+ * fn returns; 0 when all were visited.
+ */
+int logd_topic_config_each(const struct logd_topic_config *c,
+    int (*fn)(void *arg, const char *key, const char *value), void *arg);
 
 /*
  * Writes the settings as "key=value" lines into buf (NUL-terminated,

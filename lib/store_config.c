@@ -181,26 +181,60 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 	return rc;
 }
 
+int
+logd_topic_config_each(const struct logd_topic_config *c,
+    int (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+	const struct logd_log_config *l = &c->log;
+	char v[8][32];
+	const char *keys[9] = { "partitions", "segment.bytes", "segment.ms",
+	    "retention.ms", "retention.bytes", "index.interval.bytes",
+	    "segment.index.bytes", "message.timestamp.type", NULL };
+	size_t i;
+	int rc;
+
+	snprintf(v[0], sizeof(v[0]), "%" PRId32, c->partitions);
+	snprintf(v[1], sizeof(v[1]), "%" PRIu64, l->segment_bytes);
+	snprintf(v[2], sizeof(v[2]), "%" PRId64, l->segment_ms);
+	snprintf(v[3], sizeof(v[3]), "%" PRId64, l->retention_ms);
+	snprintf(v[4], sizeof(v[4]), "%" PRId64, l->retention_bytes);
+	snprintf(v[5], sizeof(v[5]), "%" PRIu32, l->index_interval);
+	snprintf(v[6], sizeof(v[6]), "%" PRIu32, l->index_bytes);
+	snprintf(v[7], sizeof(v[7]), "%s", l->log_append_time ?
+	    "LogAppendTime" : "CreateTime");
+	for (i = 0; keys[i]; i++)
+		if ((rc = fn(arg, keys[i], v[i])))
+			return rc;
+	return 0;
+}
+
+struct format_ctx {
+	char *buf;
+	size_t size, n;
+};
+
+static int
+format_one(void *arg, const char *key, const char *value)
+{
+	struct format_ctx *f = arg;
+	int n = snprintf(f->buf + (f->n < f->size ? f->n : f->size),
+	    f->n < f->size ? f->size - f->n : 0, "%s=%s\n", key, value);
+
+	if (n > 0)
+		f->n += (size_t)n;
+	return 0;
+}
+
 size_t
 logd_topic_config_format(const struct logd_topic_config *c, char *buf,
     size_t size)
 {
-	const struct logd_log_config *l = &c->log;
-	int n;
+	struct format_ctx f = { buf, size, 0 };
 
-	n = snprintf(buf, size,
-	    "partitions=%" PRId32 "\n"
-	    "segment.bytes=%" PRIu64 "\n"
-	    "segment.ms=%" PRId64 "\n"
-	    "retention.ms=%" PRId64 "\n"
-	    "retention.bytes=%" PRId64 "\n"
-	    "index.interval.bytes=%" PRIu32 "\n"
-	    "segment.index.bytes=%" PRIu32 "\n"
-	    "message.timestamp.type=%s\n",
-	    c->partitions, l->segment_bytes, l->segment_ms, l->retention_ms,
-	    l->retention_bytes, l->index_interval, l->index_bytes,
-	    l->log_append_time ? "LogAppendTime" : "CreateTime");
-	return n < 0 ? 0 : (size_t)n;
+	if (size)
+		buf[0] = 0;
+	logd_topic_config_each(c, format_one, &f);
+	return f.n;
 }
 
 int
