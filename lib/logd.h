@@ -535,6 +535,43 @@ int logd_topic_config_each(const struct logd_topic_config *c,
 size_t logd_topic_config_format(const struct logd_topic_config *c,
     char *buf, size_t size);
 
+/*
+ * One produce to a store: the whole policy of appending, in one call.
+ * In: topic; partition (-1: the partition for key by Kafka's murmur2
+ * partitioner, or round robin without a key); the batches (one or more
+ * RecordBatch v2, checked as logd_batch_check() does); now_ms; create,
+ * when not NULL, the settings to create a missing topic with.  Out (on
+ * success): the partition used, its log, the offsets given to the first
+ * and last record, the record count, and whether the topic was created.
+ * On LOGD_EBADBATCH/LOGD_ECRC/LOGD_ETOOBIG from a batch, bad_batch and
+ * bad_at say which batch (from 0) at which byte.
+ */
+struct logd_produce {
+	const char *topic;
+	int32_t partition;
+	const void *key;
+	size_t key_len;
+	const void *data;
+	size_t len;
+	int64_t now_ms;
+	const struct logd_topic_config *create;
+	/* out */
+	struct logd_log *log;
+	int64_t first, last;
+	uint64_t records;
+	int64_t append_time;      /* LogAppendTime topics: now_ms, else -1 */
+	int created;
+	size_t bad_batch, bad_at;
+};
+
+/*
+ * Errors: LOGD_ENOTOPIC, LOGD_ENOPART (partition outside the topic),
+ * LOGD_EBADBATCH (no batch, or a malformed one), LOGD_ECRC, LOGD_ETOOBIG,
+ * and those of logd_store_topic_create() and logd_log_append().  Nothing
+ * is appended unless every batch is valid.
+ */
+int logd_store_produce(struct logd_store *st, struct logd_produce *p);
+
 #define LOGD_STORE_CREATE 0x1 /* create the datadir if missing */
 
 /*

@@ -39,6 +39,7 @@
  *               daemon writes the msgpack up to the bin header and then
  *               the stored batches straight from the segment map.
  *               Records may start below the offset asked for.
+ *               max_wait_ms above 30000 is taken as 30000.
  * LIST_OFFSETS 7 {topic, partition, timestamp:int}
  *               timestamp -2: earliest, -1: latest, else first offset
  *               whose timestamp >= it.   -> {error, offset}

@@ -37,6 +37,7 @@ struct logd_store {
 	struct topic **buckets;   /* topic table, chained on the name hash */
 	size_t nbuckets;          /* power of two */
 	size_t ntopics;
+	uint32_t round_robin;     /* logd_store_produce() without a key */
 };
 
 /*

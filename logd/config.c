@@ -49,12 +49,14 @@ void config_default(struct config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->datadir, sizeof(c->datadir), "logd-data");
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9400");
+	/* Kafka's own default port, so clients need no other change. */
+	snprintf(c->kafka_listen, sizeof(c->kafka_listen), "127.0.0.1:9092");
 	c->log_level = L_INFO;
 	/* Kafka's log.flush default is "never"; a second bounds what a
 	 * power cut can take from acks=1 producers at little cost. */
 	c->flush_ms = 1000;
 	/* One maximum batch plus room for the request around it. */
-	c->max_frame_bytes = LOGD_FRAME_MAX_DEFAULT;
+	c->max_frame_bytes = LOGD_BATCH_MAX_SIZE + 65536;
 	c->max_connections = 1024;
 	/* Room for a few full fetch replies; past it, the connection is
 	 * not read until its client reads (backpressure). */
@@ -256,6 +258,15 @@ int config_load(struct config *c, const char *path, char *err, size_t errsz)
 	return rc;
 }
 
+/* An ADDR:PORT whose ADDR is empty, 0.0.0.0 or [::]. */
+static int wildcard(const char *spec)
+{
+	size_t n = strrchr(spec, ':') - spec;
+
+	return n == 0 || (n == 7 && !strncmp(spec, "0.0.0.0", 7)) ||
+	    (n == 4 && !strncmp(spec, "[::]", 4));
+}
+
 int config_check(const struct config *c, char *err, size_t errsz)
 {
 	if (!c->datadir[0]) {
@@ -269,6 +280,13 @@ int config_check(const struct config *c, char *err, size_t errsz)
 	}
 	if (c->max_frame_bytes > UINT32_MAX) {
 		snprintf(err, errsz, "max_frame_bytes is above 4 GiB");
+		return -1;
+	}
+	if (strcmp(c->kafka_listen, "none") && !c->kafka_advertised[0] &&
+	    wildcard(c->kafka_listen)) {
+		snprintf(err, errsz, "kafka_listen %s is a wildcard address: "
+		    "set kafka_advertised to the host:port clients should "
+		    "connect to", c->kafka_listen);
 		return -1;
 	}
 	return 0;

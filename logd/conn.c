@@ -3,23 +3,31 @@
  *
  * A connection is a small state machine driven by one function, conn_io():
  *
- *   OPEN     reads frames and dispatches them; replies accumulate
+ *   OPEN     reads requests and hands them to its protocol; replies
+ *            accumulate
  *   CLOSING  reads nothing more (peer sent EOF, or its stream cannot be
- *            trusted); closes once parked requests are answered and all
+ *            trusted); its parked requests are dropped; closes once all
  *            output is sent
- *   DEAD     socket closed; the struct lives on while parked requests
- *            or flusher jobs still point at it (refs), and is freed at
- *            the end of the loop turn
+ *   DEAD     socket closed, parked requests dropped; the struct is freed
+ *            at the end of the loop turn (the code that closed it may
+ *            still hold it)
+ *
+ * A connection belongs to a listener, whose protocol (struct proto)
+ * frames and serves its requests; nothing here knows any request.
  *
  * Input: one buffer per connection, read 256 KiB at a time (grown for a
- * larger frame, shrunk when empty); every complete frame in it is decoded
- * in place (str and bin objects point into the buffer, so a produce
- * request's batches are copied only once, into the segment map).
+ * larger frame, shrunk when empty); every complete request in it is
+ * served in place (a produce request's batches are copied only once,
+ * into the segment map).
+ *
+ * Parked requests (waiting for a sync, for data, for a rebalance) are on
+ * the connection's list with a drop() function: a connection that closes
+ * drops them all, so nothing waits on a connection that is gone.
  *
  * Output, in order: a queue of segments, each either an owned buffer or a
  * borrowed logd_read (a fetch reply's stored batches, straight from the
- * segment map, released once written), followed by the logd_pbuf being
- * packed.  All of it goes out with writev at the end of the turn
+ * segment map, released once written), followed by the obuf being
+ * written.  All of it goes out with writev at the end of the turn
  * (conn_write_dirty, from the before-sleep hook), so replies to pipelined
  * requests are coalesced.  Backpressure: while more than
  * max_pending_bytes wait to be sent, the connection is not read, so a
@@ -44,6 +52,55 @@
 
 #define IN_CHUNK (256u << 10)
 #define IOV_BATCH 64
+
+/* ------------------------------------------------------------------ */
+/* Output buffers                                                      */
+/* ------------------------------------------------------------------ */
+
+int obuf_reserve(struct obuf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->err)
+		return b->err;
+	if (b->cap - b->len >= n)
+		return 0;
+	cap = b->cap ? b->cap : 4096;
+	while (cap - b->len < n) {
+		if (cap > SIZE_MAX / 2) {
+			b->err = -ENOMEM;
+			return b->err;
+		}
+		cap *= 2;
+	}
+	p = realloc(b->data, cap);
+	if (!p) {
+		b->err = -ENOMEM;
+		return b->err;
+	}
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void obuf_append(struct obuf *b, const void *p, size_t n)
+{
+	if (!n || obuf_reserve(b, n))
+		return;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+void obuf_free(struct obuf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
 
 static size_t conn_pending(const struct conn *c)
 {
@@ -109,13 +166,13 @@ void conn_push_read(struct conn *c, struct logd_read *r)
 		return;
 	}
 	if (c->out.len > c->out_pos) {
-		/* What is packed goes first: hand the buffer to the queue. */
+		/* What is written goes first: hand the buffer to the queue. */
 		s.own = c->out.data;
 		s.p = c->out.data + c->out_pos;
 		s.len = c->out.len - c->out_pos;
 		if (push_seg(c, &s))
 			goto fail;
-		logd_pbuf_init(&c->out);
+		memset(&c->out, 0, sizeof(c->out));
 		c->out_pos = 0;
 	}
 	memset(&s, 0, sizeof(s));
@@ -132,6 +189,7 @@ fail:
 	conn_close(c, "out of memory queueing a reply");
 }
 
+
 void conn_touch(struct conn *c)
 {
 	if (c->dirty || c->state == CONN_DEAD)
@@ -143,17 +201,48 @@ void conn_touch(struct conn *c)
 
 static void conn_maybe_finish(struct conn *c)
 {
-	if (c->state == CONN_CLOSING && !c->parked && !conn_pending(c))
+	if (c->state == CONN_CLOSING && !c->nparked && !conn_pending(c))
 		conn_close(c, "closed");
+}
+
+/* Takes n sent bytes off the queue and the buffer. */
+static void conn_sent(struct conn *c, size_t n)
+{
+	while (n && c->q_head < c->q_len) {
+		struct outseg *s = &c->q[c->q_head];
+
+		if (s->len > n) {
+			s->p += n;
+			s->len -= n;
+			c->pending -= n;
+			return;
+		}
+		n -= s->len;
+		c->pending -= s->len;
+		seg_release(s);
+		c->q_head++;
+	}
+	c->out_pos += n;
+	if (c->out_pos == c->out.len) {
+		if (c->out.cap > (4u << 20))
+			obuf_free(&c->out);
+		else
+			c->out.len = 0;
+		c->out_pos = 0;
+	}
 }
 
 /* Writes as much output as the socket takes. */
 static void conn_flush(struct conn *c)
 {
 	struct iovec iov[IOV_BATCH];
-	size_t i, k, n, total;
+	size_t i, k;
 	ssize_t w;
 
+	if (c->out.err) {
+		conn_close(c, "out of memory writing a reply");
+		return;
+	}
 	while (c->state != CONN_DEAD && conn_pending(c)) {
 		k = 0;
 		for (i = c->q_head; i < c->q_len && k < IOV_BATCH; i++) {
@@ -171,34 +260,9 @@ static void conn_flush(struct conn *c)
 			conn_close(c, strerror(errno));
 			return;
 		}
-		n = total = (size_t)w;
-		srv.bytes_out += total;
+		srv.bytes_out += (uint64_t)w;
 		c->active = ev_now();
-		while (n && c->q_head < c->q_len) {
-			struct outseg *s = &c->q[c->q_head];
-
-			if (s->len > n) {
-				s->p += n;
-				s->len -= n;
-				c->pending -= n;
-				n = 0;
-				break;
-			}
-			n -= s->len;
-			c->pending -= s->len;
-			seg_release(s);
-			c->q_head++;
-		}
-		c->out_pos += n;
-		if (c->out_pos == c->out.len) {
-			if (c->out.cap > (4u << 20)) {
-				logd_pbuf_free(&c->out);
-				logd_pbuf_init(&c->out);
-			} else {
-				logd_pbuf_reset(&c->out);
-			}
-			c->out_pos = 0;
-		}
+		conn_sent(c, (size_t)w);
 	}
 	set_events(c);
 	conn_maybe_finish(c);
@@ -221,40 +285,57 @@ void conn_write_dirty(void)
 	}
 }
 
-void conn_error(struct conn *c, const struct logd_msg *m, int code,
-    const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
+/* ------------------------------------------------------------------ */
+/* Parked requests                                                     */
+/* ------------------------------------------------------------------ */
 
-	if (c->state == CONN_DEAD)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (logd_proto_error(&c->out, m ? m->api : 0, m ? m->corr : 0, code,
-	    "%s", msg)) {
-		conn_close(c, "out of memory packing a reply");
-		return;
-	}
-	conn_touch(c);
+void conn_park(struct conn *c, struct parked *p, void (*drop)(struct parked *))
+{
+	p->conn = c;
+	p->drop = drop;
+	p->prev = NULL;
+	p->next = c->parked;
+	if (c->parked)
+		c->parked->prev = p;
+	c->parked = p;
+	c->nparked++;
 }
 
-void conn_end(struct conn *c, size_t trailing)
+void conn_unpark(struct parked *p)
 {
-	int rc = logd_proto_end(&c->out, trailing);
+	struct conn *c = p->conn;
 
-	if (rc) {
-		conn_close(c, logd_strerror(rc));
+	if (!c)
 		return;
-	}
-	conn_touch(c);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		c->parked = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->next = p->prev = NULL;
+	p->conn = NULL;
+	c->nparked--;
 }
 
-/* Decodes and dispatches every whole frame in the input buffer. */
+/* Drops every parked request of c: none will be answered. */
+static void drop_parked(struct conn *c)
+{
+	struct parked *p;
+
+	while ((p = c->parked)) {
+		conn_unpark(p);
+		p->drop(p);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Input                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Serves every whole request in the input buffer. */
 static void conn_process(struct conn *c)
 {
-	struct logd_msg m;
 	size_t flen = 0, avail;
 	int rc;
 
@@ -264,40 +345,17 @@ static void conn_process(struct conn *c)
 		avail = c->in_len - c->in_pos;
 		if (!avail)
 			break;
-		rc = logd_proto_frame(c->in + c->in_pos, avail,
-		    srv.cfg.max_frame_bytes, &flen);
+		flen = 0;
+		rc = c->proto->frame(c, c->in + c->in_pos, avail, &flen);
 		if (rc == -EAGAIN)
 			break;
 		if (rc) {
-			const unsigned char *h =
-			    (const unsigned char *)c->in + c->in_pos;
-			uint32_t n = (uint32_t)h[0] << 24 | h[1] << 16 |
-			    h[2] << 8 | h[3];
-
-			log_warn("%s: frame length %u %s: closing", c->peer,
-			    n, rc == LOGD_ETOOBIG ? "exceeds max_frame_bytes" :
-			    "is invalid");
-			conn_error(c, NULL, rc, "frame length %u %s (max %llu)"
-			    "; closing the connection", n,
-			    rc == LOGD_ETOOBIG ? "exceeds max_frame_bytes" :
-			    "is invalid",
-			    (unsigned long long)srv.cfg.max_frame_bytes);
+			c->proto->error(c, rc, c->in + c->in_pos, avail);
 			conn_shutdown(c);
 			break;
 		}
-		rc = logd_proto_decode(c->in + c->in_pos + LOGD_FRAME_HEADER,
-		    flen - LOGD_FRAME_HEADER, &c->zone, &m);
 		c->in_pos += flen;
-		if (rc) {
-			log_warn("%s: undecodable frame (%s): closing", c->peer,
-			    rc == LOGD_EPROTO ? m.err : logd_strerror(rc));
-			conn_error(c, NULL, rc, "undecodable frame: %s; closing "
-			    "the connection", rc == LOGD_EPROTO ? m.err :
-			    logd_strerror(rc));
-			conn_shutdown(c);
-			break;
-		}
-		h_dispatch(c, &m);
+		c->proto->request(c, c->in + c->in_pos - flen, flen);
 	}
 	if (c->in_pos == c->in_len)
 		c->in_pos = c->in_len = 0;
@@ -315,14 +373,14 @@ void conn_resume(struct conn *c)
 		conn_process(c);
 }
 
-/* Makes room to read: at least IN_CHUNK, or the frame being received. */
+/* Makes room to read: at least IN_CHUNK, or the request being received. */
 static int in_room(struct conn *c)
 {
 	size_t need = IN_CHUNK, flen = 0, avail = c->in_len - c->in_pos;
 	char *p;
 
-	if (logd_proto_frame(c->in + c->in_pos, avail,
-	    srv.cfg.max_frame_bytes, &flen) == -EAGAIN && flen > need)
+	if (avail && c->proto->frame(c, c->in + c->in_pos, avail,
+	    &flen) == -EAGAIN && flen > need)
 		need = flen;
 	if (c->in_pos && (c->in_cap - c->in_len < need / 4 ||
 	    c->in_cap - c->in_pos < need)) {
@@ -392,32 +450,17 @@ static void conn_io(struct ev_io *io, uint32_t events)
 		conn_read(c);
 }
 
-void conn_accept(int fd, const char *kind)
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+static void peer_name(struct conn *c, int fd, const struct listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct conn *c;
 	int one = 1;
 
-	if (srv.stopping) {
-		close(fd);
-		return;
-	}
-	if (srv.nconns >= srv.cfg.max_connections) {
-		log_warn("refusing a %s connection: max_connections (%llu) "
-		    "reached", kind,
-		    (unsigned long long)srv.cfg.max_connections);
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c || !msgpack_zone_init(&c->zone, 8192)) {
-		log_error("out of memory accepting a connection");
-		free(c);
-		close(fd);
-		return;
-	}
-	if (!strcmp(kind, "tcp")) {
+	if (!l->is_unix) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
 		    ss.ss_family == AF_INET) {
@@ -437,17 +480,44 @@ void conn_accept(int fd, const char *kind)
 		}
 	}
 	if (!c->peer[0])
-		snprintf(c->peer, sizeof(c->peer), "%s fd %d", kind, fd);
-	logd_pbuf_init(&c->out);
+		snprintf(c->peer, sizeof(c->peer), "%s fd %d",
+		    l->is_unix ? "unix" : "tcp", fd);
+}
+
+void conn_accept(int fd, const struct listener *l)
+{
+	struct conn *c;
+
+	if (srv.stopping) {
+		close(fd);
+		return;
+	}
+	if (srv.nconns >= srv.cfg.max_connections) {
+		log_warn("refusing a %s connection on %s: max_connections "
+		    "(%llu) reached", l->proto->name, l->spec,
+		    (unsigned long long)srv.cfg.max_connections);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_error("out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	c->proto = l->proto;
+	c->lst = l;
+	peer_name(c, fd, l);
 	c->io.fd = fd;
 	c->io.fn = conn_io;
 	c->io.arg = c;
 	c->events = EPOLLIN;
-	c->refs = 1;
 	c->active = ev_now();
-	if (ev_add(&c->io, c->events)) {
-		log_error("epoll: cannot add a connection");
-		msgpack_zone_destroy(&c->zone);
+	if ((c->proto->open && c->proto->open(c)) ||
+	    ev_add(&c->io, c->events)) {
+		log_error("%s: cannot set up a connection", c->peer);
+		if (c->proto->close)
+			c->proto->close(c);
 		free(c);
 		close(fd);
 		return;
@@ -457,7 +527,19 @@ void conn_accept(int fd, const char *kind)
 		srv.conns->prev = c;
 	srv.conns = c;
 	srv.nconns++;
-	log_debug("%s: connected", c->peer);
+	log_debug("%s: %s connection", c->peer, c->proto->name);
+}
+
+void conn_drain(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	c->state = CONN_CLOSING;
+	shutdown(c->io.fd, SHUT_RD);
+	set_events(c);
+	if (conn_pending(c))
+		conn_touch(c);
+	conn_maybe_finish(c);
 }
 
 void conn_shutdown(struct conn *c)
@@ -466,8 +548,9 @@ void conn_shutdown(struct conn *c)
 		return;
 	c->state = CONN_CLOSING;
 	shutdown(c->io.fd, SHUT_RD);
-	/* A member whose join waits here can send no heartbeat: drop it. */
-	group_drop_conn(c);
+	/* Nobody is left to wait for: a peer that closed its side (or whose
+	 * stream is refused) gets no parked reply, and holds nothing. */
+	drop_parked(c);
 	set_events(c);
 	if (conn_pending(c))
 		conn_touch(c);
@@ -486,12 +569,9 @@ void conn_close(struct conn *c, const char *why)
 		seg_release(&c->q[c->q_head++]);
 	c->q_head = c->q_len = 0;
 	c->pending = 0;
-	logd_pbuf_free(&c->out);
-	logd_pbuf_init(&c->out);
+	obuf_free(&c->out);
 	c->out_pos = 0;
-	produce_drop_conn(c);
-	fetch_drop_conn(c);
-	group_drop_conn(c);
+	drop_parked(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -502,12 +582,6 @@ void conn_close(struct conn *c, const char *why)
 	c->prev = NULL;
 	c->next = srv.dead;
 	srv.dead = c;
-	c->refs--;
-}
-
-void conn_put(struct conn *c)
-{
-	c->refs--;
 }
 
 void conn_free_dead(void)
@@ -515,15 +589,16 @@ void conn_free_dead(void)
 	struct conn **pp = &srv.dead, *c;
 
 	while ((c = *pp)) {
-		if (c->refs || c->dirty) {
+		if (c->dirty) {
 			pp = &c->next;
 			continue;
 		}
 		*pp = c->next;
+		if (c->proto->close)
+			c->proto->close(c);
 		free(c->in);
 		free(c->q);
-		logd_pbuf_free(&c->out);
-		msgpack_zone_destroy(&c->zone);
+		obuf_free(&c->out);
 		free(c);
 	}
 }
@@ -537,9 +612,10 @@ void conn_sweep_idle(void)
 		return;
 	for (c = srv.conns; c; c = next) {
 		next = c->next;
-		if (!c->parked && now - c->active >= srv.cfg.idle_timeout_ms) {
-			log_info("%s: idle for %lld ms: closing", c->peer,
-			    (long long)(now - c->active));
+		if (now - c->active >= srv.cfg.idle_timeout_ms) {
+			log_info("%s: idle for %lld ms%s: closing", c->peer,
+			    (long long)(now - c->active), c->nparked ?
+			    " with requests waiting" : "");
 			conn_close(c, "idle timeout");
 		}
 	}

@@ -15,7 +15,6 @@
 #include <sys/uio.h>
 
 #include "logd.h"
-#include "proto.h"
 
 /* ------------------------------------------------------------------ */
 /* log.c: the daemon's own log                                         */
@@ -47,6 +46,8 @@ int log_enabled(int level);
 struct config {
 	char datadir[PATH_MAX];
 	char listen[256];          /* ADDR:PORT, or "none" */
+	char kafka_listen[256];    /* ADDR:PORT, or "none" */
+	char kafka_advertised[256];/* HOST:PORT in Metadata; "": kafka_listen */
 	char unix_socket[108];     /* "" for none */
 	int log_level;
 	char log_file[PATH_MAX];   /* "" stderr, "syslog", or a path */
@@ -108,15 +109,50 @@ void ev_run(void (*before_sleep)(void));
 void ev_stop(void);
 
 /* ------------------------------------------------------------------ */
-/* listen.c                                                            */
+/* conn.c: connections, their output and their parked requests          */
 /* ------------------------------------------------------------------ */
 
-int listen_start(void);
-void listen_stop(void);
+/* A growable byte buffer.  Out of memory is sticky in err (-ENOMEM). */
+struct obuf {
+	char *data;
+	size_t len, cap;
+	int err;
+};
 
-/* ------------------------------------------------------------------ */
-/* conn.c: connections                                                 */
-/* ------------------------------------------------------------------ */
+/* Makes room for n more bytes: 0 or -ENOMEM (also set in err). */
+int obuf_reserve(struct obuf *b, size_t n);
+/* Appends n bytes (nothing once err is set). */
+void obuf_append(struct obuf *b, const void *p, size_t n);
+void obuf_free(struct obuf *b);
+
+struct conn;
+
+/*
+ * A protocol: how a listener's connections are framed and served.
+ *
+ * frame: looks at the n buffered input bytes at p: 0 with *len when a
+ *   whole request of *len bytes is there; -EAGAIN when more are needed
+ *   (with *len the whole request's size if known, else 0); another code
+ *   when the stream cannot be trusted: error() is called, then the
+ *   connection closes once its output is sent.
+ * request: serves one whole request (p, len as frame() found it).  The
+ *   bytes stay valid only during the call.  Replies are appended to
+ *   c->out (and conn_push_read), then conn_touch(c).
+ * error: tells the peer (if the protocol can) why its stream is refused.
+ * open / close: the protocol's per-connection state in c->pstate (open
+ *   may be NULL; a non-zero return refuses the connection).
+ */
+struct proto {
+	const char *name;
+	int (*frame)(struct conn *c, const char *p, size_t n, size_t *len);
+	void (*request)(struct conn *c, const char *p, size_t len);
+	void (*error)(struct conn *c, int code, const char *p, size_t n);
+	int (*open)(struct conn *c);
+	void (*close)(struct conn *c);
+};
+
+extern const struct proto native_proto;   /* native.c */
+extern const struct proto kafka_proto;    /* kafka.c */
 
 enum conn_state { CONN_OPEN, CONN_CLOSING, CONN_DEAD };
 
@@ -128,15 +164,27 @@ struct outseg {
 	struct logd_read rd;       /* released when sent (rd.seg != NULL) */
 };
 
+/*
+ * A request waiting for something (a sync, data, a rebalance): on its
+ * connection's list, so that a closing connection drops it (drop() must
+ * cancel what it waits for and free it, without replying).
+ */
+struct parked {
+	struct parked *next, *prev;
+	struct conn *conn;
+	void (*drop)(struct parked *p);
+};
+
 struct conn {
 	struct ev_io io;
+	const struct proto *proto;
+	void *pstate;              /* the protocol's per-connection state */
+	const struct listener *lst;
 	enum conn_state state;
-	unsigned refs;             /* parked requests + the open socket */
-	unsigned parked;           /* requests waiting for a reply */
 	char peer[64];
 	char *in;                  /* input buffer */
 	size_t in_len, in_pos, in_cap;
-	struct logd_pbuf out;      /* replies being packed (last in order) */
+	struct obuf out;           /* replies being written (last in order) */
 	size_t out_pos;            /* bytes of out already sent */
 	struct outseg *q;          /* queued before out, oldest first */
 	size_t q_head, q_len, q_cap;
@@ -144,154 +192,75 @@ struct conn {
 	uint32_t events;           /* epoll interest */
 	int dirty;                 /* on srv.dirty_conns */
 	int64_t active;            /* last progress (monotonic ms) */
-	msgpack_zone zone;
+	struct parked *parked;     /* requests waiting for a reply */
+	size_t nparked;
 	struct conn *next, *prev;  /* srv.conns */
 	struct conn *dnext;        /* srv.dirty_conns */
 };
 
-void conn_accept(int lfd, const char *kind);
-/* Queues the stored bytes of r after what is packed (takes r). */
+void conn_accept(int fd, const struct listener *l);
+/*
+ * Queues the stored bytes of r after what is in c->out (takes r).  What
+ * was in c->out moves to the queue: positions into c->out are not valid
+ * after this call.
+ */
 void conn_push_read(struct conn *c, struct logd_read *r);
 /* Marks c to be written at the end of this turn. */
 void conn_touch(struct conn *c);
 void conn_write_dirty(void);
-/* Starts a graceful close: reads no more, closes once output is sent. */
+/*
+ * Starts a close: reads no more, drops the parked requests (the peer
+ * sent EOF, or its stream is refused), closes once output is sent.
+ */
 void conn_shutdown(struct conn *c);
+/* Shutdown of logd: reads no more, closes once the parked requests are
+ * answered and the output is sent. */
+void conn_drain(struct conn *c);
 void conn_close(struct conn *c, const char *why);
-void conn_put(struct conn *c);
 void conn_free_dead(void);
 void conn_sweep_idle(void);
-/* Takes input again if it stopped for backpressure or parked replies. */
+/* Takes input again if it stopped for backpressure. */
 void conn_resume(struct conn *c);
-/* Packs an error reply. */
-void conn_error(struct conn *c, const struct logd_msg *m, int code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Closes a reply frame, closing the connection if it cannot be. */
-void conn_end(struct conn *c, size_t trailing);
+/* Puts p on c's list of parked requests; drop() if c closes first. */
+void conn_park(struct conn *c, struct parked *p, void (*drop)(struct parked *));
+/* Takes p off its connection's list (before replying or freeing). */
+void conn_unpark(struct parked *p);
 
 /* ------------------------------------------------------------------ */
-/* flusher.c: the sync thread                                          */
+/* listen.c: the listeners, each with its protocol                     */
 /* ------------------------------------------------------------------ */
 
-enum { JOB_FLUSH, JOB_COMMIT };
+struct listener {
+	struct ev_io io;
+	const struct proto *proto;
+	char spec[256];            /* ADDR:PORT or a socket path */
+	int is_unix;
+	int port;                  /* TCP: the port bound */
+};
 
+int listen_start(void);
+void listen_stop(void);
+/* The TCP port a listener of proto bound (for port 0), or -1. */
+int listen_port(const struct proto *proto);
+
+/* ------------------------------------------------------------------ */
+/* flusher.c: the thread for what may block on the disk                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A job: run() on the flusher thread, then done() on the loop thread, in
+ * submission order.  Embed it in the job's own struct.
+ */
 struct fjob {
-	int type;
-	int rc;
+	void (*run)(struct fjob *j);
+	void (*done)(struct fjob *j);
 	struct fjob *next;
-	/* JOB_FLUSH */
-	size_t n;
-	struct logd_log **logs;
-	struct logd_flush **fl;
-	int *rcs;
-	/* JOB_COMMIT */
-	int64_t now_ms;            /* wall clock at submission */
-	struct conn *conn;
-	uint32_t corr;
-	int api;
-	char *group;
-	struct logd_offset_commit *commits;
-	size_t ncommits;
-	char *strings;
-	char err[256];
 };
 
 int flusher_start(void);
 void flusher_submit(struct fjob *j);
+/* Runs what is queued, finishes it, joins the thread. */
 void flusher_stop(void);
-void fjob_free(struct fjob *j);
-
-/* ------------------------------------------------------------------ */
-/* Handlers (h_*.c)                                                    */
-/* ------------------------------------------------------------------ */
-
-void h_dispatch(struct conn *c, struct logd_msg *m);
-
-void h_hello(struct conn *c, struct logd_msg *m);
-void h_metadata(struct conn *c, struct logd_msg *m);
-void h_create(struct conn *c, struct logd_msg *m);
-void h_delete(struct conn *c, struct logd_msg *m);
-void h_alter(struct conn *c, struct logd_msg *m);
-void h_list_offsets(struct conn *c, struct logd_msg *m);
-void h_stats(struct conn *c, struct logd_msg *m);
-void h_produce(struct conn *c, struct logd_msg *m);
-void h_fetch(struct conn *c, struct logd_msg *m);
-void h_offset_commit(struct conn *c, struct logd_msg *m);
-void h_offset_fetch(struct conn *c, struct logd_msg *m);
-void h_list_groups(struct conn *c, struct logd_msg *m);
-void h_delete_group(struct conn *c, struct logd_msg *m);
-void h_join_group(struct conn *c, struct logd_msg *m);
-void h_heartbeat(struct conn *c, struct logd_msg *m);
-void h_leave_group(struct conn *c, struct logd_msg *m);
-
-/* h_produce.c: group commit */
-void produce_flush_done(struct fjob *j);
-void produce_drop_log(struct logd_log *log, int code);
-void produce_drop_conn(struct conn *c);
-int produce_parked(void);
-/* Starts a flush of every dirty log if one is due and none is running. */
-void produce_maybe_flush(void);
-
-/* h_fetch.c: long-poll */
-void fetch_wake(void);
-void fetch_drop_log(struct logd_log *log, int code);
-void fetch_drop_conn(struct conn *c);
-void fetch_reply_all(void);
-int fetch_parked(void);
-
-/* h_admin.c: deferred deletes */
-void admin_flush_idle(void);
-
-/* h_group.c */
-void group_commit_done(struct fjob *j);
-
-/* ------------------------------------------------------------------ */
-/* group.c: the group coordinator (membership in memory)               */
-/* ------------------------------------------------------------------ */
-
-struct group;
-
-/* A checked JOIN_GROUP request (h_group.c parses it). */
-struct group_join_req {
-	const char *group;
-	const char *member;        /* "" for a new member */
-	const char *client;        /* "" when not given */
-	const char *const *topics; /* existing topics, sorted, unique */
-	size_t ntopics;
-	int64_t session_ms;
-};
-
-/* Arms nothing yet; picks the boot id of member ids.  After ev_init(). */
-void group_init(void);
-/* Frees every group (after the loop ended). */
-void group_free_all(void);
-/* Answers every held join with LOGD_ECLOSED (shutdown begins). */
-void group_shutdown(void);
-/* c is closing: members whose join it holds are removed next turn. */
-void group_drop_conn(struct conn *c);
-/*
- * Joins (or rejoins) a member and answers: at once when nothing changed,
- * else once the rebalance is done (the reply is parked on c).
- */
-void group_join(struct conn *c, const struct logd_msg *m,
-    const struct group_join_req *r);
-/* These return 0 or a LOGD_E* code, with a message in err. */
-int group_heartbeat(const char *group, const char *member,
-    int64_t generation, char *err, size_t errsz);
-int group_leave(const char *group, const char *member, char *err,
-    size_t errsz);
-/* Fencing of an OFFSET_COMMIT (proto.h); renews the member's session. */
-int group_commit_check(const char *group, int64_t generation,
-    const char *member, const struct logd_offset_commit *oc, size_t n,
-    char *err, size_t errsz);
-/* Groups with members, by name: group_next(NULL) is the first. */
-const struct group *group_next(const struct group *g);
-const struct group *group_lookup(const char *name);
-const char *group_name(const struct group *g);
-size_t group_member_count(const char *name);
-/* Packs "state", "generation", "members" (3 map entries; g may be NULL
- * for a group with commits only). */
-void group_pack(msgpack_packer *pk, const struct group *g);
 
 /* ------------------------------------------------------------------ */
 /* The daemon state                                                    */
@@ -305,24 +274,12 @@ struct server {
 	struct conn *dead;
 	uint64_t nconns;
 	int stopping;
-	int flushing;              /* a JOB_FLUSH is with the flusher */
-	int flush_due;             /* flush_ms passed with data unsynced */
-	int appended;              /* something was appended this turn */
-	int retention_due;
-	uint32_t round_robin;
 	int64_t started_ms;
 	uint64_t bytes_in, bytes_out, records_in, records_out;
-	/* the set of logs appended to since the last flush began */
-	struct logd_log **dirty_logs;
-	size_t ndirty, dirty_cap;
 };
 
 extern struct server srv;
 
-/* Adds log to srv.dirty_logs (no duplicates). */
-void server_log_dirty(struct logd_log *log);
-/* Removes log from srv.dirty_logs (its topic is being deleted). */
-void server_log_clean(struct logd_log *log);
 int server_run(void);
 
 #endif /* LOGD_DAEMON_H */

@@ -2,13 +2,12 @@
  * flusher.c - the thread that does what may block on the disk.
  *
  * The loop hands it jobs through a mutex-protected queue and a condition
- * variable: JOB_FLUSH (logd_flush_run() for each log captured by
- * logd_log_flush_begin() on the loop thread) and JOB_COMMIT
- * (logd_store_offsets_commit(), which logd.h documents as safe off the
- * loop thread because it touches only LMDB).  Finished jobs go on a done
- * list and an eventfd wakes the loop, which finishes them on its own
- * thread (logd_log_flush_end(), replies).  Jobs run in submission order,
- * so the loop never waits on fdatasync or an LMDB commit.
+ * variable.  A job is a struct fjob embedded in its owner's struct, with
+ * run() (on this thread: fdatasync, an LMDB commit) and done() (back on
+ * the loop thread: replies).  Finished jobs go on a done list and an
+ * eventfd wakes the loop, which calls their done() in submission order.
+ * The flusher knows no job: commit.c flushes logs through it, broker.c
+ * commits group offsets.
  */
 #include "config.h"
 
@@ -30,32 +29,6 @@ static struct fjob *done, **done_tail = &done;
 static int quit, running;
 static struct ev_io efd_io = { .fd = -1 };
 
-void fjob_free(struct fjob *j)
-{
-	if (!j)
-		return;
-	free(j->logs);
-	free(j->fl);
-	free(j->rcs);
-	free(j->group);
-	free(j->commits);
-	free(j->strings);
-	free(j);
-}
-
-static void run_job(struct fjob *j)
-{
-	size_t i;
-
-	if (j->type == JOB_FLUSH) {
-		for (i = 0; i < j->n; i++)
-			j->rcs[i] = logd_flush_run(j->fl[i]);
-	} else {
-		j->rc = logd_store_offsets_commit(srv.store, j->group,
-		    j->commits, j->ncommits, j->now_ms);
-	}
-}
-
 static void *flusher_main(void *arg)
 {
 	struct fjob *j;
@@ -72,7 +45,7 @@ static void *flusher_main(void *arg)
 		if (!todo)
 			todo_tail = &todo;
 		pthread_mutex_unlock(&lock);
-		run_job(j);
+		j->run(j);
 		pthread_mutex_lock(&lock);
 		j->next = NULL;
 		*done_tail = j;
@@ -110,11 +83,7 @@ static void on_done(struct ev_io *io, uint32_t events)
 	pthread_mutex_unlock(&lock);
 	while ((j = list)) {
 		list = j->next;
-		if (j->type == JOB_FLUSH)
-			produce_flush_done(j);
-		else
-			group_commit_done(j);
-		fjob_free(j);
+		j->done(j);
 	}
 }
 
@@ -136,7 +105,6 @@ int flusher_start(void)
 	return 0;
 }
 
-/* Runs what is queued, finishes it, and joins the thread. */
 void flusher_stop(void)
 {
 	if (!running)

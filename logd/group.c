@@ -24,9 +24,14 @@
  *
  * Members are removed when silent for session_ms (a member whose JOIN is
  * held is not silent: it waits for us), on LEAVE_GROUP, when they miss a
- * rebalance, and when the connection holding their JOIN closes: such a
- * member can never learn its assignment, so keeping it would only leave
- * its partitions unread until its session expires.
+ * rebalance, and when the connection holding their JOIN closes
+ * (group_join_cancel): such a member can never learn its assignment, so
+ * keeping it would only leave its partitions unread until its session
+ * expires.
+ *
+ * This file is the state machine only: a join comes as a struct
+ * group_join and is answered through its done(); the protocols encode
+ * requests and replies.
  *
  * One timer serves every group: it is armed for the earliest session
  * expiry or rebalance timeout.  Connection closes only mark members (the
@@ -39,20 +44,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "broker.h"
 
 enum { G_STABLE, G_REBALANCING };
-
-struct gassign {
-	const char *topic;         /* one of the member's topics */
-	int32_t *parts;
-	size_t n;
-};
 
 struct gmember {
 	struct gmember *next;      /* the group's members, by id */
@@ -63,9 +63,8 @@ struct gmember {
 	int64_t seen;              /* last request (monotonic ms) */
 	int rejoined;              /* joined in the running rebalance */
 	int gone;                  /* the connection of its held join closed */
-	struct conn *held;         /* the held JOIN, if any */
-	uint32_t held_corr;
-	struct gassign *assign;
+	struct group_join *held;   /* the held JOIN, if any */
+	struct group_assign *assign;
 	size_t nassign;
 };
 
@@ -190,41 +189,45 @@ static int member_waiting(const struct group *g, const struct gmember *m)
 	return g->state == G_REBALANCING && m->rejoined;
 }
 
+/* Ends a join with an error. */
+static void join_fail(struct group_join *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void join_fail(struct group_join *j, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
+	va_end(ap);
+	j->err = code;
+	j->m = NULL;
+	j->done(j);
+}
+
 /*
  * Answers the held join of m with an error (if any is held).  m->held is
- * cleared first: an error reply that closes the connection calls
- * group_drop_conn(), which must not find it.
+ * cleared first: the reply may close its connection, which cancels the
+ * joins it holds, and must not find this one.
  */
 static void release_held(struct gmember *m, int code, const char *why)
 {
-	struct logd_msg r = { .api = LOGD_API_JOIN_GROUP };
-	struct conn *c = m->held;
+	struct group_join *j = m->held;
 
-	if (!c)
+	if (!j)
 		return;
 	m->held = NULL;
-	r.corr = m->held_corr;
-	conn_error(c, &r, code, "%s", why);
-	c->parked--;
-	conn_put(c);
+	join_fail(j, code, "%s", why);
 }
 
-/* Parks the JOIN of m on c; a join held before is answered as replaced. */
-static void hold(struct gmember *m, struct conn *c, uint32_t corr)
+/* Holds the JOIN j of m; a join held before is answered as replaced. */
+static void hold(struct gmember *m, struct group_join *j)
 {
 	release_held(m, LOGD_EREBALANCE, "replaced by a newer join of the "
 	    "same member");
 	m->gone = 0;              /* back on another connection */
-	if (c->state != CONN_OPEN) {
-		/* The reply above closed c (out of memory): as if it had. */
-		m->gone = 1;
-		ev_timer_start(&timer, 0);
-		return;
-	}
-	m->held = c;
-	m->held_corr = corr;
-	c->refs++;
-	c->parked++;
+	m->held = j;
+	j->m = m;
 }
 
 /* ------------------------------------------------------------------ */
@@ -361,7 +364,7 @@ static int compute_assignment(struct group *g)
 		k = 0;
 		for (m = g->members; m; m = m->next) {
 			const char *mine = member_topic(m, topics[i]);
-			struct gassign *a;
+			struct group_assign *a;
 			size_t p, j;
 
 			if (!mine)
@@ -390,38 +393,19 @@ fail:
 	return -ENOMEM;
 }
 
-static void pack_assignment(msgpack_packer *pk, const struct gmember *m)
-{
-	size_t i, k;
-
-	msgpack_pack_array(pk, (uint32_t)m->nassign);
-	for (i = 0; i < m->nassign; i++) {
-		msgpack_pack_map(pk, 2);
-		logd_pack_kv_str(pk, "topic", m->assign[i].topic);
-		logd_pack_str(pk, "partitions");
-		msgpack_pack_array(pk, (uint32_t)m->assign[i].n);
-		for (k = 0; k < m->assign[i].n; k++)
-			msgpack_pack_int32(pk, m->assign[i].parts[k]);
-	}
-}
-
-static void reply_join(struct conn *c, uint32_t corr, const struct group *g,
+/* Answers j with m's assignment in g's generation. */
+static void reply_join(struct group_join *j, const struct group *g,
     const struct gmember *m)
 {
-	msgpack_packer *pk = &c->out.pk;
-
-	if (c->state == CONN_DEAD)
-		return;
-	logd_proto_begin(&c->out, LOGD_API_JOIN_GROUP, corr);
-	msgpack_pack_map(pk, 5);
-	logd_pack_kv_int(pk, "error", 0);
-	logd_pack_kv_str(pk, "member", m->id);
-	logd_pack_kv_int(pk, "generation", g->generation);
-	logd_pack_kv_int(pk, "heartbeat_ms",
-	    group_heartbeat_ms(m->session_ms));
-	logd_pack_str(pk, "assignment");
-	pack_assignment(pk, m);
-	conn_end(c, 0);
+	j->err = 0;
+	j->msg[0] = 0;
+	j->member_id = m->id;
+	j->generation = g->generation;
+	j->heartbeat_ms = group_heartbeat_ms(m->session_ms);
+	j->assign = m->assign;
+	j->nassign = m->nassign;
+	j->m = NULL;
+	j->done(j);
 }
 
 /*
@@ -460,18 +444,16 @@ static void complete(struct group *g)
 	    " (%zu members)", g->name, g->generation, g->nmembers);
 	/*
 	 * A reply may fail and close its connection, whose close only marks
-	 * members (group_drop_conn): the list does not change under us.
+	 * members (group_join_cancel): the list does not change under us.
 	 */
 	for (m = g->members; m; m = m->next) {
-		struct conn *c = m->held;
+		struct group_join *j = m->held;
 
 		m->seen = now;
-		if (!c)
+		if (!j)
 			continue;
 		m->held = NULL;
-		reply_join(c, m->held_corr, g, m);
-		c->parked--;
-		conn_put(c);
+		reply_join(j, g, m);
 	}
 }
 
@@ -563,7 +545,7 @@ static void on_timer(struct ev_timer *t)
 /* ------------------------------------------------------------------ */
 
 static int same_topics(const struct gmember *m,
-    const struct group_join_req *r)
+    const struct group_join *r)
 {
 	size_t i;
 
@@ -575,7 +557,7 @@ static int same_topics(const struct gmember *m,
 	return 1;
 }
 
-static struct gmember *member_new(const struct group_join_req *r)
+static struct gmember *member_new(const struct group_join *r)
 {
 	struct gmember *m = calloc(1, sizeof(*m));
 	const char *client = r->client[0] ? r->client : "member";
@@ -611,72 +593,103 @@ static void insert_member(struct group *g, struct gmember *m)
 	g->nmembers++;
 }
 
-void group_join(struct conn *c, const struct logd_msg *msg,
-    const struct group_join_req *r)
+/* A known member rejoins; 1 when j was answered at once. */
+static int rejoin(struct group *g, struct gmember *m, struct group_join *j)
 {
-	struct group *g = group_get(r->group);
+	char why[512];
+
+	m->seen = ev_now();
+	m->session_ms = j->session_ms;
+	if (!same_topics(m, j)) {
+		char **t = copy_topics(j->topics, j->ntopics);
+
+		if (!t) {
+			join_fail(j, -ENOMEM, "out of memory");
+			return 1;
+		}
+		free_topics(m->topics, m->ntopics);
+		m->topics = t;
+		m->ntopics = j->ntopics;
+		log_info("group %s: member %s changed its topics", g->name,
+		    m->id);
+		snprintf(why, sizeof(why), "member %s changed its topics",
+		    m->id);
+		start_rebalance(g, why);
+	} else if (g->state == G_STABLE) {
+		/* Nothing changed: the current assignment. */
+		reply_join(j, g, m);
+		arm();
+		return 1;
+	}
+	return 0;
+}
+
+/* A new member; NULL when j was answered (out of memory). */
+static struct gmember *add_member(struct group **gp, struct group_join *j)
+{
+	struct group *g = *gp;
 	struct gmember *m;
 	char why[512];
 
+	if (!g && !(g = *gp = group_new(j->group))) {
+		join_fail(j, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	m = member_new(j);
+	if (!m) {
+		if (!g->nmembers)
+			group_free(g);
+		join_fail(j, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	insert_member(g, m);
+	log_info("group %s: member %s joined (%s, session %" PRId64 " ms, %zu "
+	    "topics)", g->name, m->id, j->peer ? j->peer : "?",
+	    m->session_ms, m->ntopics);
+	snprintf(why, sizeof(why), "member %s joined", m->id);
+	start_rebalance(g, why);
+	return m;
+}
+
+void group_join(struct group_join *j)
+{
+	struct group *g = group_get(j->group);
+	struct gmember *m;
+
+	j->m = NULL;
 	if (srv.stopping) {
-		conn_error(c, msg, LOGD_ECLOSED, "logd is shutting down");
+		join_fail(j, LOGD_ECLOSED, "logd is shutting down");
 		return;
 	}
-	if (r->member[0]) {
-		m = member_find(g, r->member);
+	if (j->member[0]) {
+		m = member_find(g, j->member);
 		if (!m) {
-			conn_error(c, msg, LOGD_EMEMBER, "group \"%s\" has no "
-			    "member \"%s\" (session expired, left, or logd "
-			    "restarted): join with member \"\"", r->group,
-			    r->member);
+			join_fail(j, LOGD_EMEMBER, "group \"%s\" has no member "
+			    "\"%s\" (session expired, left, or logd restarted)"
+			    ": join with member \"\"", j->group, j->member);
 			return;
 		}
-		m->seen = ev_now();
-		m->session_ms = r->session_ms;
-		if (!same_topics(m, r)) {
-			char **t = copy_topics(r->topics, r->ntopics);
-
-			if (!t) {
-				conn_error(c, msg, -ENOMEM, "out of memory");
-				return;
-			}
-			free_topics(m->topics, m->ntopics);
-			m->topics = t;
-			m->ntopics = r->ntopics;
-			log_info("group %s: member %s changed its topics",
-			    g->name, m->id);
-			snprintf(why, sizeof(why), "member %s changed its "
-			    "topics", m->id);
-			start_rebalance(g, why);
-		} else if (g->state == G_STABLE) {
-			/* Nothing changed: the current assignment. */
-			reply_join(c, msg->corr, g, m);
-			arm();
+		if (rejoin(g, m, j))
 			return;
-		}
-	} else {
-		if (!g && !(g = group_new(r->group))) {
-			conn_error(c, msg, -ENOMEM, "out of memory");
-			return;
-		}
-		m = member_new(r);
-		if (!m) {
-			if (!g->nmembers)
-				group_free(g);
-			conn_error(c, msg, -ENOMEM, "out of memory");
-			return;
-		}
-		insert_member(g, m);
-		log_info("group %s: member %s joined (%s, session %" PRId64
-		    " ms, %zu topics)", g->name, m->id, c->peer,
-		    m->session_ms, m->ntopics);
-		snprintf(why, sizeof(why), "member %s joined", m->id);
-		start_rebalance(g, why);
+	} else if (!(m = add_member(&g, j))) {
+		return;
 	}
 	m->rejoined = 1;
-	hold(m, c, msg->corr);
+	hold(m, j);
 	settle(g);
 	arm();
+}
+
+void group_join_cancel(struct group_join *j)
+{
+	struct gmember *m = j->m;
+
+	if (!m || m->held != j)
+		return;
+	m->held = NULL;
+	m->gone = 1;
+	j->m = NULL;
+	ev_timer_start(&timer, 0);
 }
 
 int group_heartbeat(const char *group, const char *member,
@@ -789,48 +802,32 @@ size_t group_member_count(const char *name)
 	return g ? g->nmembers : 0;
 }
 
-void group_pack(msgpack_packer *pk, const struct group *g)
+const char *group_state(const struct group *g)
 {
-	const struct gmember *m;
-	size_t i;
-
-	logd_pack_kv_str(pk, "state", !g ? "empty" :
-	    g->state == G_STABLE ? "stable" : "rebalancing");
-	logd_pack_kv_int(pk, "generation", g ? g->generation : 0);
-	logd_pack_str(pk, "members");
-	msgpack_pack_array(pk, g ? (uint32_t)g->nmembers : 0);
-	for (m = g ? g->members : NULL; m; m = m->next) {
-		msgpack_pack_map(pk, 5);
-		logd_pack_kv_str(pk, "member", m->id);
-		logd_pack_kv_str(pk, "client", m->client);
-		logd_pack_kv_int(pk, "session_ms", m->session_ms);
-		logd_pack_str(pk, "topics");
-		msgpack_pack_array(pk, (uint32_t)m->ntopics);
-		for (i = 0; i < m->ntopics; i++)
-			logd_pack_str(pk, m->topics[i]);
-		logd_pack_str(pk, "assignment");
-		pack_assignment(pk, m);
-	}
+	return !g ? "empty" : g->state == G_STABLE ? "stable" : "rebalancing";
 }
 
-void group_drop_conn(struct conn *c)
+int64_t group_generation(const struct group *g)
 {
-	struct group *g;
-	struct gmember *m;
-	int any = 0;
+	return g ? g->generation : 0;
+}
 
-	for (g = groups; g; g = g->next)
-		for (m = g->members; m; m = m->next) {
-			if (m->held != c)
-				continue;
-			m->held = NULL;
-			m->gone = 1;
-			c->parked--;
-			conn_put(c);
-			any = 1;
-		}
-	if (any)
-		ev_timer_start(&timer, 0);
+void group_each_member(const struct group *g,
+    void (*fn)(void *arg, const struct member_info *mi), void *arg)
+{
+	const struct gmember *m;
+	struct member_info mi;
+
+	for (m = g ? g->members : NULL; m; m = m->next) {
+		mi.id = m->id;
+		mi.client = m->client;
+		mi.session_ms = m->session_ms;
+		mi.topics = m->topics;
+		mi.ntopics = m->ntopics;
+		mi.assign = m->assign;
+		mi.nassign = m->nassign;
+		fn(arg, &mi);
+	}
 }
 
 void group_shutdown(void)

@@ -1,8 +1,9 @@
 /*
- * listen.c - the listening sockets: TCP (listen = ADDR:PORT) and a Unix
- * socket (unix_socket = PATH).
+ * listen.c - the listening sockets, each with its protocol: the native
+ * protocol on TCP (listen = ADDR:PORT) and a Unix socket (unix_socket =
+ * PATH), Kafka's on TCP (kafka_listen = ADDR:PORT).
  *
- * Both are non-blocking and close-on-exec.  TCP sets SO_REUSEADDR so a
+ * All are non-blocking and close-on-exec.  TCP sets SO_REUSEADDR so a
  * restart right after a crash can bind again.  The Unix socket is created
  * under umask 0177 (mode 0600: only logd's user may connect) after
  * removing a stale socket file left by a killed logd; the datadir's LOCK,
@@ -35,7 +36,10 @@
 #define ACCEPT_PAUSE_MS 100
 #define ACCEPT_WARN_MS 60000
 
-static struct ev_io tcp_io = { .fd = -1 }, unix_io = { .fd = -1 };
+#define LISTENERS_MAX 4
+
+static struct listener listeners[LISTENERS_MAX];
+static size_t nlisteners;
 static struct ev_timer resume_timer;
 static int paused;
 static int64_t last_warn_ms = -ACCEPT_WARN_MS;
@@ -43,10 +47,11 @@ static uint64_t pauses;         /* since the last warning */
 
 static void listeners_watch(int on)
 {
-	if (tcp_io.fd >= 0)
-		on ? (void)ev_add(&tcp_io, EPOLLIN) : ev_del(&tcp_io);
-	if (unix_io.fd >= 0)
-		on ? (void)ev_add(&unix_io, EPOLLIN) : ev_del(&unix_io);
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++)
+		on ? (void)ev_add(&listeners[i].io, EPOLLIN) :
+		    ev_del(&listeners[i].io);
 }
 
 static void on_resume(struct ev_timer *t)
@@ -90,12 +95,12 @@ static void on_accept(struct ev_io *io, uint32_t events)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		conn_accept(fd, io == &tcp_io ? "tcp" : "unix");
+		conn_accept(fd, io->arg);
 	}
 }
 
 /* Says where TCP listens, with the port the kernel chose for port 0. */
-static void log_tcp_port(int fd, const char *spec)
+static int log_tcp_port(int fd, const char *spec, const char *what)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -109,10 +114,11 @@ static void log_tcp_port(int fd, const char *spec)
 	}
 	if (port >= 0 && strlen(spec) > 2 &&
 	    strcmp(spec + strlen(spec) - 2, ":0") == 0)
-		log_info("listening on %.*s:%d", (int)strlen(spec) - 2, spec,
-		    port);
+		log_info("listening on %.*s:%d (%s)", (int)strlen(spec) - 2,
+		    spec, port, what);
 	else
-		log_info("listening on %s", spec);
+		log_info("listening on %s (%s)", spec, what);
+	return port;
 }
 
 static int listen_tcp(const char *spec)
@@ -203,44 +209,67 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
+static int add_listener(const struct proto *proto, const char *spec,
+    int is_unix)
+{
+	struct listener *l = &listeners[nlisteners];
+	int fd = is_unix ? listen_unix(spec) : listen_tcp(spec);
+
+	if (fd < 0)
+		return fd;
+	memset(l, 0, sizeof(*l));
+	l->proto = proto;
+	snprintf(l->spec, sizeof(l->spec), "%s", spec);
+	l->is_unix = is_unix;
+	l->io.fd = fd;
+	l->io.fn = on_accept;
+	l->io.arg = l;
+	if (is_unix)
+		log_info("listening on %s (%s)", spec, proto->name);
+	else
+		l->port = log_tcp_port(fd, spec, proto->name);
+	nlisteners++;
+	return ev_add(&l->io, EPOLLIN);
+}
+
 int listen_start(void)
 {
-	int fd;
+	int rc = 0;
 
-	if (strcmp(srv.cfg.listen, "none") != 0) {
-		fd = listen_tcp(srv.cfg.listen);
-		if (fd < 0)
-			return fd;
-		tcp_io.fd = fd;
-		tcp_io.fn = on_accept;
-		ev_add(&tcp_io, EPOLLIN);
-		log_tcp_port(fd, srv.cfg.listen);
-	}
-	if (srv.cfg.unix_socket[0]) {
-		fd = listen_unix(srv.cfg.unix_socket);
-		if (fd < 0)
-			return fd;
-		unix_io.fd = fd;
-		unix_io.fn = on_accept;
-		ev_add(&unix_io, EPOLLIN);
-		log_info("listening on %s", srv.cfg.unix_socket);
-	}
-	return 0;
+	if (strcmp(srv.cfg.listen, "none") != 0)
+		rc = add_listener(&native_proto, srv.cfg.listen, 0);
+	if (!rc && srv.cfg.unix_socket[0])
+		rc = add_listener(&native_proto, srv.cfg.unix_socket, 1);
+	return rc;
+}
+
+/* The TCP port a listener of proto bound (for port 0), or -1. */
+int listen_port(const struct proto *proto)
+{
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].proto == proto && !listeners[i].is_unix)
+			return listeners[i].port;
+	return -1;
 }
 
 void listen_stop(void)
 {
+	size_t i;
+
 	ev_timer_stop(&resume_timer);
 	paused = 0;
-	if (tcp_io.fd >= 0) {
-		ev_del(&tcp_io);
-		close(tcp_io.fd);
-		tcp_io.fd = -1;
+	for (i = 0; i < nlisteners; i++) {
+		struct listener *l = &listeners[i];
+
+		if (l->io.fd < 0)
+			continue;
+		ev_del(&l->io);
+		close(l->io.fd);
+		l->io.fd = -1;
+		if (l->is_unix)
+			unlink(l->spec);
 	}
-	if (unix_io.fd >= 0) {
-		ev_del(&unix_io);
-		close(unix_io.fd);
-		unix_io.fd = -1;
-		unlink(srv.cfg.unix_socket);
-	}
+	/* Connections keep pointing at their listener: the table stays. */
 }

@@ -24,84 +24,117 @@ static void usage(FILE *f)
 	    "            [-o logfile] [-s key=value ...]\n");
 }
 
-int main(int argc, char **argv)
-{
-	static const char *const flag_keys[128] = {
-		['d'] = "datadir", ['l'] = "listen", ['u'] = "unix_socket",
-		['L'] = "log_level", ['o'] = "log_file",
-	};
-	const char *conf = NULL, *set[128] = { 0 };
-	char *kv[64];
-	char err[1024];
-	sigset_t sigs;
-	int ch, rc, nkv = 0, i;
+struct args {
+	const char *conf;
+	const char *set[128];      /* by flag letter */
+	char *kv[64];              /* -s key=value */
+	int nkv;
+};
 
+/* 0 to go on, else 1 + the exit status (-h, -V, a bad flag). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	int ch, i;
+
+	/* Long spellings every program understands. */
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help"))
+			argv[i] = "-h";
+		else if (!strcmp(argv[i], "--version"))
+			argv[i] = "-V";
+	}
 	while ((ch = getopt(argc, argv, "c:d:l:u:L:o:s:fhV")) != -1) {
 		switch (ch) {
 		case 'c':
-			conf = optarg;
+			a->conf = optarg;
 			break;
 		case 'd': case 'l': case 'u': case 'L': case 'o':
-			set[ch] = optarg;
+			a->set[ch] = optarg;
 			break;
 		case 's':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
 				fprintf(stderr, "logd: -s %s: expected "
 				    "key=value\n", optarg);
-				return 1;
+				return 2;
 			}
-			if (nkv == (int)(sizeof(kv) / sizeof(kv[0]))) {
+			if (a->nkv == (int)(sizeof(a->kv) / sizeof(a->kv[0]))) {
 				fprintf(stderr, "logd: too many -s\n");
-				return 1;
+				return 2;
 			}
-			kv[nkv++] = optarg;
+			a->kv[a->nkv++] = optarg;
 			break;
 		case 'f':
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("logd %s\n", LOGD_VERSION_STRING);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
-			return 1;
+			return 2;
 		}
 	}
 	if (optind < argc) {
 		usage(stderr);
-		return 1;
+		return 2;
 	}
+	return 0;
+}
+
+/* Defaults, then the file, then -s, then the flags.  0 or -1 (said). */
+static int load_config(const struct args *a)
+{
+	static const char *const flag_keys[128] = {
+		['d'] = "datadir", ['l'] = "listen", ['u'] = "unix_socket",
+		['L'] = "log_level", ['o'] = "log_file",
+	};
+	char err[1024];
+	int ch, i, rc;
+
 	config_default(&srv.cfg);
-	if (conf && config_load(&srv.cfg, conf, err, sizeof(err))) {
+	if (a->conf && config_load(&srv.cfg, a->conf, err, sizeof(err))) {
 		fprintf(stderr, "logd: %s\n", err);
-		return 1;
+		return -1;
 	}
-	for (i = 0; i < nkv; i++) {
-		char *eq = strchr(kv[i], '=');
+	for (i = 0; i < a->nkv; i++) {
+		char *eq = strchr(a->kv[i], '=');
 
 		*eq = 0;
-		rc = config_set(&srv.cfg, kv[i], eq + 1, err, sizeof(err));
+		rc = config_set(&srv.cfg, a->kv[i], eq + 1, err, sizeof(err));
 		*eq = '=';
 		if (rc) {
-			fprintf(stderr, "logd: -s %s: %s\n", kv[i], err);
-			return 1;
+			fprintf(stderr, "logd: -s %s: %s\n", a->kv[i], err);
+			return -1;
 		}
 	}
 	for (ch = 0; ch < 128; ch++) {
-		if (!set[ch])
+		if (!a->set[ch])
 			continue;
-		if (config_set(&srv.cfg, flag_keys[ch], set[ch], err,
+		if (config_set(&srv.cfg, flag_keys[ch], a->set[ch], err,
 		    sizeof(err))) {
 			fprintf(stderr, "logd: -%c: %s\n", ch, err);
-			return 1;
+			return -1;
 		}
 	}
 	if (config_check(&srv.cfg, err, sizeof(err))) {
 		fprintf(stderr, "logd: %s\n", err);
-		return 1;
+		return -1;
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	sigset_t sigs;
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &a)))
+		return rc - 1;
+	if (load_config(&a))
+		return 1;
 	rc = log_open(srv.cfg.log_level, srv.cfg.log_file);
 	if (rc) {
 		fprintf(stderr, "logd: log_file %s: %s\n", srv.cfg.log_file,

@@ -27,61 +27,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "broker.h"
 
 struct server srv;
 
 static struct ev_io sig_io = { .fd = -1 };
 static struct ev_timer flush_timer, retain_timer, idle_timer, stop_timer;
 
-void server_log_dirty(struct logd_log *log)
-{
-	size_t i;
-
-	for (i = srv.ndirty; i > 0; i--)
-		if (srv.dirty_logs[i - 1] == log)
-			return;
-	if (srv.ndirty == srv.dirty_cap) {
-		size_t cap = srv.dirty_cap ? srv.dirty_cap * 2 : 64;
-		struct logd_log **v = realloc(srv.dirty_logs,
-		    cap * sizeof(*v));
-
-		if (!v) {
-			/* Synced at close at the latest; acks=all replies
-			 * for it wait until a flush that includes it. */
-			log_error("out of memory tracking unsynced logs");
-			return;
-		}
-		srv.dirty_logs = v;
-		srv.dirty_cap = cap;
-	}
-	srv.dirty_logs[srv.ndirty++] = log;
-}
-
-void server_log_clean(struct logd_log *log)
-{
-	size_t i;
-
-	for (i = 0; i < srv.ndirty; i++)
-		if (srv.dirty_logs[i] == log) {
-			srv.dirty_logs[i] = srv.dirty_logs[--srv.ndirty];
-			return;
-		}
-}
-
 static void on_flush_timer(struct ev_timer *t)
 {
-	if (srv.ndirty)
-		srv.flush_due = 1;
+	commit_flush_due();
 	ev_timer_start(t, srv.cfg.flush_ms);
+}
+
+static int retain_queued;
+
+/* Retention unmaps segments: not while the flusher holds them. */
+static void retain(void *arg)
+{
+	retain_queued = 0;
+	logd_store_retain(srv.store, ev_wall());
 }
 
 static void on_retain_timer(struct ev_timer *t)
 {
-	if (srv.flushing)
-		srv.retention_due = 1;
-	else
-		logd_store_retain(srv.store, ev_wall());
+	if (!retain_queued) {
+		retain_queued = 1;
+		if (commit_when_idle(retain, NULL))
+			retain_queued = 0;
+	}
 	ev_timer_start(t, srv.cfg.retention_check_ms);
 }
 
@@ -113,11 +87,11 @@ static void begin_shutdown(const char *why)
 	log_info("%s: shutting down", why);
 	srv.stopping = 1;
 	listen_stop();
-	fetch_reply_all();
+	broker_shutdown();
 	group_shutdown();
 	for (c = srv.conns; c; c = next) {
 		next = c->next;
-		conn_shutdown(c);
+		conn_drain(c);
 	}
 	stop_timer.fn = on_stop_timer;
 	ev_timer_start(&stop_timer, 5000);
@@ -138,14 +112,11 @@ static void on_signal(struct ev_io *io, uint32_t events)
 
 static void before_sleep(void)
 {
-	if (srv.appended) {
-		srv.appended = 0;
-		fetch_wake();
-	}
-	produce_maybe_flush();
+	broker_before_sleep();
+	commit_before_sleep();
 	conn_write_dirty();
 	conn_free_dead();
-	if (srv.stopping && !srv.conns && !srv.flushing && !produce_parked())
+	if (srv.stopping && !srv.conns && !broker_busy())
 		ev_stop();
 }
 
@@ -278,6 +249,7 @@ int server_run(void)
 	flusher_stop();
 	group_free_all();
 	conn_free_dead();
+	broker_free_all();
 	status = 0;
 out_listen:
 	listen_stop();
@@ -289,7 +261,6 @@ out_store:
 out:
 	if (sig_io.fd >= 0)
 		close(sig_io.fd);
-	free(srv.dirty_logs);
 	ev_free();
 	return status;
 }

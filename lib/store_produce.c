@@ -1,0 +1,104 @@
+/*
+ * store_produce.c - one produce: find (or create) the topic, choose the
+ * partition, check every batch, append them with one copy.
+ *
+ * The daemon's protocols (native and Kafka) differ only in how they
+ * carry a produce; what a produce does is decided here, once.  The
+ * partition for a key is Kafka's default partitioner (murmur2, positive,
+ * modulo the partition count), so logd and Kafka clients agree; without
+ * a key, partitions take turns.  The batches are checked before anything
+ * is appended (bounds, magic, CRC), so a request is stored whole or not
+ * at all.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "logd.h"
+#include "store_int.h"
+
+/* Checks every batch in p's data; the record count on success. */
+static int
+check_batches(struct logd_produce *p, uint64_t *records)
+{
+	const uint8_t *b = p->data;
+	struct logd_batch_info info;
+	size_t off = 0, k = 0;
+	uint64_t n = 0;
+	int rc;
+
+	p->bad_batch = p->bad_at = 0;
+	if (p->len == 0)
+		return LOGD_EBADBATCH;
+	while (off < p->len) {
+		rc = logd_batch_check(b + off, p->len - off, &info);
+		if (rc) {
+			p->bad_batch = k;
+			p->bad_at = off;
+			return rc == -EAGAIN ? LOGD_EBADBATCH : rc;
+		}
+		n += (uint64_t)info.record_count;
+		off += info.size;
+		k++;
+	}
+	*records = n;
+	return 0;
+}
+
+/* The topic's config, creating the topic when p asks for it. */
+static int
+find_topic(struct logd_store *st, struct logd_produce *p,
+    struct logd_topic_config *tc, int *created)
+{
+	int rc = logd_store_topic_config(st, p->topic, tc);
+
+	*created = 0;
+	if (rc != LOGD_ENOTOPIC || p->create == NULL)
+		return rc;
+	rc = logd_store_topic_create(st, p->topic, p->create, p->now_ms);
+	if (rc == 0)
+		*created = 1;
+	if (rc == 0 || rc == LOGD_ETOPICEXIST)
+		rc = logd_store_topic_config(st, p->topic, tc);
+	return rc;
+}
+
+int
+logd_store_produce(struct logd_store *st, struct logd_produce *p)
+{
+	struct logd_topic_config tc;
+	struct logd_log *log;
+	int64_t first, last;
+	uint64_t records = 0;
+	int32_t part;
+	int created, rc;
+
+	rc = find_topic(st, p, &tc, &created);
+	if (rc)
+		return rc;
+	p->created = created;
+	if (p->partition == -1)
+		part = p->key != NULL ?
+		    logd_partition_for_key(p->key, p->key_len, tc.partitions) :
+		    (int32_t)(st->round_robin++ % (uint32_t)tc.partitions);
+	else if (p->partition < 0 || p->partition >= tc.partitions)
+		return LOGD_ENOPART;
+	else
+		part = p->partition;
+	rc = logd_store_log(st, p->topic, part, &log);
+	if (rc)
+		return rc;
+	rc = check_batches(p, &records);
+	if (rc)
+		return rc;
+	rc = logd_log_append(log, p->data, p->len, p->now_ms, &first, &last);
+	if (rc)
+		return rc;
+	p->partition = part;
+	p->log = log;
+	p->first = first;
+	p->last = last;
+	p->records = records;
+	p->append_time = tc.log.log_append_time ? p->now_ms : -1;
+	return 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * native.h - what the two files of the native protocol share (native.c:
+ * framing, dispatch, topics, produce and fetch; native_group.c: groups
+ * and their offsets).  The only daemon files that know msgpack.
+ */
+#ifndef LOGD_NATIVE_H
+#define LOGD_NATIVE_H
+
+#include "broker.h"
+#include "proto.h"
+
+/* Per connection: the zone decoded requests live in. */
+struct native_conn {
+	msgpack_zone zone;
+};
+
+/* A reply being written into c->out. */
+struct nreply {
+	struct conn *c;
+	msgpack_packer pk;
+	size_t start;              /* offset of the frame in c->out */
+};
+
+/* Starts a reply frame [api, corr, body]; pack the body with r->pk. */
+void native_begin(struct nreply *r, struct conn *c, int api, uint32_t corr);
+/* Closes it; trailing bytes follow separately (conn_push_read). */
+void native_end(struct nreply *r, size_t trailing);
+/* A whole error reply. */
+void native_error(struct conn *c, int api, uint32_t corr, int code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* {error: 0} */
+void native_ok(struct conn *c, int api, uint32_t corr);
+/* An error from a decoded request's m->err (LOGD_EPROTO). */
+#define native_bad(c, m) \
+	native_error((c), (m)->api, (m)->corr, LOGD_EPROTO, "%s", (m)->err)
+
+/*
+ * The parts every asynchronous request has: parked on its connection
+ * while it waits.  in_call is set while the broker call runs, so a done()
+ * that comes at once leaves the freeing to the caller.
+ */
+struct nwait {
+	struct parked park;
+	struct conn *c;
+	int32_t api;
+	uint32_t corr;
+	int in_call, answered, orphan;
+};
+
+/*
+ * After the broker call returned: parks w when it is not answered yet
+ * (drop() is called if c closes first); returns 1 when the caller must
+ * free the request now.
+ */
+int native_after_call(struct nwait *w, void (*drop)(struct parked *p));
+/* In done(): unparks; returns 1 when a reply may be written to w->c. */
+int native_answering(struct nwait *w);
+
+typedef void native_handler(struct conn *c, struct logd_msg *m);
+
+native_handler native_offset_commit, native_offset_fetch,
+    native_join_group, native_heartbeat, native_leave_group,
+    native_list_groups, native_delete_group;
+
+#endif /* LOGD_NATIVE_H */
