@@ -33,6 +33,10 @@ static const char *const logd_errors[] = {
 	[LOGD_ECORRUPT - LOGD_EUNSUPPORTED] = "unsupported request",
 	[LOGD_ECORRUPT - LOGD_ECLOSED] = "connection closed",
 	[LOGD_ECORRUPT - LOGD_EFULL] = "no room left in segment or index",
+	[LOGD_ECORRUPT - LOGD_EINCONSISTENT] =
+	    "group protocol does not match the group's",
+	[LOGD_ECORRUPT - LOGD_EMEMBERREQ] =
+	    "member id required: join again with the id given",
 };
 
 const char *

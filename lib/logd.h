@@ -60,7 +60,9 @@ extern "C" {
 #define LOGD_EUNSUPPORTED (-30019) /* unknown api or unsupported version */
 #define LOGD_ECLOSED     (-30020) /* connection closed */
 #define LOGD_EFULL       (-30021) /* an index or segment has no room */
-#define LOGD_ELAST       (-30021)
+#define LOGD_EINCONSISTENT (-30022) /* group protocol or kind does not match */
+#define LOGD_EMEMBERREQ  (-30023) /* join again with the member id given */
+#define LOGD_ELAST       (-30023)
 
 /* A readable name for any code returned by liblogd (static storage). */
 const char *logd_strerror(int err);
