@@ -277,23 +277,57 @@ struct group_assign {
 	size_t n;
 };
 
+enum { GROUP_NATIVE, GROUP_KAFKA };
+
+/* A Kafka member's protocol (assignor) and its opaque metadata. */
+struct group_protocol {
+	const char *name;
+	const void *meta;
+	size_t len;
+};
+
+/* A member as listings (and a Kafka leader's join) show it. */
+struct member_info {
+	const char *id, *client;
+	int64_t session_ms;
+	char *const *topics;       /* native */
+	size_t ntopics;
+	const struct group_assign *assign;   /* native */
+	size_t nassign;
+	const void *meta;          /* Kafka: metadata for the chosen protocol */
+	size_t meta_len;
+	const void *kassign;       /* Kafka: the leader's assignment */
+	size_t kassign_len;
+};
+
 struct group_join {
 	/* in */
+	int kind;                  /* GROUP_NATIVE or GROUP_KAFKA */
 	const char *group;
 	const char *member;        /* "" for a new member */
 	const char *client;        /* "" when not given */
 	const char *peer;          /* for the log */
-	const char *const *topics; /* existing topics, sorted, unique */
+	const char *const *topics; /* native: existing topics, sorted, unique */
 	size_t ntopics;
 	int64_t session_ms;
+	/* Kafka */
+	int64_t rebalance_ms;      /* 0: session_ms */
+	const char *protocol_type;
+	const struct group_protocol *protocols;
+	size_t nprotocols;
+	int require_member_id;     /* "": LOGD_EMEMBERREQ with member_id */
 	/* out, valid during done() */
 	int err;
 	char msg[BROKER_MSG_MAX];
 	const char *member_id;
 	int64_t generation;
 	int64_t heartbeat_ms;
-	const struct group_assign *assign;
+	const struct group_assign *assign;   /* native */
 	size_t nassign;
+	const char *protocol;      /* Kafka: the chosen one */
+	const char *leader;        /* Kafka: the leader's member id */
+	const struct member_info *members;   /* Kafka, to the leader only */
+	size_t nmembers;
 	void (*done)(struct group_join *j);
 	void *arg;
 	/* private */
@@ -318,21 +352,47 @@ int group_commit_check(const char *group, int64_t generation,
     const char *member, const struct logd_offset_commit *oc, size_t n,
     char *err, size_t errsz);
 
-/* A member as listings show it (valid until the loop turn ends). */
-struct member_info {
-	const char *id, *client;
-	int64_t session_ms;
-	char *const *topics;
-	size_t ntopics;
-	const struct group_assign *assign;
-	size_t nassign;
+/* One member's assignment in a Kafka leader's SyncGroup. */
+struct group_sync_assign {
+	const char *member;
+	const void *data;
+	size_t len;
 };
+
+struct group_sync {
+	/* in */
+	const char *group, *member;
+	int64_t generation;
+	const struct group_sync_assign *assign;   /* the leader's, else none */
+	size_t nassign;
+	/* out, valid during done() */
+	int err;
+	char msg[BROKER_MSG_MAX];
+	const void *data;          /* this member's assignment */
+	size_t len;
+	const char *protocol_type, *protocol;
+	void (*done)(struct group_sync *s);
+	void *arg;
+	/* private */
+	struct gmember *m;
+};
+
+/*
+ * Kafka's SyncGroup: the leader's brings every member's assignment and
+ * ends the rebalance; the others wait for it (done() then).
+ */
+void group_sync(struct group_sync *s);
+void group_sync_cancel(struct group_sync *s);
 /* Groups with members, by name: group_next(NULL) is the first. */
 const struct group *group_next(const struct group *g);
 const struct group *group_lookup(const char *name);
 const char *group_name(const struct group *g);
-/* "stable" or "rebalancing"; "empty" for NULL. */
+/* "stable", "rebalancing" or "syncing"; "empty" for NULL. */
 const char *group_state(const struct group *g);
+int group_kind(const struct group *g);
+/* Kafka: protocol type and chosen protocol ("" when none). */
+const char *group_protocol_type(const struct group *g);
+const char *group_protocol(const struct group *g);
 int64_t group_generation(const struct group *g);
 size_t group_member_count(const char *name);
 /* Calls fn for each member of g (none for NULL), in member id order. */

@@ -31,7 +31,12 @@
  *
  * This file is the state machine only: a join comes as a struct
  * group_join and is answered through its done(); the protocols encode
- * requests and replies.
+ * requests and replies.  A group has one kind of member: native members
+ * (logd assigns, group_assign.c) or Kafka members (classic protocol: the
+ * leader assigns; the rebalance chooses a protocol every member supports
+ * and ends in "syncing" until the leader's SyncGroup, group_sync.c).  A
+ * Kafka JoinGroup without a member id (v4+) gets LOGD_EMEMBERREQ with a
+ * new id, which the next join must use (pending, for session_ms).
  *
  * One timer serves every group: it is armed for the earliest session
  * expiry or rebalance timeout.  Connection closes only mark members (the
@@ -50,33 +55,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker.h"
-
-enum { G_STABLE, G_REBALANCING };
-
-struct gmember {
-	struct gmember *next;      /* the group's members, by id */
-	char *id, *client;
-	char **topics;             /* sorted, no duplicates */
-	size_t ntopics;
-	int64_t session_ms;
-	int64_t seen;              /* last request (monotonic ms) */
-	int rejoined;              /* joined in the running rebalance */
-	int gone;                  /* the connection of its held join closed */
-	struct group_join *held;   /* the held JOIN, if any */
-	struct group_assign *assign;
-	size_t nassign;
-};
-
-struct group {
-	struct group *next;        /* by name */
-	char *name;
-	int state;
-	int64_t generation;
-	int64_t deadline;          /* of the running rebalance (monotonic) */
-	struct gmember *members;
-	size_t nmembers;
-};
+#include "group_int.h"
 
 static struct group *groups;
 static struct ev_timer timer;
@@ -98,17 +77,6 @@ static int64_t group_heartbeat_ms(int64_t session_ms)
 /* ------------------------------------------------------------------ */
 /* Members                                                             */
 /* ------------------------------------------------------------------ */
-
-static void assign_clear(struct gmember *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->nassign; i++)
-		free(m->assign[i].parts);
-	free(m->assign);
-	m->assign = NULL;
-	m->nassign = 0;
-}
 
 static void free_topics(char **topics, size_t n)
 {
@@ -136,18 +104,52 @@ static char **copy_topics(const char *const *topics, size_t n)
 	return v;
 }
 
+static void protos_free(struct kproto *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].meta);
+	}
+	free(v);
+}
+
+/* A copy of a Kafka join's protocols; NULL when out of memory. */
+static struct kproto *protos_copy(const struct group_protocol *p, size_t n)
+{
+	struct kproto *v = calloc(n ? n : 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		v[i].name = strdup(p[i].name);
+		v[i].meta = malloc(p[i].len ? p[i].len : 1);
+		v[i].len = p[i].len;
+		if (!v[i].name || !v[i].meta) {
+			protos_free(v, i + 1);
+			return NULL;
+		}
+		memcpy(v[i].meta, p[i].meta, p[i].len);
+	}
+	return v;
+}
+
 static void member_free(struct gmember *m)
 {
 	if (!m)
 		return;
 	assign_clear(m);
+	protos_free(m->protos, m->nprotos);
+	free(m->kassign);
 	free_topics(m->topics, m->ntopics);
 	free(m->id);
 	free(m->client);
 	free(m);
 }
 
-static struct gmember *member_find(const struct group *g, const char *id)
+struct gmember *member_find(const struct group *g, const char *id)
 {
 	struct gmember *m;
 
@@ -155,32 +157,6 @@ static struct gmember *member_find(const struct group *g, const char *id)
 		if (!strcmp(m->id, id))
 			return m;
 	return NULL;
-}
-
-/* m's own copy of topic, or NULL when m does not read it. */
-static const char *member_topic(const struct gmember *m, const char *topic)
-{
-	size_t i;
-
-	for (i = 0; i < m->ntopics; i++)
-		if (!strcmp(m->topics[i], topic))
-			return m->topics[i];
-	return NULL;
-}
-
-static int member_owns(const struct gmember *m, const char *topic,
-    int32_t partition)
-{
-	size_t i, k;
-
-	for (i = 0; i < m->nassign; i++) {
-		if (strcmp(m->assign[i].topic, topic))
-			continue;
-		for (k = 0; k < m->assign[i].n; k++)
-			if (m->assign[i].parts[k] == partition)
-				return 1;
-	}
-	return 0;
 }
 
 /* Waiting members (held join during a rebalance) do not expire. */
@@ -220,6 +196,21 @@ static void release_held(struct gmember *m, int code, const char *why)
 	join_fail(j, code, "%s", why);
 }
 
+/* Answers the held SyncGroup of m with an error (if any is held). */
+void release_sync(struct gmember *m, int code, const char *why)
+{
+	struct group_sync *sy = m->held_sync;
+
+	if (!sy)
+		return;
+	m->held_sync = NULL;
+	sy->m = NULL;
+	sy->err = code;
+	snprintf(sy->msg, sizeof(sy->msg), "%.*s", (int)sizeof(sy->msg) - 1,
+	    why);
+	sy->done(sy);
+}
+
 /* Holds the JOIN j of m; a join held before is answered as replaced. */
 static void hold(struct gmember *m, struct group_join *j)
 {
@@ -234,7 +225,12 @@ static void hold(struct gmember *m, struct group_join *j)
 /* Groups                                                              */
 /* ------------------------------------------------------------------ */
 
-static struct group *group_get(const char *name)
+struct group *group_first(void)
+{
+	return groups;
+}
+
+struct group *group_get(const char *name)
 {
 	struct group *g;
 
@@ -276,8 +272,12 @@ static void group_free(struct group *g)
 	while ((m = g->members)) {
 		g->members = m->next;
 		release_held(m, LOGD_ECLOSED, "the group is gone");
+		release_sync(m, LOGD_ECLOSED, "the group is gone");
 		member_free(m);
 	}
+	free(g->ptype);
+	free(g->protocol);
+	free(g->leader);
 	free(g->name);
 	free(g);
 }
@@ -291,9 +291,12 @@ static void start_rebalance(struct group *g, const char *why)
 		return;
 	g->state = G_REBALANCING;
 	for (m = g->members; m; m = m->next) {
+		int64_t t = m->rebalance_ms ? m->rebalance_ms : m->session_ms;
+
 		m->rejoined = 0;
-		if (m->session_ms > longest)
-			longest = m->session_ms;
+		release_sync(m, LOGD_EREBALANCE, why);
+		if (t > longest)
+			longest = t;
 	}
 	g->deadline = ev_now() + longest;
 	log_info("group %s: rebalance of generation %" PRId64 " started: %s",
@@ -314,83 +317,13 @@ static void remove_member(struct group *g, struct gmember *m, const char *what)
 	    g->nmembers);
 	snprintf(why, sizeof(why), "member %s %s", m->id, what);
 	release_held(m, LOGD_EMEMBER, why);
+	release_sync(m, LOGD_EMEMBER, why);
+	if (g->leader && !strcmp(g->leader, m->id)) {
+		free(g->leader);
+		g->leader = NULL;
+	}
 	member_free(m);
 	start_rebalance(g, why);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The assignment of the next generation: per topic, its partitions in
- * order, round-robin over the members subscribed to it by member id.
- * Partition p goes to subscriber p mod n, so subscriber k gets k, k + n,
- * k + 2n, ...  All or nothing: -ENOMEM leaves every member without one.
- */
-static int compute_assignment(struct group *g)
-{
-	struct logd_topic_config tc;
-	struct gmember *m;
-	const char **topics;
-	size_t nt = 0, i, k, nsub, cnt;
-
-	for (m = g->members; m; m = m->next) {
-		assign_clear(m);
-		nt += m->ntopics;
-	}
-	topics = malloc((nt ? nt : 1) * sizeof(*topics));
-	if (!topics)
-		return -ENOMEM;
-	nt = 0;
-	for (m = g->members; m; m = m->next) {
-		for (i = 0; i < m->ntopics; i++)
-			topics[nt++] = m->topics[i];
-		m->assign = calloc(m->ntopics ? m->ntopics : 1,
-		    sizeof(*m->assign));
-		if (!m->assign)
-			goto fail;
-	}
-	qsort(topics, nt, sizeof(*topics), cmp_str);
-	for (i = 0; i < nt; i++) {
-		if (i && !strcmp(topics[i], topics[i - 1]))
-			continue;
-		if (logd_store_topic_config(srv.store, topics[i], &tc))
-			continue;         /* deleted since: nothing to own */
-		nsub = 0;
-		for (m = g->members; m; m = m->next)
-			nsub += member_topic(m, topics[i]) != NULL;
-		k = 0;
-		for (m = g->members; m; m = m->next) {
-			const char *mine = member_topic(m, topics[i]);
-			struct group_assign *a;
-			size_t p, j;
-
-			if (!mine)
-				continue;
-			p = k++;
-			if (p >= (size_t)tc.partitions)
-				continue;
-			cnt = ((size_t)tc.partitions - p + nsub - 1) / nsub;
-			a = &m->assign[m->nassign];
-			a->parts = malloc(cnt * sizeof(*a->parts));
-			if (!a->parts)
-				goto fail;
-			for (j = 0; j < cnt; j++)
-				a->parts[j] = (int32_t)(p + j * nsub);
-			a->topic = mine;
-			a->n = cnt;
-			m->nassign++;
-		}
-	}
-	free(topics);
-	return 0;
-fail:
-	for (m = g->members; m; m = m->next)
-		assign_clear(m);
-	free(topics);
-	return -ENOMEM;
 }
 
 /* Answers j with m's assignment in g's generation. */
@@ -404,8 +337,80 @@ static void reply_join(struct group_join *j, const struct group *g,
 	j->heartbeat_ms = group_heartbeat_ms(m->session_ms);
 	j->assign = m->assign;
 	j->nassign = m->nassign;
+	j->protocol = g->protocol ? g->protocol : "";
+	j->leader = g->leader ? g->leader : "";
+	j->members = NULL;
+	j->nmembers = 0;
 	j->m = NULL;
 	j->done(j);
+}
+
+/* Answers the leader's join with every member's metadata. */
+static void reply_leader(struct group_join *j, const struct group *g,
+    const struct gmember *m)
+{
+	struct member_info *v = calloc(g->nmembers, sizeof(*v));
+	const struct gmember *o;
+	size_t n = 0;
+
+	if (!v) {
+		join_fail(j, -ENOMEM, "out of memory");
+		return;
+	}
+	for (o = g->members; o; o = o->next) {
+		const struct kproto *kp = member_proto(o, g->protocol);
+
+		v[n].id = o->id;
+		v[n].client = o->client;
+		v[n].session_ms = o->session_ms;
+		v[n].meta = kp ? kp->meta : NULL;
+		v[n++].meta_len = kp ? kp->len : 0;
+	}
+	j->err = 0;
+	j->msg[0] = 0;
+	j->member_id = m->id;
+	j->generation = g->generation;
+	j->heartbeat_ms = group_heartbeat_ms(m->session_ms);
+	j->assign = NULL;
+	j->nassign = 0;
+	j->protocol = g->protocol;
+	j->leader = g->leader;
+	j->members = v;
+	j->nmembers = n;
+	j->m = NULL;
+	j->done(j);
+	free(v);
+}
+
+/*
+ * Kafka's rebalance ends with the protocol chosen and a leader: the
+ * generation is set, SyncGroups from now on.  0 or -ENOMEM.
+ */
+static int complete_kafka(struct group *g)
+{
+	const char *p = choose_protocol(g, NULL);
+	char *proto = strdup(p ? p : ""), *leader;
+	struct gmember *m;
+
+	if (!proto)
+		return -ENOMEM;
+	if (!g->leader || !member_find(g, g->leader)) {
+		leader = strdup(g->members->id);
+		if (!leader) {
+			free(proto);
+			return -ENOMEM;
+		}
+		free(g->leader);
+		g->leader = leader;
+	}
+	free(g->protocol);
+	g->protocol = proto;
+	for (m = g->members; m; m = m->next) {
+		free(m->kassign);
+		m->kassign = NULL;
+		m->kassign_len = 0;
+	}
+	return 0;
 }
 
 /*
@@ -425,7 +430,8 @@ static void complete(struct group *g)
 	}
 	if (!g->nmembers)
 		return;
-	if (compute_assignment(g)) {
+	if (g->kind == GROUP_KAFKA ? complete_kafka(g) :
+	    compute_assignment(g)) {
 		log_error("group %s: out of memory computing the assignment: "
 		    "members must join again", g->name);
 		for (m = g->members; m; m = m->next) {
@@ -439,7 +445,7 @@ static void complete(struct group *g)
 		return;
 	}
 	g->generation++;
-	g->state = G_STABLE;
+	g->state = g->kind == GROUP_KAFKA ? G_SYNCING : G_STABLE;
 	log_info("group %s: rebalance done, generation %" PRId64
 	    " (%zu members)", g->name, g->generation, g->nmembers);
 	/*
@@ -453,7 +459,10 @@ static void complete(struct group *g)
 		if (!j)
 			continue;
 		m->held = NULL;
-		reply_join(j, g, m);
+		if (g->kind == GROUP_KAFKA && !strcmp(m->id, g->leader))
+			reply_leader(j, g, m);
+		else
+			reply_join(j, g, m);
 	}
 }
 
@@ -557,20 +566,85 @@ static int same_topics(const struct gmember *m,
 	return 1;
 }
 
-static struct gmember *member_new(const struct group_join *r)
+/* A new member id: "<client>-<boot id>-<n>", never reused. */
+static void new_member_id(const char *client, char *id, size_t size)
+{
+	snprintf(id, size, "%s-%s-%" PRIu64, client[0] ? client : "member",
+	    boot_id, ++member_seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Member ids handed out with LOGD_EMEMBERREQ (Kafka JoinGroup v4+),   */
+/* waiting for the join that uses them                                 */
+/* ------------------------------------------------------------------ */
+
+#define PENDING_MAX 1024
+
+struct pending {
+	struct pending *next;
+	int64_t expires;
+	char id[];
+};
+
+static struct pending *pendings;
+static size_t npending;
+
+/* Takes id off the pending list: 1 when it was there and is still due. */
+static int pending_take(const char *id)
+{
+	struct pending **pp = &pendings, *p;
+	int64_t now = ev_now();
+	int found = 0;
+
+	while ((p = *pp)) {
+		if (!found && !strcmp(p->id, id) && p->expires > now) {
+			found = 1;
+		} else if (p->expires > now) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		npending--;
+		free(p);
+	}
+	return found;
+}
+
+static int pending_add(const char *id, int64_t session_ms)
+{
+	size_t len = strlen(id) + 1;
+	struct pending *p;
+
+	pending_take("");         /* drops the expired */
+	if (npending >= PENDING_MAX)
+		return -ENOMEM;
+	p = malloc(sizeof(*p) + len);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p->id, id, len);
+	p->expires = ev_now() + session_ms;
+	p->next = pendings;
+	pendings = p;
+	npending++;
+	return 0;
+}
+
+static struct gmember *member_new(const struct group_join *r, const char *id)
 {
 	struct gmember *m = calloc(1, sizeof(*m));
-	const char *client = r->client[0] ? r->client : "member";
-	char id[512];
 
 	if (!m)
 		return NULL;
-	snprintf(id, sizeof(id), "%s-%s-%" PRIu64, client, boot_id,
-	    ++member_seq);
 	m->id = strdup(id);
 	m->client = strdup(r->client);
 	m->topics = copy_topics(r->topics, r->ntopics);
-	if (!m->id || !m->client || !m->topics) {
+	if (r->kind == GROUP_KAFKA) {
+		m->protos = protos_copy(r->protocols, r->nprotocols);
+		if (m->protos)
+			m->nprotos = r->nprotocols;
+	}
+	if (!m->id || !m->client || !m->topics ||
+	    (r->kind == GROUP_KAFKA && !m->protos)) {
 		if (m->topics)
 			m->ntopics = r->ntopics;
 		member_free(m);
@@ -578,6 +652,7 @@ static struct gmember *member_new(const struct group_join *r)
 	}
 	m->ntopics = r->ntopics;
 	m->session_ms = r->session_ms;
+	m->rebalance_ms = r->kind == GROUP_KAFKA ? r->rebalance_ms : 0;
 	m->seen = ev_now();
 	return m;
 }
@@ -600,7 +675,22 @@ static int rejoin(struct group *g, struct gmember *m, struct group_join *j)
 
 	m->seen = ev_now();
 	m->session_ms = j->session_ms;
-	if (!same_topics(m, j)) {
+	if (j->kind == GROUP_KAFKA) {
+		struct kproto *v = protos_copy(j->protocols, j->nprotocols);
+
+		if (!v) {
+			join_fail(j, -ENOMEM, "out of memory");
+			return 1;
+		}
+		protos_free(m->protos, m->nprotos);
+		m->protos = v;
+		m->nprotos = j->nprotocols;
+		m->rebalance_ms = j->rebalance_ms;
+		/* As Kafka does for a leader or changed metadata; its clients
+		 * rejoin only to rebalance. */
+		snprintf(why, sizeof(why), "member %s rejoined", m->id);
+		start_rebalance(g, why);
+	} else if (!same_topics(m, j)) {
 		char **t = copy_topics(j->topics, j->ntopics);
 
 		if (!t) {
@@ -625,7 +715,8 @@ static int rejoin(struct group *g, struct gmember *m, struct group_join *j)
 }
 
 /* A new member; NULL when j was answered (out of memory). */
-static struct gmember *add_member(struct group **gp, struct group_join *j)
+static struct gmember *add_member(struct group **gp, struct group_join *j,
+    const char *id)
 {
 	struct group *g = *gp;
 	struct gmember *m;
@@ -635,7 +726,17 @@ static struct gmember *add_member(struct group **gp, struct group_join *j)
 		join_fail(j, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	m = member_new(j);
+	if (!g->nmembers) {
+		free(g->ptype);
+		g->ptype = strdup(j->protocol_type ? j->protocol_type : "");
+		g->kind = j->kind;
+		if (!g->ptype) {
+			group_free(g);
+			join_fail(j, -ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	m = member_new(j, id);
 	if (!m) {
 		if (!g->nmembers)
 			group_free(g);
@@ -651,17 +752,77 @@ static struct gmember *add_member(struct group **gp, struct group_join *j)
 	return m;
 }
 
+/* Refuses a join that does not fit the group: 1 when j was answered. */
+static int misfit(const struct group *g, struct group_join *j)
+{
+	struct gmember probe = { 0 };
+	struct kproto kp[64];
+	size_t i;
+
+	if (!g || !g->nmembers)
+		return 0;
+	if (g->kind != j->kind) {
+		join_fail(j, LOGD_EINCONSISTENT, "group \"%s\" is in use by %s",
+		    j->group, g->kind == GROUP_KAFKA ? "Kafka clients" :
+		    "logd's own consumers");
+		return 1;
+	}
+	if (j->kind != GROUP_KAFKA)
+		return 0;
+	if (strcmp(g->ptype, j->protocol_type)) {
+		join_fail(j, LOGD_EINCONSISTENT, "group \"%s\" has protocol "
+		    "type \"%s\", not \"%s\"", j->group, g->ptype,
+		    j->protocol_type);
+		return 1;
+	}
+	probe.id = (char *)j->member;
+	probe.nprotos = j->nprotocols < 64 ? j->nprotocols : 64;
+	probe.protos = kp;
+	for (i = 0; i < probe.nprotos; i++)
+		kp[i].name = (char *)j->protocols[i].name;
+	if (!choose_protocol(g, &probe)) {
+		join_fail(j, LOGD_EINCONSISTENT, "group \"%s\": no protocol "
+		    "(assignor) is supported by every member", j->group);
+		return 1;
+	}
+	return 0;
+}
+
 void group_join(struct group_join *j)
 {
 	struct group *g = group_get(j->group);
 	struct gmember *m;
+	char id[512];
 
 	j->m = NULL;
+	j->member_id = NULL;
 	if (srv.stopping) {
 		join_fail(j, LOGD_ECLOSED, "logd is shutting down");
 		return;
 	}
-	if (j->member[0]) {
+	if (j->kind == GROUP_KAFKA && j->nprotocols == 0) {
+		join_fail(j, LOGD_EINCONSISTENT, "a join must name at least "
+		    "one protocol");
+		return;
+	}
+	if (misfit(g, j))
+		return;
+	if (!j->member[0] && j->require_member_id) {
+		new_member_id(j->client, id, sizeof(id));
+		if (pending_add(id, j->session_ms)) {
+			join_fail(j, -ENOMEM, "too many joins waiting");
+			return;
+		}
+		j->member_id = id;
+		join_fail(j, LOGD_EMEMBERREQ, "member id required: join again "
+		    "as \"%s\"", id);
+		return;
+	}
+	if (j->member[0] && !member_find(g, j->member) &&
+	    pending_take(j->member)) {
+		if (!(m = add_member(&g, j, j->member)))
+			return;
+	} else if (j->member[0]) {
 		m = member_find(g, j->member);
 		if (!m) {
 			join_fail(j, LOGD_EMEMBER, "group \"%s\" has no member "
@@ -671,8 +832,10 @@ void group_join(struct group_join *j)
 		}
 		if (rejoin(g, m, j))
 			return;
-	} else if (!(m = add_member(&g, j))) {
-		return;
+	} else {
+		new_member_id(j->client, id, sizeof(id));
+		if (!(m = add_member(&g, j, id)))
+			return;
 	}
 	m->rejoined = 1;
 	hold(m, j);
@@ -766,7 +929,8 @@ int group_commit_check(const char *group, int64_t generation,
 		    g->generation, group);
 		return LOGD_EGENERATION;
 	}
-	for (i = 0; i < n; i++)
+	/* Kafka members are assigned by their leader: logd cannot check. */
+	for (i = 0; g->kind == GROUP_NATIVE && i < n; i++)
 		if (!member_owns(m, oc[i].topic, oc[i].partition)) {
 			snprintf(err, errsz, "%s-%d is not assigned to member "
 			    "\"%s\" in generation %" PRId64, oc[i].topic,
@@ -780,65 +944,18 @@ int group_commit_check(const char *group, int64_t generation,
 /* Listing, life cycle                                                 */
 /* ------------------------------------------------------------------ */
 
-const struct group *group_next(const struct group *g)
-{
-	return g ? g->next : groups;
-}
-
-const struct group *group_lookup(const char *name)
-{
-	return group_get(name);
-}
-
-const char *group_name(const struct group *g)
-{
-	return g->name;
-}
-
-size_t group_member_count(const char *name)
-{
-	const struct group *g = group_get(name);
-
-	return g ? g->nmembers : 0;
-}
-
-const char *group_state(const struct group *g)
-{
-	return !g ? "empty" : g->state == G_STABLE ? "stable" : "rebalancing";
-}
-
-int64_t group_generation(const struct group *g)
-{
-	return g ? g->generation : 0;
-}
-
-void group_each_member(const struct group *g,
-    void (*fn)(void *arg, const struct member_info *mi), void *arg)
-{
-	const struct gmember *m;
-	struct member_info mi;
-
-	for (m = g ? g->members : NULL; m; m = m->next) {
-		mi.id = m->id;
-		mi.client = m->client;
-		mi.session_ms = m->session_ms;
-		mi.topics = m->topics;
-		mi.ntopics = m->ntopics;
-		mi.assign = m->assign;
-		mi.nassign = m->nassign;
-		fn(arg, &mi);
-	}
-}
-
 void group_shutdown(void)
 {
 	struct group *g;
 	struct gmember *m;
 
 	for (g = groups; g; g = g->next)
-		for (m = g->members; m; m = m->next)
+		for (m = g->members; m; m = m->next) {
 			release_held(m, LOGD_ECLOSED, "logd is shutting "
 			    "down: join again once it is back");
+			release_sync(m, LOGD_ECLOSED, "logd is shutting "
+			    "down");
+		}
 }
 
 void group_init(void)
@@ -853,4 +970,11 @@ void group_free_all(void)
 	ev_timer_stop(&timer);
 	while (groups)
 		group_free(groups);
+	while (pendings) {
+		struct pending *p = pendings;
+
+		pendings = p->next;
+		free(p);
+	}
+	npending = 0;
 }
