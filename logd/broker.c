@@ -122,9 +122,10 @@ static void produce_one(struct produce_op *op, struct produce_part *pp)
 	int rc;
 
 	pp->op = op;
-	pp->err = 0;
-	pp->msg[0] = 0;
 	pp->sw.pl = NULL;
+	if (pp->err)
+		return;           /* refused by the protocol */
+	pp->msg[0] = 0;
 	p.topic = pp->topic;
 	p.partition = pp->partition;
 	p.key = pp->key;
@@ -362,6 +363,22 @@ void broker_fetch(struct fetch_op *op)
 	}
 	op->deadline = ev_now() + op->max_wait_ms;
 	park_fetch(op, op->max_wait_ms);
+}
+
+uint64_t broker_count_records(const struct logd_read *rd)
+{
+	struct logd_batch_info info;
+	const uint8_t *p = rd->data;
+	size_t len = rd->len;
+	uint64_t n = 0;
+
+	while (len >= LOGD_BATCH_HEADER_SIZE &&
+	    logd_batch_header(p, len, &info) == 0 && info.size <= len) {
+		n += (uint64_t)info.record_count;
+		p += info.size;
+		len -= info.size;
+	}
+	return n;
 }
 
 void broker_fetch_cancel(struct fetch_op *op)

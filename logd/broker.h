@@ -77,7 +77,8 @@ struct produce_part {
 	size_t key_len;
 	const void *records;       /* one or more RecordBatch v2 */
 	size_t len;
-	/* out: err 0 or a LOGD_E* code with msg; partition is the one used */
+	/* out: err 0 or a LOGD_E* code with msg; partition is the one used.
+	 * A part whose err is set before the call is left alone. */
 	int err;
 	char msg[BROKER_MSG_MAX];
 	int64_t base_offset, last_offset;
@@ -160,6 +161,8 @@ struct fetch_op {
 void broker_fetch(struct fetch_op *op);
 /* Forgets op, releasing what it holds; done() will not be called. */
 void broker_fetch_cancel(struct fetch_op *op);
+/* The records in a read's whole batches (for the statistics). */
+uint64_t broker_count_records(const struct logd_read *rd);
 
 /* ------------------------------------------------------------------ */
 /* Topics                                                              */

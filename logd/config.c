@@ -31,6 +31,8 @@ static const struct key {
 #define F(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 	{ "datadir", K_PATH, F(datadir), 0 },
 	{ "listen", K_ADDR, F(listen), 0 },
+	{ "kafka_listen", K_ADDR, F(kafka_listen), 0 },
+	{ "kafka_advertised", K_ADDR, F(kafka_advertised), 0 },
 	{ "unix_socket", K_PATH, F(unix_socket), 0 },
 	{ "log_level", K_LEVEL, F(log_level), 0 },
 	{ "log_file", K_PATH, F(log_file), 0 },

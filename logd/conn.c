@@ -278,7 +278,8 @@ void conn_write_dirty(void)
 		c->dirty = 0;
 		if (c->state == CONN_DEAD)
 			continue;
-		was_full = !(c->events & EPOLLIN);
+		was_full = !(c->events & EPOLLIN) ||
+		    (c->proto->serial && c->in_len > c->in_pos);
 		conn_flush(c);
 		if (was_full)
 			conn_resume(c);
@@ -316,6 +317,29 @@ void conn_unpark(struct parked *p)
 	p->next = p->prev = NULL;
 	p->conn = NULL;
 	c->nparked--;
+	if (c->proto->serial && !c->nparked && c->in_len > c->in_pos)
+		conn_touch(c);     /* read on at the end of the turn */
+}
+
+int conn_wait_after(struct rwait *w, void (*drop)(struct parked *p))
+{
+	w->in_call = 0;
+	if (w->answered)
+		return 1;
+	if (w->c->state != CONN_OPEN) {
+		/* Its connection already dropped what it had parked. */
+		drop(&w->park);
+		return 0;
+	}
+	conn_park(w->c, &w->park, drop);
+	return 0;
+}
+
+int conn_wait_answering(struct rwait *w)
+{
+	w->answered = 1;
+	conn_unpark(&w->park);
+	return !w->orphan && w->c->state != CONN_DEAD;
 }
 
 /* Drops every parked request of c: none will be answered. */
@@ -341,6 +365,8 @@ static void conn_process(struct conn *c)
 
 	while (c->state == CONN_OPEN) {
 		if (conn_pending(c) > srv.cfg.max_pending_bytes)
+			break;
+		if (c->proto->serial && c->nparked)
 			break;
 		avail = c->in_len - c->in_pos;
 		if (!avail)

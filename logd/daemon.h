@@ -141,9 +141,12 @@ struct conn;
  * error: tells the peer (if the protocol can) why its stream is refused.
  * open / close: the protocol's per-connection state in c->pstate (open
  *   may be NULL; a non-zero return refuses the connection).
+ * serial: the next request is read only once no request of the
+ *   connection is parked, so replies go out in request order.
  */
 struct proto {
 	const char *name;
+	int serial;                /* one request at a time (Kafka) */
 	int (*frame)(struct conn *c, const char *p, size_t n, size_t *len);
 	void (*request)(struct conn *c, const char *p, size_t len);
 	void (*error)(struct conn *c, int code, const char *p, size_t n);
@@ -221,6 +224,29 @@ void conn_free_dead(void);
 void conn_sweep_idle(void);
 /* Takes input again if it stopped for backpressure. */
 void conn_resume(struct conn *c);
+/*
+ * What every request that may wait keeps: its connection, how to answer,
+ * and where it is in its life.  in_call is set while the broker call
+ * runs, so a done() that comes at once leaves the freeing to the caller.
+ */
+struct rwait {
+	struct parked park;
+	struct conn *c;
+	int32_t api;
+	uint32_t corr;
+	int16_t version;
+	int in_call, answered, orphan;
+};
+
+/*
+ * After the broker call returned: parks w when it is not answered yet
+ * (drop() is called if c closes first); returns 1 when the caller must
+ * free the request now.
+ */
+int conn_wait_after(struct rwait *w, void (*drop)(struct parked *p));
+/* In done(): unparks; returns 1 when a reply may be written to w->c. */
+int conn_wait_answering(struct rwait *w);
+
 /* Puts p on c's list of parked requests; drop() if c closes first. */
 void conn_park(struct conn *c, struct parked *p, void (*drop)(struct parked *));
 /* Takes p off its connection's list (before replying or freeing). */

@@ -240,6 +240,8 @@ int listen_start(void)
 		rc = add_listener(&native_proto, srv.cfg.listen, 0);
 	if (!rc && srv.cfg.unix_socket[0])
 		rc = add_listener(&native_proto, srv.cfg.unix_socket, 1);
+	if (!rc && strcmp(srv.cfg.kafka_listen, "none") != 0)
+		rc = add_listener(&kafka_proto, srv.cfg.kafka_listen, 0);
 	return rc;
 }
 

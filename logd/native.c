@@ -13,7 +13,7 @@
  * with conn_push_read: stored data is never copied in user space.
  *
  * Requests that wait (acks=all produce, long-poll fetch, commit, delete,
- * a held join) keep a struct nwait, parked on the connection; a closing
+ * a held join) keep a struct rwait, parked on the connection; a closing
  * connection drops them (cancelling what can be, orphaning the rest).
  */
 #include "config.h"
@@ -128,31 +128,6 @@ void native_ok(struct conn *c, int api, uint32_t corr)
 	msgpack_pack_map(&r.pk, 1);
 	logd_pack_kv_int(&r.pk, "error", 0);
 	native_end(&r, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Waiting requests                                                    */
-/* ------------------------------------------------------------------ */
-
-int native_after_call(struct nwait *w, void (*drop)(struct parked *p))
-{
-	w->in_call = 0;
-	if (w->answered)
-		return 1;
-	if (w->c->state != CONN_OPEN) {
-		/* Its connection already dropped what it had parked. */
-		drop(&w->park);
-		return 0;
-	}
-	conn_park(w->c, &w->park, drop);
-	return 0;
-}
-
-int native_answering(struct nwait *w)
-{
-	w->answered = 1;
-	conn_unpark(&w->park);
-	return !w->orphan && w->c->state != CONN_DEAD;
 }
 
 /* ------------------------------------------------------------------ */
@@ -465,7 +440,7 @@ static void native_alter(struct conn *c, struct logd_msg *m)
 }
 
 struct ndelete {
-	struct nwait w;
+	struct rwait w;
 	struct delete_op op;
 	char topic[LOGD_TOPIC_NAME_MAX + 1];
 };
@@ -474,7 +449,7 @@ static void delete_done(struct delete_op *op)
 {
 	struct ndelete *d = op->arg;
 
-	if (native_answering(&d->w)) {
+	if (conn_wait_answering(&d->w)) {
 		if (op->err)
 			native_error(d->w.c, d->w.api, d->w.corr, op->err, "%s",
 			    op->msg);
@@ -510,7 +485,7 @@ static void native_delete(struct conn *c, struct logd_msg *m)
 	d->op.done = delete_done;
 	d->op.arg = d;
 	broker_topic_delete(&d->op);
-	if (native_after_call(&d->w, delete_drop))
+	if (conn_wait_after(&d->w, delete_drop))
 		free(d);
 }
 
@@ -519,7 +494,7 @@ static void native_delete(struct conn *c, struct logd_msg *m)
 /* ------------------------------------------------------------------ */
 
 struct nproduce {
-	struct nwait w;
+	struct rwait w;
 	struct produce_op op;
 	struct produce_part part;
 	char topic[LOGD_TOPIC_NAME_MAX + 1];
@@ -531,7 +506,7 @@ static void produce_done(struct produce_op *op)
 	struct produce_part *pp = &p->part;
 	struct nreply r;
 
-	if (native_answering(&p->w) && op->acks) {
+	if (conn_wait_answering(&p->w) && op->acks) {
 		if (pp->err) {
 			native_error(p->w.c, p->w.api, p->w.corr, pp->err, "%s",
 			    pp->msg);
@@ -602,7 +577,7 @@ static void native_produce(struct conn *c, struct logd_msg *m)
 	p->op.done = produce_done;
 	p->op.arg = p;
 	broker_produce(&p->op);
-	if (native_after_call(&p->w, produce_drop))
+	if (conn_wait_after(&p->w, produce_drop))
 		free(p);
 }
 
@@ -611,27 +586,11 @@ static void native_produce(struct conn *c, struct logd_msg *m)
 /* ------------------------------------------------------------------ */
 
 struct nfetch {
-	struct nwait w;
+	struct rwait w;
 	struct fetch_op op;
 	struct fetch_part part;
 	char topic[LOGD_TOPIC_NAME_MAX + 1];
 };
-
-static uint64_t count_records(const struct logd_read *rd)
-{
-	struct logd_batch_info info;
-	const uint8_t *p = rd->data;
-	size_t len = rd->len;
-	uint64_t n = 0;
-
-	while (len >= LOGD_BATCH_HEADER_SIZE &&
-	    logd_batch_header(p, len, &info) == 0 && info.size <= len) {
-		n += (uint64_t)info.record_count;
-		p += info.size;
-		len -= info.size;
-	}
-	return n;
-}
 
 static void fetch_done(struct fetch_op *op)
 {
@@ -640,7 +599,7 @@ static void fetch_done(struct fetch_op *op)
 	struct conn *c = f->w.c;
 	struct nreply r;
 
-	if (!native_answering(&f->w)) {
+	if (!conn_wait_answering(&f->w)) {
 		logd_log_read_release(&fp->rd);
 	} else if (fp->err) {
 		logd_log_read_release(&fp->rd);
@@ -655,7 +614,7 @@ static void fetch_done(struct fetch_op *op)
 		logd_pack_str(&r.pk, "records");
 		msgpack_pack_bin(&r.pk, fp->rd.len);
 		native_end(&r, fp->rd.len);
-		srv.records_out += count_records(&fp->rd);
+		srv.records_out += broker_count_records(&fp->rd);
 		conn_push_read(c, &fp->rd);
 	}
 	if (!f->w.in_call)
@@ -711,7 +670,7 @@ static void native_fetch(struct conn *c, struct logd_msg *m)
 	f->op.done = fetch_done;
 	f->op.arg = f;
 	broker_fetch(&f->op);
-	if (native_after_call(&f->w, fetch_drop))
+	if (conn_wait_after(&f->w, fetch_drop))
 		free(f);
 }
 

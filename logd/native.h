@@ -34,28 +34,6 @@ void native_ok(struct conn *c, int api, uint32_t corr);
 #define native_bad(c, m) \
 	native_error((c), (m)->api, (m)->corr, LOGD_EPROTO, "%s", (m)->err)
 
-/*
- * The parts every asynchronous request has: parked on its connection
- * while it waits.  in_call is set while the broker call runs, so a done()
- * that comes at once leaves the freeing to the caller.
- */
-struct nwait {
-	struct parked park;
-	struct conn *c;
-	int32_t api;
-	uint32_t corr;
-	int in_call, answered, orphan;
-};
-
-/*
- * After the broker call returned: parks w when it is not answered yet
- * (drop() is called if c closes first); returns 1 when the caller must
- * free the request now.
- */
-int native_after_call(struct nwait *w, void (*drop)(struct parked *p));
-/* In done(): unparks; returns 1 when a reply may be written to w->c. */
-int native_answering(struct nwait *w);
-
 typedef void native_handler(struct conn *c, struct logd_msg *m);
 
 native_handler native_offset_commit, native_offset_fetch,

@@ -39,7 +39,7 @@ static int printable(const char *s)
 /* ------------------------------------------------------------------ */
 
 struct njoin {
-	struct nwait w;
+	struct rwait w;
 	struct group_join j;
 	char group[LOGD_GROUP_NAME_MAX + 1], member[MEMBER_MAX + 1];
 	char client[CLIENT_MAX + 1];
@@ -73,7 +73,7 @@ static void join_done(struct group_join *j)
 	struct njoin *nj = j->arg;
 	struct nreply r;
 
-	if (native_answering(&nj->w)) {
+	if (conn_wait_answering(&nj->w)) {
 		if (j->err) {
 			native_error(nj->w.c, nj->w.api, nj->w.corr, j->err,
 			    "%s", j->msg);
@@ -213,7 +213,7 @@ void native_join_group(struct conn *c, struct logd_msg *m)
 	nj->j.done = join_done;
 	nj->j.arg = nj;
 	group_join(&nj->j);
-	if (native_after_call(&nj->w, join_drop))
+	if (conn_wait_after(&nj->w, join_drop))
 		njoin_free(nj);
 }
 
@@ -260,7 +260,7 @@ void native_leave_group(struct conn *c, struct logd_msg *m)
 /* ------------------------------------------------------------------ */
 
 struct ncommit {
-	struct nwait w;
+	struct rwait w;
 	struct commit_op *op;
 };
 
@@ -268,7 +268,7 @@ static void commit_done(struct commit_op *op)
 {
 	struct ncommit *nc = op->arg;
 
-	if (native_answering(&nc->w)) {
+	if (conn_wait_answering(&nc->w)) {
 		if (op->err)
 			native_error(nc->w.c, nc->w.api, nc->w.corr, op->err,
 			    "%s", op->msg);
@@ -397,7 +397,7 @@ void native_offset_commit(struct conn *c, struct logd_msg *m)
 	nc->op->done = commit_done;
 	nc->op->arg = nc;
 	broker_commit(nc->op);
-	if (native_after_call(&nc->w, commit_drop)) {
+	if (conn_wait_after(&nc->w, commit_drop)) {
 		broker_commit_free(nc->op);
 		free(nc);
 	}

@@ -35,7 +35,8 @@ say storage
 "$bin/tests/bench_storage" -d "$dir" -n "$n" -f 200000 | tail -1
 
 mkdir -p "$dir/data"
-"$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" &
+"$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" \
+    -s kafka_listen=127.0.0.1:$((port + 1)) &
 logd_pid=$!
 i=0
 until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do

@@ -12,6 +12,8 @@
 #                 up to +20 is used)
 #   DEMO_DATA     the demo's directory (default ./demo-data in the source
 #                 tree); it is emptied first if an earlier demo made it
+#   DEMO_KAFKA_PORT  first port to try for the Kafka listener (default
+#                 9092, moving up with DEMO_PORT's)
 #   DEMO_RATE     readings per second (default 20)
 #   DEMO_STATIONS number of stations (default 12)
 #   DEMO_BUILD    an existing build directory to run from; the demo then
@@ -20,6 +22,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${DEMO_SECONDS:-60}
 port=${DEMO_PORT:-9400}
+kport=${DEMO_KAFKA_PORT:-9092}
 data=${DEMO_DATA:-$top/demo-data}
 rate=${DEMO_RATE:-20}
 stations=${DEMO_STATIONS:-12}
@@ -93,6 +96,7 @@ start_logd() {
 # Written by scripts/demo.sh.
 datadir = $data/logd
 listen = $addr
+kafka_listen = 127.0.0.1:$kport
 log_file = $data/logd.log
 # Small segments: the demo has little data.
 default.segment.bytes = 16777216
@@ -127,6 +131,7 @@ EOF
 			exit 1
 		fi
 		port=$((port + 1))
+		kport=$((kport + 1))
 		rm -f "$data/logd.log"
 	done
 }
@@ -228,4 +233,5 @@ logd log:      $data/logd.log
 alerts:        $data/alerts.db   (sqlite3 $data/alerts.db 'SELECT * FROM alert_log LIMIT 10')
 tool logs:     $data/sensorgen.log, $data/logalerts.log
 Restart logd:  $bin/logd/logd -c $data/logd.conf
+Kafka clients: kcat -b 127.0.0.1:$kport -C -t sensor_data -e
 EOF

@@ -1047,7 +1047,9 @@ START_TEST(test_logd_usage)
 	argv[8] = "default.partitions=3";
 	argv[9] = "-o";
 	argv[10] = conf;
-	argv[11] = NULL;
+	argv[11] = "-s";
+	argv[12] = "kafka_listen=none";
+	argv[13] = NULL;
 	snprintf(conf, sizeof(conf), "%s/d2.log", T.dir);
 	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
 	    environ), 0);

@@ -21,7 +21,7 @@ fail() {
 # 20 readings/s with 3 % extremes: an alert about every second,
 # too few bytes to fill a block-buffered reader.
 DEMO_BUILD=$build DEMO_DATA=$tmp/demo DEMO_SECONDS=12 DEMO_RATE=20 \
-    DEMO_PORT=9720 sh "$top/scripts/demo.sh" > "$out" 2>&1 < /dev/null
+    DEMO_PORT=9720 DEMO_KAFKA_PORT=9740 sh "$top/scripts/demo.sh" > "$out" 2>&1 < /dev/null
 rc=$?
 [ $rc -eq 0 ] || fail "demo.sh exited $rc"
 

@@ -82,8 +82,10 @@ static int write_conf(const struct testlogd *t)
 
 	if (!f)
 		return -1;
+	/* Kafka on a port of the kernel's choosing (testlogd_kafka_port). */
 	fprintf(f, "# written by testlogd\n"
 	    "datadir = %s\nlisten = %s\nunix_socket = %s\n"
+	    "kafka_listen = 127.0.0.1:0\n"
 	    "log_file = %s\nlog_level = debug\n%s\n",
 	    t->datadir, t->addr, t->unix_path, t->logfile, t->extra);
 	return fclose(f) ? -1 : 0;
@@ -162,6 +164,23 @@ static int launch(struct testlogd *t)
 	print_log(t);
 	testlogd_kill9(t);
 	return -1;
+}
+
+int testlogd_kafka_port(const struct testlogd *t)
+{
+	char line[1024];
+	const char *p;
+	int port = -1;
+	FILE *f = fopen(t->logfile, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if ((p = strstr(line, "listening on ")) &&
+		    strstr(line, "(kafka)") && (p = strrchr(line, ':')))
+			port = atoi(p + 1);
+	fclose(f);
+	return port;
 }
 
 int testlogd_start(struct testlogd *t, const char *extra_conf)

@@ -50,6 +50,9 @@ int testlogd_kill9(struct testlogd *t);
 /* Starts logd again on the same directory, port and config.  0 or -1. */
 int testlogd_restart(struct testlogd *t);
 
+/* The port its Kafka listener bound (from its log), or -1. */
+int testlogd_kafka_port(const struct testlogd *t);
+
 /* A blocking TCP socket connected to the daemon, or -1. */
 int testlogd_connect(const struct testlogd *t);
 

@@ -1,0 +1,189 @@
+#!/bin/sh
+# raw.sh - Kafka requests written by hand on raw sockets against a real
+# logd: ApiVersions at every version logd serves, and at v3 and v99
+# (error 35 with logd's ranges, in the v0 format, so a client retries
+# lower); an unknown API key, a truncated request and an oversized size
+# close only their own connection while another client is served;
+# Metadata, Produce v3 (acks 1 and -1) and Fetch v4 return the same bytes.
+set -u
+build=${LOGD_BUILDDIR:?run by make check}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kraw.XXXXXX")
+logd=
+cleanup() {
+	[ -n "$logd" ] && kill -9 "$logd" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
+    -s kafka_listen=127.0.0.1:$kport -s auto_create_topics=yes \
+    -s max_frame_bytes=1048576 &
+logd=$!
+i=0
+until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "raw.sh: logd did not start"; exit 1; }
+	sleep 0.1
+done
+timeout 60 python3 - "$kport" "$build" <<'PY'
+import socket, struct, sys, zlib
+
+port = int(sys.argv[1])
+
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return s
+
+def frame(api, ver, corr, body=b"", client=b"raw"):
+    h = struct.pack(">hhih", api, ver, corr, len(client)) + client
+    p = h + body
+    return struct.pack(">i", len(p)) + p
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError("closed after %d of %d bytes" % (len(b), n))
+        b += c
+    return b
+
+def reply(s):
+    n, = struct.unpack(">i", recv_exact(s, 4))
+    return recv_exact(s, n)
+
+def closed(s):
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+def api_versions(s, ver, corr):
+    s.sendall(frame(18, ver, corr))
+    r = reply(s)
+    c, err, n = struct.unpack(">ihi", r[:10])
+    assert c == corr, (c, corr)
+    apis = {}
+    for i in range(n):
+        k, lo, hi = struct.unpack(">hhh", r[10 + 6 * i:16 + 6 * i])
+        apis[k] = (lo, hi)
+    return err, apis, r[10 + 6 * n:]
+
+s = conn()
+for v in (0, 1, 2):
+    err, apis, tail = api_versions(s, v, 10 + v)
+    assert err == 0, (v, err)
+    assert apis[18] == (0, 2) and apis[0] == (3, 7) and apis[1] == (4, 11), apis
+    assert len(tail) == (4 if v >= 1 else 0), (v, tail)
+for v in (3, 99):
+    err, apis, tail = api_versions(s, v, 20 + v)
+    assert err == 35, (v, err)
+    assert apis[18] == (0, 2), apis
+print("raw: ApiVersions v0-2 ok, v3 and v99 get 35 with the ranges")
+
+def metadata(s, topics, corr):
+    body = struct.pack(">i", len(topics)) + b"".join(
+        struct.pack(">h", len(t)) + t for t in topics) + b"\x01"
+    s.sendall(frame(3, 4, corr, body))
+    return reply(s)
+
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1))
+    return crc ^ 0xffffffff
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)
+    out = b""
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+def batch(values, ts=1700000000000):
+    recs = b""
+    for i, v in enumerate(values):
+        r = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
+        recs += varint(len(r)) + r
+    after = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, -1, -1, -1, len(values)) + recs
+    crc = crc32c(after)
+    head = struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after), 0, 2, crc)
+    return head + after
+
+def produce(s, topic, acks, data, corr):
+    body = struct.pack(">hhi", -1, acks, 1000) + struct.pack(">i", 1)
+    body += struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1)
+    body += struct.pack(">ii", 0, len(data)) + data
+    s.sendall(frame(0, 3, corr, body))
+    r = reply(s)
+    c, nt = struct.unpack(">ii", r[:8])
+    assert c == corr
+    tl, = struct.unpack(">h", r[8:10])
+    off = 10 + tl
+    np, part, err, base, lat = struct.unpack(">iihqq", r[off:off + 26])
+    return err, base
+
+def fetch(s, topic, offset, corr):
+    body = struct.pack(">iiiib", -1, 100, 1, 1 << 20, 0) + struct.pack(">i", 1)
+    body += struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1)
+    body += struct.pack(">iqi", 0, offset, 1 << 20)
+    s.sendall(frame(1, 4, corr, body))
+    r = reply(s)
+    c, thr, nt = struct.unpack(">iii", r[:12])
+    tl, = struct.unpack(">h", r[12:14])
+    off = 14 + tl
+    np, part, err, hw, lso, na = struct.unpack(">iihqqi", r[off:off + 30])
+    off += 30
+    n, = struct.unpack(">i", r[off:off + 4])
+    return err, hw, r[off + 4:off + 4 + n]
+
+r = metadata(s, [b"rawt"], 30)
+assert b"rawt" in r
+b1 = batch([b"one", b"two"])
+b2 = batch([b"three"])
+e1, o1 = produce(s, b"rawt", 1, b1, 31)
+e2, o2 = produce(s, b"rawt", -1, b2, 32)
+assert (e1, o1, e2, o2) == (0, 0, 0, 2), (e1, o1, e2, o2)
+err, hw, recs = fetch(s, b"rawt", 0, 33)
+assert err == 0 and hw == 3, (err, hw)
+# The stored batches, with the base offsets the broker gave them.
+want = bytearray(b1 + b2)
+want[len(b1):len(b1) + 8] = struct.pack(">q", 2)
+assert recs == bytes(want), (recs, bytes(want))
+err, hw, recs = fetch(s, b"rawt", 7, 34)
+assert err == 1, err   # OFFSET_OUT_OF_RANGE
+bad = bytearray(b1)
+bad[-1] ^= 1
+e, _ = produce(s, b"rawt", 1, bytes(bad), 35)
+assert e == 2, e       # CORRUPT_MESSAGE
+print("raw: Produce v3 acks 1 and -1, Fetch v4 bytes exact, errors 1 and 2")
+
+good = conn()
+for what, data in (("unknown api key", frame(999, 0, 1)),
+                   ("unknown version", frame(3, 99, 1)),
+                   ("truncated header", struct.pack(">i", 3) + b"\x00\x03\x00"),
+                   ("oversized size", struct.pack(">i", 1 << 30) + b"\x00" * 16),
+                   ("negative size", struct.pack(">i", -5))):
+    bad = conn()
+    bad.sendall(data)
+    assert closed(bad), what
+    err, apis, _ = api_versions(good, 0, 77)
+    assert err == 0, what
+print("raw: bad requests close only their own connection")
+PY
+rc=$?
+if [ $rc -ne 0 ]; then
+	echo "raw.sh: FAIL (python exited $rc)"; tail -20 "$tmp/logd.log"; exit 1
+fi
+kill -TERM $logd; wait $logd; st=$?; logd=
+[ $st -eq 0 ] || { echo "raw.sh: logd exited $st"; exit 1; }
+echo "raw.sh: all passed"
