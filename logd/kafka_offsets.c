@@ -132,6 +132,20 @@ static void commit_entry(struct kreq *q, struct kcommit *k, size_t n,
 		k->metas[n][ml] = 0;
 		oc->metadata = k->metas[n];
 	}
+	/*
+	 * Kafka stores any offset; logd's store holds real ones.  The two
+	 * special offsets clients commit to reset a group (KafkaJS's
+	 * resetOffsets) are resolved now: -2 the log start, -1 its end.
+	 */
+	if (oc->offset == -2 || oc->offset == -1) {
+		struct logd_log *log;
+
+		if (broker_log(topic, oc->partition, &log))
+			k->errs[n] = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		else
+			oc->offset = oc->offset == -2 ?
+			    logd_log_start_offset(log) : logd_log_end_offset(log);
+	}
 	if (oc->offset < 0 || oc->partition < 0)
 		k->errs[n] = KERR_INVALID_REQUEST;
 }

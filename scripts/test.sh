@@ -5,6 +5,13 @@
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/deps.sh"
+# KafkaJS for tests/kafka/kafkajs.sh, exactly as its lockfile says.
+if ! (cd "$top/tests/kafka/kafkajs" && npm ci --no-audit --no-fund \
+    >/tmp/logd-npm.log 2>&1); then
+	cat /tmp/logd-npm.log >&2
+	echo "test.sh: npm ci in tests/kafka/kafkajs failed" >&2
+	exit 1
+fi
 if ! (cd "$top" && autoreconf -fi >/tmp/logd-autoreconf.log 2>&1); then
 	cat /tmp/logd-autoreconf.log >&2
 	echo "test.sh: autoreconf failed" >&2
