@@ -500,10 +500,21 @@ logd_batch_iter_init(struct logd_batch_iter *it, const void *buf, size_t size)
 	if (count < 0)
 		return LOGD_EBADBATCH;
 	attr = get_u16(p + B_ATTRIBUTES);
-	if ((attr & LOGD_ATTR_COMPRESSION_MASK) != 0)
-		return -ENOTSUP;
-	it->p = p + LOGD_BATCH_HEADER_SIZE;
-	it->end = p + n;
+	it->buf = NULL;
+	if ((attr & LOGD_ATTR_COMPRESSION_MASK) != 0) {
+		size_t len;
+		int rc = logd_decompress(attr & LOGD_ATTR_COMPRESSION_MASK,
+		    p + LOGD_BATCH_HEADER_SIZE, n - LOGD_BATCH_HEADER_SIZE,
+		    &it->buf, &len);
+
+		if (rc < 0)
+			return rc;
+		it->p = it->buf;
+		it->end = it->buf + len;
+	} else {
+		it->p = p + LOGD_BATCH_HEADER_SIZE;
+		it->end = p + n;
+	}
 	it->base_offset = (int64_t)get_u64(p + B_BASE_OFFSET);
 	it->base_timestamp = (int64_t)get_u64(p + B_BASE_TIMESTAMP);
 	it->max_timestamp = (int64_t)get_u64(p + B_MAX_TIMESTAMP);
@@ -518,13 +529,18 @@ logd_batch_iter_next(struct logd_batch_iter *it, struct logd_record *rec)
 	struct rec_raw r;
 	const uint8_t *next;
 
-	if (it->remaining <= 0)
+	if (it->remaining <= 0) {
+		logd_batch_iter_release(it);
 		return 0;
+	}
 	/* Records come from cold page-cache pages: ask for the lines ahead. */
 	__builtin_prefetch(it->p + 1024);
 	next = parse_record(it->p, it->end, &r);
-	if (next == NULL)
+	if (next == NULL) {
+		logd_batch_iter_release(it);
+		it->remaining = 0;
 		return LOGD_EBADBATCH;
+	}
 	rec->offset = (int64_t)((uint64_t)it->base_offset +
 	    (uint64_t)(int64_t)r.offset_delta);
 	rec->timestamp = it->log_append_time ? it->max_timestamp :
@@ -539,6 +555,13 @@ logd_batch_iter_next(struct logd_batch_iter *it, struct logd_record *rec)
 	it->p = next;
 	it->remaining--;
 	return 1;
+}
+
+void
+logd_batch_iter_release(struct logd_batch_iter *it)
+{
+	free(it->buf);
+	it->buf = NULL;
 }
 
 int
@@ -577,6 +600,8 @@ struct logd_batch_builder {
 	int32_t count;
 	int64_t base_ts;
 	int64_t max_ts;
+	int codec;
+	uint8_t *zbuf;            /* the compressed batch finish returned */
 };
 
 #define BUILDER_INITIAL_CAP 4096
@@ -600,6 +625,7 @@ logd_batch_builder_free(struct logd_batch_builder *b)
 	if (b == NULL)
 		return;
 	free(b->buf);
+	free(b->zbuf);
 	free(b);
 }
 
@@ -732,6 +758,47 @@ logd_batch_builder_add(struct logd_batch_builder *b, int64_t timestamp,
 }
 
 int
+logd_batch_builder_set_codec(struct logd_batch_builder *b, int codec)
+{
+	if (codec < LOGD_CODEC_NONE || codec > LOGD_CODEC_ZSTD)
+		return -EINVAL;
+	b->codec = codec;
+	return 0;
+}
+
+/* The finished batch with its records compressed, in b->zbuf. */
+static int
+builder_compress(struct logd_batch_builder *b, const uint8_t **batch,
+    size_t *len)
+{
+	uint8_t *z, *p;
+	size_t zlen;
+	int rc;
+
+	rc = logd_compress(b->codec, b->buf + LOGD_BATCH_HEADER_SIZE,
+	    b->len - LOGD_BATCH_HEADER_SIZE, &z, &zlen);
+	if (rc < 0)
+		return rc;
+	free(b->zbuf);
+	b->zbuf = p = malloc(LOGD_BATCH_HEADER_SIZE + zlen);
+	if (p == NULL) {
+		free(z);
+		return -ENOMEM;
+	}
+	memcpy(p, b->buf, LOGD_BATCH_HEADER_SIZE);
+	memcpy(p + LOGD_BATCH_HEADER_SIZE, z, zlen);
+	free(z);
+	zlen += LOGD_BATCH_HEADER_SIZE;
+	put_u32(p + B_LENGTH, (uint32_t)(zlen - 12));
+	put_u16(p + B_ATTRIBUTES, (uint16_t)b->codec);
+	put_u32(p + B_CRC, logd_crc32c(0, p + B_ATTRIBUTES,
+	    zlen - B_ATTRIBUTES));
+	*batch = p;
+	*len = zlen;
+	return 0;
+}
+
+int
 logd_batch_builder_finish(struct logd_batch_builder *b,
     const uint8_t **batch, size_t *len)
 {
@@ -753,6 +820,8 @@ logd_batch_builder_finish(struct logd_batch_builder *b,
 	put_u32(p + B_RECORD_COUNT, (uint32_t)b->count);
 	put_u32(p + B_CRC, logd_crc32c(0, p + B_ATTRIBUTES,
 	    b->len - B_ATTRIBUTES));
+	if (b->codec != LOGD_CODEC_NONE)
+		return builder_compress(b, batch, len);
 	*batch = p;
 	*len = b->len;
 	return 0;

@@ -1,6 +1,8 @@
 /*
  * client.c - one connection to a logd broker: connect, the request
- * table, pipelined I/O, and the administrative calls.
+ * table, pipelined I/O (the administrative calls are in client_admin.c,
+ * the producer, consumer and group member in client_producer.c,
+ * client_consumer.c and client_group.c).
  *
  * Design.  The socket is non-blocking and owned by one thread; nothing
  * happens in the background.  Every request gets a slot in a table; its
@@ -447,34 +449,105 @@ cl_dispatch(struct logd_client *c, struct cl_frame *f)
 	return 1;
 }
 
+/* Dispatches the big frame, now whole. */
+static int
+cl_read_dispatch_big(struct logd_client *c)
+{
+	struct cl_frame f = { c->big, c->big, c->big_len, 1 };
+	int r;
+
+	c->big = NULL;
+	r = cl_dispatch(c, &f);
+	cl_buf_put(c, f.buf);
+	if (r < 0)
+		return r;
+	return c->broken ? c->broken : r;
+}
+
+/*
+ * Dispatches the whole frames in rbuf; a frame too big for it moves to
+ * its own buffer (c->big) with what has arrived.  Handled replies, or a
+ * negative code.
+ */
+static int
+cl_read_frames(struct logd_client *c)
+{
+	int handled = 0;
+
+	while (c->big == NULL && c->rlen - c->rpos >= LOGD_FRAME_HEADER) {
+		size_t flen = 0, have = c->rlen - c->rpos;
+		int r = logd_proto_frame(c->rbuf + c->rpos, have,
+		    c->max_frame, &flen);
+
+		if (r == 0) {
+			struct cl_frame f = { NULL,
+			    c->rbuf + c->rpos + LOGD_FRAME_HEADER,
+			    flen - LOGD_FRAME_HEADER, 0 };
+
+			c->rpos += flen;
+			r = cl_dispatch(c, &f);
+			if (r < 0)
+				return r;
+			if (c->broken)
+				return c->broken;
+			handled += r;
+			continue;
+		}
+		if (r != -EAGAIN) {
+			cl_seterr(c, LOGD_EPROTO, "bad frame from broker: %s",
+			    logd_strerror(r));
+			return cl_break(c, LOGD_EPROTO);
+		}
+		if (flen - LOGD_FRAME_HEADER >= CL_BIG_FRAME) {
+			size_t got = have - LOGD_FRAME_HEADER;
+
+			c->big_len = flen - LOGD_FRAME_HEADER;
+			c->big = cl_buf_get(c, c->big_len);
+			if (c->big == NULL) {
+				cl_seterr(c, -ENOMEM, "out of memory");
+				return cl_break(c, -ENOMEM);
+			}
+			memcpy(c->big, c->rbuf + c->rpos + LOGD_FRAME_HEADER,
+			    got);
+			c->big_have = got;
+			c->rpos = c->rlen = 0;
+		}
+		break;
+	}
+	return handled;
+}
+
+/* Where the next read goes: the big frame's buffer, or rbuf. */
+static uint8_t *
+cl_read_room(struct logd_client *c, size_t *want)
+{
+	if (c->big != NULL) {
+		*want = c->big_len - c->big_have;
+		return c->big + c->big_have;
+	}
+	if (c->rpos == c->rlen) {
+		c->rpos = c->rlen = 0;
+	} else if (c->rlen == CL_RBUF_SIZE) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+	}
+	*want = CL_RBUF_SIZE - c->rlen;
+	return c->rbuf + c->rlen;
+}
+
 /* Reads what is there and dispatches whole frames.  Returns the number of
  * replies handled, or the error that broke the connection. */
 static int
 cl_read(struct logd_client *c)
 {
-	int handled = 0;
+	int handled = 0, r;
 
 	for (;;) {
-		uint8_t *dst;
 		size_t want;
-		ssize_t n;
+		uint8_t *dst = cl_read_room(c, &want);
+		ssize_t n = recv(c->fd, dst, want, 0);
 
-		if (c->big != NULL) {
-			dst = c->big + c->big_have;
-			want = c->big_len - c->big_have;
-		} else {
-			if (c->rpos == c->rlen)
-				c->rpos = c->rlen = 0;
-			else if (c->rlen == CL_RBUF_SIZE) {
-				memmove(c->rbuf, c->rbuf + c->rpos,
-				    c->rlen - c->rpos);
-				c->rlen -= c->rpos;
-				c->rpos = 0;
-			}
-			dst = c->rbuf + c->rlen;
-			want = CL_RBUF_SIZE - c->rlen;
-		}
-		n = recv(c->fd, dst, want, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -491,63 +564,16 @@ cl_read(struct logd_client *c)
 		if (c->big != NULL) {
 			c->big_have += (size_t)n;
 			if (c->big_have == c->big_len) {
-				struct cl_frame f = { c->big, c->big,
-				    c->big_len, 1 };
-				int r;
-
-				c->big = NULL;
-				r = cl_dispatch(c, &f);
-				cl_buf_put(c, f.buf);
-				if (r < 0)
+				if ((r = cl_read_dispatch_big(c)) < 0)
 					return r;
-				if (c->broken)
-					return c->broken;
 				handled += r;
 			}
 		} else {
 			c->rlen += (size_t)n;
 		}
-		/* Whole frames in rbuf. */
-		while (c->big == NULL && c->rlen - c->rpos >= LOGD_FRAME_HEADER) {
-			size_t flen = 0, have = c->rlen - c->rpos;
-			int r = logd_proto_frame(c->rbuf + c->rpos, have,
-			    c->max_frame, &flen);
-
-			if (r == 0) {
-				struct cl_frame f = { NULL,
-				    c->rbuf + c->rpos + LOGD_FRAME_HEADER,
-				    flen - LOGD_FRAME_HEADER, 0 };
-
-				c->rpos += flen;
-				r = cl_dispatch(c, &f);
-				if (r < 0)
-					return r;
-				if (c->broken)
-					return c->broken;
-				handled += r;
-				continue;
-			}
-			if (r != -EAGAIN) {
-				cl_seterr(c, LOGD_EPROTO, "bad frame from "
-				    "broker: %s", logd_strerror(r));
-				return cl_break(c, LOGD_EPROTO);
-			}
-			if (flen - LOGD_FRAME_HEADER >= CL_BIG_FRAME) {
-				size_t got = have - LOGD_FRAME_HEADER;
-
-				c->big_len = flen - LOGD_FRAME_HEADER;
-				c->big = cl_buf_get(c, c->big_len);
-				if (c->big == NULL) {
-					cl_seterr(c, -ENOMEM, "out of memory");
-					return cl_break(c, -ENOMEM);
-				}
-				memcpy(c->big, c->rbuf + c->rpos +
-				    LOGD_FRAME_HEADER, got);
-				c->big_have = got;
-				c->rpos = c->rlen = 0;
-			}
-			break;
-		}
+		if ((r = cl_read_frames(c)) < 0)
+			return r;
+		handled += r;
 		/* A short read means the socket is drained for now. */
 		if ((size_t)n < want)
 			return handled;

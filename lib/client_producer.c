@@ -103,6 +103,9 @@ logd_producer_new(struct logd_client *c,
 	if (opts != NULL && (opts->linger_ms < 0 || opts->max_in_flight < 0 ||
 	    opts->batch_records < 0))
 		return cl_seterr(c, -EINVAL, "negative producer option");
+	if (opts != NULL && (opts->codec < LOGD_CODEC_NONE ||
+	    opts->codec > LOGD_CODEC_ZSTD))
+		return cl_seterr(c, -EINVAL, "unknown codec %d", opts->codec);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
@@ -324,13 +327,80 @@ found:
 	return 0;
 }
 
+/* A partition's batch builder, with the producer's codec. */
+static int
+pp_builder_new(struct logd_producer *p, struct logd_batch_builder **b)
+{
+	int r = logd_batch_builder_new(b);
+
+	if (r == 0)
+		r = logd_batch_builder_set_codec(*b, p->o.codec);
+	return r;
+}
+
+/* The partition for m: its own, by key, or the topic's sticky one. */
+static int
+pp_choose(struct logd_producer *p, const struct pp_topic *t,
+    const struct logd_message *m, int32_t *pn)
+{
+	if (m->partition >= 0) {
+		if (m->partition >= t->nparts)
+			return cl_seterr(p->c, LOGD_ENOPART, "topic %s has no "
+			    "partition %d", t->name, (int)m->partition);
+		*pn = m->partition;
+	} else if (m->partition != LOGD_PARTITION_ANY) {
+		return cl_seterr(p->c, -EINVAL, "bad partition %d",
+		    (int)m->partition);
+	} else if (m->key != NULL) {
+		*pn = logd_partition_for_key(m->key, m->key_len, t->nparts);
+	} else {
+		*pn = t->sticky;
+	}
+	return 0;
+}
+
+/* After a record was added to partition pn: send what is due. */
+static int
+pp_after_add(struct logd_producer *p, struct pp_topic *t, int32_t pn,
+    int64_t now_us)
+{
+	struct pp_part *pt = &t->parts[pn];
+	int r;
+
+	/*
+	 * Linger 0: a record waits only while its partition has PP_EAGER
+	 * requests in flight.  Acks may already be on the socket: look
+	 * (without waiting, at most every PP_PEEK_US, so a tight loop pays
+	 * little).
+	 */
+	if (p->o.linger_ms == 0 && pt->inflight >= PP_EAGER &&
+	    now_us - p->last_peek_us >= PP_PEEK_US) {
+		p->last_peek_us = now_us;
+		r = logd_client_poll(p->c, 0);
+		if (r < 0)
+			return r;
+	}
+	if (logd_batch_builder_size(pt->b) >= p->o.batch_bytes ||
+	    (p->o.batch_records > 0 && pt->count >= p->o.batch_records) ||
+	    (p->o.linger_ms == 0 && pt->inflight < PP_EAGER &&
+	    cl_unsent(p->c) == 0)) {
+		r = pp_send_part(p, t, pn);
+		if (r < 0)
+			return r;
+	}
+	if (p->o.linger_ms > 0 && p->nonempty > 0 &&
+	    cl_now_ms() - p->last_sweep >= 1)
+		return pp_sweep(p, 0);
+	return 0;
+}
+
 int
 logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 {
 	struct pp_topic *t;
 	struct pp_part *pt;
 	int64_t now_us;
-	int32_t pn;
+	int32_t pn = 0;
 	size_t est;
 	int r;
 
@@ -339,21 +409,11 @@ logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 	r = pp_topic_get(p, m->topic, &t);
 	if (r < 0)
 		return r;
-	if (m->partition >= 0) {
-		if (m->partition >= t->nparts)
-			return cl_seterr(p->c, LOGD_ENOPART, "topic %s has no "
-			    "partition %d", t->name, (int)m->partition);
-		pn = m->partition;
-	} else if (m->partition != LOGD_PARTITION_ANY) {
-		return cl_seterr(p->c, -EINVAL, "bad partition %d",
-		    (int)m->partition);
-	} else if (m->key != NULL) {
-		pn = logd_partition_for_key(m->key, m->key_len, t->nparts);
-	} else {
-		pn = t->sticky;
-	}
+	r = pp_choose(p, t, m, &pn);
+	if (r < 0)
+		return r;
 	pt = &t->parts[pn];
-	if (pt->b == NULL && (r = logd_batch_builder_new(&pt->b)) < 0)
+	if (pt->b == NULL && (r = pp_builder_new(p, &pt->b)) < 0)
 		return r;
 	est = (m->key ? m->key_len : 0) + (m->value ? m->value_len : 0) +
 	    PP_RECORD_OVERHEAD;
@@ -366,7 +426,7 @@ logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 			pn = t->sticky;
 			pt = &t->parts[pn];
 			if (pt->b == NULL &&
-			    (r = logd_batch_builder_new(&pt->b)) < 0)
+			    (r = pp_builder_new(p, &pt->b)) < 0)
 				return r;
 		}
 	}
@@ -394,31 +454,7 @@ logd_producer_send(struct logd_producer *p, const struct logd_message *m)
 	}
 	p->unacked++;
 	p->st.records_sent++;
-	/*
-	 * Linger 0: a record waits only while its partition has PP_EAGER
-	 * requests in flight.  Acks may already be on the socket: look
-	 * (without waiting, at most every PP_PEEK_US, so a tight loop pays
-	 * little).
-	 */
-	if (p->o.linger_ms == 0 && pt->inflight >= PP_EAGER &&
-	    now_us - p->last_peek_us >= PP_PEEK_US) {
-		p->last_peek_us = now_us;
-		r = logd_client_poll(p->c, 0);
-		if (r < 0)
-			return r;
-	}
-	if (logd_batch_builder_size(pt->b) >= p->o.batch_bytes ||
-	    (p->o.batch_records > 0 && pt->count >= p->o.batch_records) ||
-	    (p->o.linger_ms == 0 && pt->inflight < PP_EAGER &&
-	    cl_unsent(p->c) == 0)) {
-		r = pp_send_part(p, t, pn);
-		if (r < 0)
-			return r;
-	}
-	if (p->o.linger_ms > 0 && p->nonempty > 0 &&
-	    cl_now_ms() - p->last_sweep >= 1)
-		return pp_sweep(p, 0);
-	return 0;
+	return pp_after_add(p, t, pn, now_us);
 }
 
 int

@@ -197,23 +197,56 @@ struct logd_batch_iter {
 	int64_t max_timestamp;
 	int32_t remaining;
 	int log_append_time;
+	uint8_t *buf;             /* a compressed batch's records, inflated */
 };
 
 /*
  * Starts iterating the records of the batch at p (size bytes, as checked
  * by logd_batch_check(); size may be larger than the batch: the iterator
- * stops at the batch's own end).  Compressed batches cannot be iterated:
- * -ENOTSUP.  Errors: LOGD_EBADBATCH.  On unchecked bytes the iterator
- * stays within the batch and reports LOGD_EBADBATCH.
+ * stops at the batch's own end).  A compressed batch (gzip, snappy, lz4,
+ * zstd) is inflated into memory the iterator owns, at most
+ * LOGD_DECOMPRESS_MAX bytes.  Errors: LOGD_EBADBATCH (also a compressed
+ * payload that does not inflate), LOGD_ETOOBIG (inflates past the cap),
+ * -ENOMEM.  On unchecked bytes the iterator stays within the batch and
+ * reports LOGD_EBADBATCH.
  */
 int logd_batch_iter_init(struct logd_batch_iter *it, const void *p, size_t size);
 
 /*
  * Decodes the next record into *rec.  Returns 1 with a record, 0 at the
- * end, LOGD_EBADBATCH if the record bytes are malformed.  Records of a
- * log-append-time batch take the batch's maxTimestamp.
+ * end, LOGD_EBADBATCH if the record bytes are malformed (fewer records
+ * than the header counts too).  Records of a log-append-time batch take
+ * the batch's maxTimestamp.  A record's bytes stay valid until the next
+ * call: at the end (0) or an error the inflated memory is freed.
  */
 int logd_batch_iter_next(struct logd_batch_iter *it, struct logd_record *rec);
+
+/* Frees what an iterator left before its end holds.  Accepts one that
+ * was released, ended, or never inited with a compressed batch. */
+void logd_batch_iter_release(struct logd_batch_iter *it);
+
+/* Kafka's batch codecs (attributes & 7). */
+#define LOGD_CODEC_NONE   0
+#define LOGD_CODEC_GZIP   1
+#define LOGD_CODEC_SNAPPY 2
+#define LOGD_CODEC_LZ4    3
+#define LOGD_CODEC_ZSTD   4
+/* The largest a compressed batch's records may inflate to. */
+#define LOGD_DECOMPRESS_MAX (64u << 20)
+
+/* "none", "gzip", "snappy", "lz4", "zstd": the codec, or -EINVAL. */
+int logd_codec_parse(const char *name);
+const char *logd_codec_name(int codec);
+/*
+ * Inflates len bytes of codec into a malloc'd *out (caller frees).
+ * Errors: LOGD_EBADBATCH (not valid data of that codec, truncated),
+ * LOGD_ETOOBIG (past LOGD_DECOMPRESS_MAX), -ENOMEM.
+ */
+int logd_decompress(int codec, const void *src, size_t len, uint8_t **out,
+    size_t *outlen);
+/* Compresses into a malloc'd *out.  Errors: -EINVAL (codec), -ENOMEM. */
+int logd_compress(int codec, const void *src, size_t len, uint8_t **out,
+    size_t *outlen);
 
 /*
  * Walks a record's encoded headers: *pos starts at 0.  Returns 1 with a
@@ -247,8 +280,14 @@ int32_t logd_batch_builder_count(const struct logd_batch_builder *b);
 /* Bytes the batch would have if finished now. */
 size_t logd_batch_builder_size(const struct logd_batch_builder *b);
 /*
- * Writes the header and CRC and returns the batch.  Errors: -EINVAL when
- * no record was added.
+ * The codec finish compresses the records with (LOGD_CODEC_NONE at
+ * first; kept across resets).  Errors: -EINVAL.
+ */
+int logd_batch_builder_set_codec(struct logd_batch_builder *b, int codec);
+/*
+ * Writes the header and CRC (compressing the records when a codec is
+ * set) and returns the batch.  Errors: -EINVAL when no record was added,
+ * -ENOMEM.
  */
 int logd_batch_builder_finish(struct logd_batch_builder *b,
     const uint8_t **batch, size_t *len);
@@ -1009,6 +1048,8 @@ struct logd_producer_options {
 	 * still counted and returned by flush). */
 	void (*on_delivery)(void *arg, const struct logd_delivery *d);
 	void *arg;
+	int codec;                /* LOGD_CODEC_*: batches compressed with
+	                             it (LOGD_CODEC_NONE) */
 };
 
 /* Fills *o with the defaults (acks 1, everything else 0 = default). */

@@ -249,5 +249,10 @@ void logd_segment_ref(struct logd_segment *s);
 /* Drops a reference; the last one unmaps and closes everything. */
 void logd_segment_unref(struct logd_segment *s);
 
+/* Shared with verify.c: mmap of fd (NULL with *err on failure; len 0
+ * gives NULL with *err 0), and whether len bytes at p are all zero. */
+void *seg_map(int fd, size_t len, int prot, int *err);
+int seg_all_zero(const uint8_t *p, size_t len);
+
 
 #endif /* LOGD_SEGMENT_H */

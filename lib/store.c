@@ -598,6 +598,47 @@ topic_cmp(const void *a, const void *b)
 	    (*(struct topic *const *)b)->name);
 }
 
+/* The datadir exists (made with LOGD_STORE_CREATE), or has meta/. */
+static int
+store_check_dir(const char *datadir, unsigned flags)
+{
+	struct stat sb;
+	char *meta;
+	int rc;
+
+	if (flags & LOGD_STORE_CREATE)
+		return mkdir_ok(datadir);
+	meta = path_join(datadir, "meta");
+	rc = meta == NULL ? -ENOMEM : stat(meta, &sb) != 0 ? -errno : 0;
+	free(meta);
+	return rc;
+}
+
+/* Opens every topic's partitions, in name order (for on_recover). */
+static int
+store_open_topics(struct logd_store *st, int64_t now_ms,
+    void (*on_recover)(void *arg, const char *topic, int32_t partition,
+        const struct logd_recovery *rec),
+    void *arg)
+{
+	struct topic **sorted, *t;
+	size_t i, n = 0;
+	int rc = 0;
+
+	sorted = calloc(st->ntopics + 1, sizeof(*sorted));
+	if (sorted == NULL)
+		return -ENOMEM;
+	for (i = 0; i < st->nbuckets; i++)
+		for (t = st->buckets[i]; t != NULL; t = t->next)
+			sorted[n++] = t;
+	qsort(sorted, n, sizeof(*sorted), topic_cmp);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = open_partitions(st, sorted[i], 0,
+		    sorted[i]->cfg.partitions, 0, now_ms, on_recover, arg);
+	free(sorted);
+	return rc;
+}
+
 int
 logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
     void (*on_recover)(void *arg, const char *topic, int32_t partition,
@@ -605,10 +646,8 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
     void *arg, struct logd_store **out)
 {
 	struct logd_store *st;
-	struct topic **sorted = NULL;
 	char *topics_dir = NULL;
-	size_t i, n, found;
-	struct stat sb;
+	size_t found;
 	int rc;
 
 	if (datadir == NULL || datadir[0] == '\0')
@@ -618,33 +657,17 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
 		return -ENOMEM;
 	st->lock_fd = -1;
 	st->dir = strdup(datadir);
-	if (st->dir == NULL) {
+	rc = st->dir == NULL ? -ENOMEM : 0;
+	if (rc == 0 && pthread_rwlock_init(&st->resize, NULL) != 0)
 		rc = -ENOMEM;
+	if (rc != 0)
 		goto fail;
-	}
-	if (pthread_rwlock_init(&st->resize, NULL) != 0) {
-		rc = -ENOMEM;
-		goto fail;
-	}
 	st->resize_init = 1;
-	if (flags & LOGD_STORE_CREATE) {
-		rc = mkdir_ok(datadir);
-		if (rc != 0)
-			goto fail;
-	} else {
-		char *meta = path_join(datadir, "meta");
-
-		rc = meta == NULL ? -ENOMEM : stat(meta, &sb) != 0 ? -errno : 0;
-		free(meta);
-		if (rc != 0)
-			goto fail;
-	}
-	topics_dir = path_join(datadir, "topics");
-	if (topics_dir == NULL) {
+	rc = store_check_dir(datadir, flags);
+	if (rc == 0 && (topics_dir = path_join(datadir, "topics")) == NULL)
 		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = store_lock(st);
+	if (rc == 0)
+		rc = store_lock(st);
 	if (rc == 0)
 		rc = store_check_meta_lost(st, topics_dir);
 	if (rc == 0)
@@ -657,33 +680,14 @@ logd_store_open(const char *datadir, unsigned flags, int64_t now_ms,
 		rc = logd_store_txn(st, MDB_RDONLY, load_topics, NULL);
 	if (rc == 0)
 		rc = remove_orphans(st, topics_dir, 0, &found);
+	if (rc == 0)
+		rc = store_open_topics(st, now_ms, on_recover, arg);
 	if (rc != 0)
 		goto fail;
-	/* In name order, so that what on_recover reports reads well. */
-	sorted = calloc(st->ntopics + 1, sizeof(*sorted));
-	if (sorted == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (i = 0, n = 0; i < st->nbuckets; i++) {
-		struct topic *t;
-
-		for (t = st->buckets[i]; t != NULL; t = t->next)
-			sorted[n++] = t;
-	}
-	qsort(sorted, n, sizeof(*sorted), topic_cmp);
-	for (i = 0; i < n; i++) {
-		rc = open_partitions(st, sorted[i], 0,
-		    sorted[i]->cfg.partitions, 0, now_ms, on_recover, arg);
-		if (rc != 0)
-			goto fail;
-	}
-	free(sorted);
 	free(topics_dir);
 	*out = st;
 	return 0;
 fail:
-	free(sorted);
 	free(topics_dir);
 	logd_store_close(st);
 	return rc;

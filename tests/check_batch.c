@@ -1079,8 +1079,9 @@ START_TEST(test_compressed)
 		ck_assert_int_eq(info.record_count, 7);
 		ck_assert_int_eq(info.max_timestamp, 60);
 		ck_assert_int_eq(info.attributes, codec);
+		/* Not data of that codec: refused, not read as records. */
 		ck_assert_int_eq(logd_batch_iter_init(&it, b, size),
-		    -ENOTSUP);
+		    LOGD_EBADBATCH);
 		b[size - 1] ^= 1;
 		ck_assert_int_eq(check_exact(b, size, NULL), LOGD_ECRC);
 		free(b);
@@ -1561,23 +1562,116 @@ START_TEST(test_capture_rdkafka_big)
 }
 END_TEST
 
-/* kcat -z gzip: accepted on header and CRC, not iterable. */
+/* kcat -z gzip: accepted on header and CRC; its records inflate. */
 START_TEST(test_capture_gzip)
 {
 	struct logd_batch_info info;
 	struct logd_batch_iter it;
+	struct logd_record rec;
 	uint8_t *b;
 	size_t len;
+	int n = 0;
 
 	b = read_data("kcat-batch-4.bin", &len);
 	ck_assert_int_eq(check_exact(b, len, &info), 0);
 	ck_assert_int_eq(info.attributes & LOGD_ATTR_COMPRESSION_MASK, 1);
 	ck_assert_int_eq(info.record_count, 10);
 	ck_assert_int_eq(info.last_offset, 9);
-	ck_assert_int_eq(logd_batch_iter_init(&it, b, len), -ENOTSUP);
+	ck_assert_int_eq(logd_batch_iter_init(&it, b, len), 0);
+	while (logd_batch_iter_next(&it, &rec) == 1) {
+		ck_assert_int_eq(rec.offset, n);
+		ck_assert_uint_eq(rec.key_len, 6);
+		ck_assert_int_eq(memcmp(rec.key, "key-", 4), 0);
+		ck_assert_int_eq(memcmp(rec.value, "value-", 6), 0);
+		n++;
+	}
+	ck_assert_int_eq(n, 10);
 	b[len - 5] ^= 0x20;
 	ck_assert_int_eq(check_exact(b, len, NULL), LOGD_ECRC);
 	free(b);
+}
+END_TEST
+
+/* Every codec: the builder compresses, the iterator reads it back. */
+START_TEST(test_codec_roundtrip)
+{
+	struct logd_batch_builder *bb;
+	struct logd_batch_info info;
+	struct logd_batch_iter it;
+	struct logd_record rec;
+	const uint8_t *batch;
+	uint8_t *bad;
+	char v[64];
+	size_t len;
+	int codec, i, n;
+
+	for (codec = LOGD_CODEC_NONE; codec <= LOGD_CODEC_ZSTD; codec++) {
+		ck_assert_int_eq(logd_batch_builder_new(&bb), 0);
+		ck_assert_int_eq(logd_batch_builder_set_codec(bb, codec), 0);
+		for (i = 0; i < 500; i++) {
+			snprintf(v, sizeof(v), "reading %d of station 7", i);
+			ck_assert_int_eq(logd_batch_builder_add(bb, 1000 + i,
+			    "k", 1, v, strlen(v), NULL, 0), 0);
+		}
+		ck_assert_int_eq(logd_batch_builder_finish(bb, &batch, &len),
+		    0);
+		ck_assert_int_eq(check_exact(batch, len, &info), 0);
+		ck_assert_int_eq(info.attributes & LOGD_ATTR_COMPRESSION_MASK,
+		    codec);
+		ck_assert_int_eq(info.record_count, 500);
+		if (codec != LOGD_CODEC_NONE)
+			ck_assert_uint_lt(len, 500 * 20);
+		ck_assert_int_eq(logd_batch_iter_init(&it, batch, len), 0);
+		n = 0;
+		while (logd_batch_iter_next(&it, &rec) == 1) {
+			snprintf(v, sizeof(v), "reading %d of station 7", n);
+			ck_assert_uint_eq(rec.value_len, strlen(v));
+			ck_assert_int_eq(memcmp(rec.value, v, rec.value_len), 0);
+			ck_assert_int_eq(rec.timestamp, 1000 + n);
+			ck_assert_int_eq(rec.offset, n);
+			n++;
+		}
+		ck_assert_int_eq(n, 500);
+		/* Truncated compressed data: refused, not half read. */
+		if (codec != LOGD_CODEC_NONE) {
+			bad = malloc(len);
+			memcpy(bad, batch, len);
+			memset(bad + 61 + (len - 61) / 2, 0xa5, (len - 61) / 2);
+			n = logd_batch_iter_init(&it, bad, len);
+			if (n == 0) {
+				while ((n = logd_batch_iter_next(&it, &rec)) == 1)
+					;
+				logd_batch_iter_release(&it);
+			}
+			ck_assert_int_lt(n, 0);
+			free(bad);
+		}
+		logd_batch_builder_free(bb);
+	}
+	ck_assert_int_eq(logd_codec_parse("zstd"), LOGD_CODEC_ZSTD);
+	ck_assert_int_eq(logd_codec_parse("brotli"), -EINVAL);
+}
+END_TEST
+
+/* A few bytes that inflate past the cap are refused. */
+START_TEST(test_codec_bomb)
+{
+	uint8_t *zeros = calloc(1, LOGD_DECOMPRESS_MAX + 4096), *z, *out;
+	size_t zlen, olen;
+
+	ck_assert_ptr_nonnull(zeros);
+	ck_assert_int_eq(logd_compress(LOGD_CODEC_ZSTD, zeros,
+	    LOGD_DECOMPRESS_MAX + 4096, &z, &zlen), 0);
+	ck_assert_uint_lt(zlen, 1 << 16);
+	ck_assert_int_eq(logd_decompress(LOGD_CODEC_ZSTD, z, zlen, &out,
+	    &olen), LOGD_ETOOBIG);
+	free(z);
+	ck_assert_int_eq(logd_compress(LOGD_CODEC_GZIP, zeros,
+	    LOGD_DECOMPRESS_MAX + 4096, &z, &zlen), 0);
+	ck_assert_int_eq(logd_decompress(LOGD_CODEC_GZIP, z, zlen, &out,
+	    &olen), LOGD_ETOOBIG);
+	free(z);
+	free(zeros);
 }
 END_TEST
 
@@ -1633,6 +1727,11 @@ batch_suite(void)
 	tcase_add_test(tc, test_capture_rdkafka_small);
 	tcase_add_test(tc, test_capture_rdkafka_big);
 	tcase_add_test(tc, test_capture_gzip);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("codecs");
+	tcase_add_test(tc, test_codec_roundtrip);
+	tcase_add_test(tc, test_codec_bomb);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("murmur2");

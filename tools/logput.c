@@ -38,6 +38,7 @@ struct opts {
 	int quiet;
 	int64_t batch_bytes;      /* 0: default */
 	int64_t linger_ms;        /* -1: default */
+	int codec;                /* -c */
 	struct logd_header headers[MAX_HEADERS];
 	size_t header_count;
 	char **files;
@@ -58,7 +59,7 @@ struct put {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logput [-Jlq] [-a acks] [-b addr] [-H key=value] "
+	    "usage: logput [-Jlq] [-a acks] [-b addr] [-c codec] [-H key=value] "
 	    "[-k key | -K delim]\n"
 	    "              [-L linger_ms] [-p partition] [-z batch_bytes] "
 	    "topic [file ...]\n"
@@ -70,6 +71,7 @@ static void usage(FILE *f)
 	    "  -l            each file is one record\n"
 	    "  -H KEY=VALUE  add a header to every record (repeatable)\n"
 	    "  -z BYTES      batch size (default 262144)\n"
+	    "  -c CODEC      compress batches: none, gzip, snappy, lz4, zstd\n"
 	    "  -L MS         linger before sending a batch (default 0)\n"
 	    "  -q            quiet: no count at the end\n"
 	    "  -b ADDR       broker (default $LOGD_BROKER or %s)\n",
@@ -95,6 +97,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "compression", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -105,7 +108,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->partition = LOGD_PARTITION_ANY;
 	o->acks = LOGD_ACKS_ALL;
 	o->linger_ms = -1;
-	while ((ch = getopt_long(argc, argv, "a:b:H:hJk:K:lL:p:qVz:", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:c:H:hJk:K:lL:p:qVz:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -122,6 +125,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'b':
 			o->broker = optarg;
+			break;
+		case 'c':
+			o->codec = logd_codec_parse(optarg);
+			if (o->codec < 0)
+				return usage_err("unknown codec '%s': expected "
+				    "none, gzip, snappy, lz4 or zstd", optarg);
 			break;
 		case 'H':
 			eq = strchr(optarg, '=');
@@ -386,6 +395,7 @@ int main(int argc, char **argv)
 		return ex;
 	logd_producer_options_default(&po);
 	po.acks = o.acks;
+	po.codec = o.codec;
 	if (o.linger_ms >= 0)
 		po.linger_ms = (int)o.linger_ms;
 	if (o.batch_bytes > 0)

@@ -614,11 +614,14 @@ static int part_head(struct tail *t, struct part *p)
 			if (info.last_offset >= p->pos) {
 				rc = logd_batch_iter_init(&p->it, p->p,
 				    info.size);
-				if (rc == -ENOTSUP) {
+				if (rc < 0 && (info.attributes &
+				    LOGD_ATTR_COMPRESSION_MASK)) {
 					tool_err("partition %d offset %lld: "
-					    "compressed batches are not "
-					    "supported", p->id,
-					    (long long)info.base_offset);
+					    "%s batch does not inflate: %s",
+					    p->id, (long long)info.base_offset,
+					    logd_codec_name(info.attributes &
+					    LOGD_ATTR_COMPRESSION_MASK),
+					    logd_strerror(rc));
 					return -TOOL_EXIT_FAIL;
 				}
 				if (rc < 0)

@@ -89,7 +89,12 @@ static void iterate(const uint8_t *p, const struct logd_batch_info *info)
 
 	rc = logd_batch_iter_init(&it, p, info->size);
 	if ((info->attributes & LOGD_ATTR_COMPRESSION_MASK) != 0) {
-		FUZZ_CHECK(rc == -ENOTSUP);
+		/* Inflated records live in the iterator's memory: any
+		 * outcome but a crash or a leak is fine. */
+		while (rc == 0 && (rc = logd_batch_iter_next(&it, &rec)) == 1)
+			walk_headers(&rec, rec.headers, rec.headers +
+			    rec.headers_len, 0);
+		logd_batch_iter_release(&it);
 		return;
 	}
 	FUZZ_CHECK(rc == 0);

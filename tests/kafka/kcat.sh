@@ -153,6 +153,20 @@ kill -TERM $m2; wait $m2 2>/dev/null
 logctl group g4 > "$tmp/g4" 2>&1 || fail "logctl group g4: $(cat "$tmp/g4")"
 grep -q '^four ' "$tmp/g4" || fail "logctl group g4 shows no partitions of four: $(cat "$tmp/g4")"
 
+# --- compressed batches: kcat -z CODEC read by kcat and logtail, and
+# logput -c CODEC read by kcat
+for z in gzip snappy lz4 zstd; do
+	kc -P -t z$z -z $z < "$tmp/lines" || fail "kcat -P -z $z"
+	kc -C -t z$z -e -q > "$tmp/z.kcat" || fail "kcat -C z$z"
+	cmp -s "$tmp/lines" "$tmp/z.kcat" || fail "kcat reads other bytes back from -z $z"
+	logtail -o beginning z$z > "$tmp/z.logtail" || fail "logtail z$z"
+	cmp -s "$tmp/lines" "$tmp/z.logtail" || fail "logtail reads other bytes than kcat -z $z wrote"
+	logctl create c$z >/dev/null && logput -c $z c$z < "$tmp/lines" >/dev/null ||
+	    fail "logput -c $z"
+	kc -C -t c$z -e -q > "$tmp/c.kcat" || fail "kcat -C c$z"
+	cmp -s "$tmp/lines" "$tmp/c.kcat" || fail "kcat reads other bytes than logput -c $z wrote"
+done
+
 # --- idempotent producer
 seq 1 300 | kc -P -t idem -X enable.idempotence=true || fail "idempotent produce"
 [ "$(kc -C -t idem -e -q | wc -l)" -eq 300 ] || fail "idempotent: not 300 records"

@@ -1,5 +1,5 @@
 /*
- * log.c - a partition log: an ordered array of segments (segment.h), the
+ * partition.c - a partition log: an ordered array of segments (segment.h), the
  * last one active.
  *
  * Appends copy whole batches into the active segment's map and rewrite
@@ -402,17 +402,69 @@ log_apply(struct logd_log *log, size_t end, const struct seg_plan *plan,
 	return 0;
 }
 
+/* A new log's first segment. */
+static int
+log_open_empty(struct logd_log *log, int64_t rp, int64_t now_ms)
+{
+	int rc;
+
+	if (rp > 0)
+		return LOGD_ECORRUPT;     /* synced data is gone */
+	rc = log_grow(log);
+	if (rc == 0)
+		rc = logd_segment_create(log->dirfd, 0, log->cfg.segment_bytes,
+		    log->cfg.index_bytes, log->cfg.index_interval, now_ms,
+		    &log->segs[0]);
+	if (rc < 0)
+		return rc;
+	log->nsegs = 1;
+	log->dir_dirty = 1;
+	log->rp_due = 1;
+	return 0;
+}
+
+/* Opens the n existing segments and recovers the tail past rp. */
+static int
+log_open_existing(struct logd_log *log, const int64_t *bases, size_t n,
+    int64_t rp, int64_t now_ms, uint64_t *truncated, uint32_t *scanned)
+{
+	struct seg_plan *plan = calloc(n, sizeof(*plan));
+	size_t i;
+	int rc = 0, end;
+
+	log->segs = calloc(n, sizeof(*log->segs));
+	if (plan == NULL || log->segs == NULL) {
+		free(plan);
+		return -ENOMEM;
+	}
+	log->segs_cap = n;
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = logd_segment_open(log->dirfd, bases[i], now_ms,
+		    &log->segs[i]);
+		if (rc == 0)
+			log->nsegs++;
+	}
+	end = rc < 0 ? rc : log_plan(log, rp, plan, scanned);
+	if (end >= 0)
+		rc = log_apply(log, (size_t)end, plan, truncated);
+	else
+		rc = end;
+	if (rc == 0 && (*truncated > 0 || (size_t)end + 1 < n))
+		log->rp_due = 1;
+	free(plan);
+	return rc < 0 ? rc : 0;
+}
+
 int
 logd_log_open(const char *dir, const struct logd_log_config *cfg,
     int64_t now_ms, struct logd_log **out, struct logd_recovery *rec)
 {
 	struct logd_log *log;
-	struct seg_plan *plan = NULL;
 	int64_t *bases = NULL, rp;
 	uint64_t truncated = 0;
 	uint32_t scanned = 0;
 	size_t n = 0, i;
-	int rc, end;
+	int rc;
 
 	log = calloc(1, sizeof(*log));
 	if (log == NULL)
@@ -423,61 +475,20 @@ logd_log_open(const char *dir, const struct logd_log_config *cfg,
 	else
 		logd_log_config_default(&log->cfg);
 	log_config_norm(&log->cfg);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	rc = mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	if (rc == 0 && (log->dirfd = open(dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
 		rc = -errno;
-		goto fail;
-	}
-	log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (log->dirfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = log_list(log->dirfd, &bases, &n);
+	if (rc == 0)
+		rc = log_list(log->dirfd, &bases, &n);
 	if (rc < 0)
 		goto fail;
 	rp = rp_read(log->dirfd);
 	log->rp_written = rp;
-	if (n == 0) {
-		if (rp > 0) {
-			rc = LOGD_ECORRUPT; /* synced data is gone */
-			goto fail;
-		}
-		rc = log_grow(log);
-		if (rc == 0)
-			rc = logd_segment_create(log->dirfd, 0,
-			    log->cfg.segment_bytes, log->cfg.index_bytes,
-			    log->cfg.index_interval, now_ms, &log->segs[0]);
-		if (rc < 0)
-			goto fail;
-		log->nsegs = 1;
-		log->dir_dirty = 1;
-		log->rp_due = 1;
-	} else {
-		plan = calloc(n, sizeof(*plan));
-		log->segs = calloc(n, sizeof(*log->segs));
-		if (plan == NULL || log->segs == NULL) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		log->segs_cap = n;
-		for (i = 0; i < n; i++) {
-			rc = logd_segment_open(log->dirfd, bases[i], now_ms,
-			    &log->segs[i]);
-			if (rc < 0)
-				goto fail;
-			log->nsegs++;
-		}
-		end = log_plan(log, rp, plan, &scanned);
-		if (end < 0) {
-			rc = end;
-			goto fail;
-		}
-		rc = log_apply(log, (size_t)end, plan, &truncated);
-		if (rc < 0)
-			goto fail;
-		if (truncated > 0 || (size_t)end + 1 < n)
-			log->rp_due = 1;
-	}
+	rc = n == 0 ? log_open_empty(log, rp, now_ms) :
+	    log_open_existing(log, bases, n, rp, now_ms, &truncated, &scanned);
+	if (rc < 0)
+		goto fail;
 	log->flushed = rp >= 0 ? rp : log->segs[0]->base_offset;
 	if (log->flushed > logd_log_end_offset(log))
 		log->flushed = logd_log_end_offset(log);
@@ -491,12 +502,10 @@ logd_log_open(const char *dir, const struct logd_log_config *cfg,
 		rec->segments = (uint32_t)log->nsegs;
 		rec->scanned_batches = scanned;
 	}
-	free(plan);
 	free(bases);
 	*out = log;
 	return 0;
 fail:
-	free(plan);
 	free(bases);
 	for (i = 0; log->segs != NULL && i < log->nsegs; i++)
 		logd_segment_unref(log->segs[i]);
