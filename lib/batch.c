@@ -564,6 +564,58 @@ logd_batch_iter_release(struct logd_batch_iter *it)
 	it->buf = NULL;
 }
 
+void
+logd_cursor_init(struct logd_cursor *c, const void *p, size_t len,
+    int64_t from)
+{
+	memset(c, 0, sizeof(*c));
+	c->p = p;
+	c->end = c->p + len;
+	c->from = from;
+}
+
+int
+logd_cursor_next(struct logd_cursor *c, struct logd_record *rec)
+{
+	const uint8_t *batch;
+	int r;
+
+	for (;;) {
+		if (c->in_batch) {
+			r = logd_batch_iter_next(&c->it, rec);
+			if (r == 1) {
+				if (rec->offset < c->from)
+					continue;
+				return 1;
+			}
+			c->in_batch = 0;
+			if (r < 0)
+				return r;
+		}
+		if (c->p >= c->end)
+			return 0;
+		r = logd_batch_check(c->p, (size_t)(c->end - c->p), &c->info);
+		if (r < 0)
+			return r;
+		batch = c->p;
+		c->p += c->info.size;
+		if (c->info.last_offset < c->from)
+			continue;
+		r = logd_batch_iter_init(&c->it, batch, c->info.size);
+		if (r < 0)
+			return r;
+		c->in_batch = 1;
+	}
+}
+
+void
+logd_cursor_release(struct logd_cursor *c)
+{
+	if (c->in_batch)
+		logd_batch_iter_release(&c->it);
+	c->in_batch = 0;
+}
+
 int
 logd_record_header_next(const struct logd_record *rec, size_t *pos,
     struct logd_header *h)

@@ -111,7 +111,8 @@ cs_part_reset(struct logd_consumer *cs, struct cs_part *pt)
 	cs_chunk_free(cs, pt->cur);
 	cs_chunk_free(cs, pt->queued);
 	pt->cur = pt->queued = NULL;
-	pt->in_batch = 0;
+	logd_cursor_release(&pt->cur_rec);
+	pt->in_chunk = 0;
 }
 
 static void
@@ -320,50 +321,36 @@ static int
 cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
     struct logd_record *rec)
 {
-	struct logd_batch_info info;
 	struct cs_chunk *ch;
 	int r;
 
 	for (;;) {
-		if (pt->in_batch) {
-			r = logd_batch_iter_next(&pt->it, rec);
-			if (r == 1) {
-				if (rec->offset < pt->position)
-					continue;
-				pt->position = rec->offset + 1;
-				return 1;
-			}
-			pt->in_batch = 0;
-			if (r < 0)
-				goto corrupt;
-		}
 		ch = pt->cur;
 		if (ch == NULL)
 			return 0;
-		if (ch->p == ch->end) {
-			cs_chunk_free(cs, ch);
-			pt->cur = pt->queued;
-			pt->queued = NULL;
-			if (pt->req == NULL && !pt->stopped &&
-			    (r = cs_fetch(cs, pt)) < 0)
-				return r;
-			continue;
+		if (!pt->in_chunk) {
+			logd_cursor_init(&pt->cur_rec, ch->p,
+			    (size_t)(ch->end - ch->p), pt->position);
+			pt->in_chunk = 1;
 		}
-		r = logd_batch_check(ch->p, (size_t)(ch->end - ch->p), &info);
+		r = logd_cursor_next(&pt->cur_rec, rec);
+		if (r == 1) {
+			pt->position = rec->offset + 1;
+			return 1;
+		}
 		if (r < 0) {
+			/* Replies hold whole batches: a partial one is bad. */
 			if (r == -EAGAIN)
 				r = LOGD_EBADBATCH;
 			goto corrupt;
 		}
-		if (info.last_offset < pt->position) {
-			ch->p += info.size;
-			continue;
-		}
-		r = logd_batch_iter_init(&pt->it, ch->p, info.size);
-		if (r < 0)
-			goto corrupt;
-		ch->p += info.size;
-		pt->in_batch = 1;
+		pt->in_chunk = 0;
+		cs_chunk_free(cs, ch);
+		pt->cur = pt->queued;
+		pt->queued = NULL;
+		if (pt->req == NULL && !pt->stopped &&
+		    (r = cs_fetch(cs, pt)) < 0)
+			return r;
 	}
 corrupt:
 	cs_part_reset(cs, pt);

@@ -33,8 +33,8 @@ struct cs_part {
 	struct cs_req *req;       /* FETCH in flight, or NULL */
 	struct cs_chunk *cur;     /* being read */
 	struct cs_chunk *queued;  /* fetched, read after cur */
-	struct logd_batch_iter it;
-	int in_batch;             /* it holds records of cur */
+	struct logd_cursor cur_rec;   /* the records of cur */
+	int in_chunk;             /* cur_rec walks cur */
 };
 
 struct cs_req {

@@ -225,6 +225,33 @@ int logd_batch_iter_next(struct logd_batch_iter *it, struct logd_record *rec);
  * was released, ended, or never inited with a compressed batch. */
 void logd_batch_iter_release(struct logd_batch_iter *it);
 
+/*
+ * A cursor over the records in a range of whole stored batches (a fetch
+ * reply), from a given offset on: batches that end before it are skipped
+ * whole, records below it in the first batch are passed over.  The one
+ * batch walk every reader of stored batches uses.
+ */
+struct logd_cursor {
+	const uint8_t *p, *end;   /* batches not yet opened */
+	int64_t from;
+	int in_batch;
+	struct logd_batch_iter it;
+	struct logd_batch_info info;   /* of the batch being read */
+};
+
+/* Starts at p (len bytes) with the first record at or after from. */
+void logd_cursor_init(struct logd_cursor *c, const void *p, size_t len,
+    int64_t from);
+/*
+ * The next record: 1 (valid until the next call), 0 at the end of the
+ * range, -EAGAIN when the range ends inside a batch (a partial batch is
+ * left), or the error of the batch in c->info (as logd_batch_check()
+ * and logd_batch_iter_init() give them).
+ */
+int logd_cursor_next(struct logd_cursor *c, struct logd_record *rec);
+/* Frees what a cursor left before its end holds (accepts any state). */
+void logd_cursor_release(struct logd_cursor *c);
+
 /* Kafka's batch codecs (attributes & 7). */
 #define LOGD_CODEC_NONE   0
 #define LOGD_CODEC_GZIP   1

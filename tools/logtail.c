@@ -575,64 +575,52 @@ int past_end(const struct opts *o, const struct logd_record *r)
  * Makes p's head record available (1), or returns 0 when p has nothing
  * more before its replay limit, or an exit code < 0 negated.
  */
+/* A record the cursor gave: 1 to print it, 0 to look further. */
+static int part_take(struct tail *t, struct part *p)
+{
+	if (p->rec.offset >= p->limit) {
+		p->replayed = 1;
+		return 0;
+	}
+	if (past_end(t->o, &p->rec)) {
+		p->done = 1;
+		return 0;
+	}
+	p->has_rec = 1;
+	return 1;
+}
+
 static int part_head(struct tail *t, struct part *p)
 {
-	struct logd_batch_info info;
 	int rc;
 
 	while (!p->has_rec && !p->done && !p->replayed) {
-		if (p->in_batch) {
-			rc = logd_batch_iter_next(&p->it, &p->rec);
+		if (p->f != NULL) {
+			rc = logd_cursor_next(&p->cur, &p->rec);
 			if (rc == 1) {
-				if (p->rec.offset < p->pos)
-					continue;
-				if (p->rec.offset >= p->limit) {
-					p->replayed = 1;
+				if (part_take(t, p))
 					break;
-				}
-				if (past_end(t->o, &p->rec)) {
-					p->done = 1;
-					break;
-				}
-				p->has_rec = 1;
-				break;
-			}
-			p->in_batch = 0;
-			if (rc < 0)
-				goto bad;
-			continue;
-		}
-		if (p->f != NULL && p->p < p->end) {
-			rc = logd_batch_check(p->p, (size_t)(p->end - p->p),
-			    &info);
-			if (rc == -EAGAIN) {
-				p->p = p->end;
 				continue;
 			}
-			if (rc < 0)
-				goto bad;
-			if (info.last_offset >= p->pos) {
-				rc = logd_batch_iter_init(&p->it, p->p,
-				    info.size);
-				if (rc < 0 && (info.attributes &
-				    LOGD_ATTR_COMPRESSION_MASK)) {
-					tool_err("partition %d offset %lld: "
-					    "%s batch does not inflate: %s",
-					    p->id, (long long)info.base_offset,
-					    logd_codec_name(info.attributes &
-					    LOGD_ATTR_COMPRESSION_MASK),
-					    logd_strerror(rc));
-					return -TOOL_EXIT_FAIL;
-				}
-				if (rc < 0)
-					goto bad;
-				p->in_batch = 1;
+			if (rc < 0 && rc != -EAGAIN &&
+			    (p->cur.info.attributes &
+			    LOGD_ATTR_COMPRESSION_MASK)) {
+				tool_err("partition %d offset %lld: %s batch "
+				    "does not inflate: %s", p->id,
+				    (long long)p->cur.info.base_offset,
+				    logd_codec_name(p->cur.info.attributes &
+				    LOGD_ATTR_COMPRESSION_MASK),
+				    logd_strerror(rc));
+				return -TOOL_EXIT_FAIL;
 			}
-			p->p += info.size;
+			if (rc < 0 && rc != -EAGAIN)
+				goto bad;
+			/* Used up (a partial batch at the end is left). */
+			logd_cursor_release(&p->cur);
+			logd_fetch_free(p->f);
+			p->f = NULL;
 			continue;
 		}
-		logd_fetch_free(p->f);
-		p->f = NULL;
 		if (p->pos >= p->limit) {
 			p->replayed = 1;
 			break;
@@ -652,8 +640,7 @@ static int part_head(struct tail *t, struct part *p)
 			p->replayed = 1;
 			break;
 		}
-		p->p = p->f->records;
-		p->end = p->f->records + p->f->len;
+		logd_cursor_init(&p->cur, p->f->records, p->f->len, p->pos);
 	}
 	return p->has_rec;
 bad:
@@ -720,6 +707,7 @@ static int follow(struct tail *t)
 	for (i = 0; i < t->nparts; i++) {
 		struct part *p = &t->parts[i];
 
+		logd_cursor_release(&p->cur);
 		logd_fetch_free(p->f);
 		p->f = NULL;
 		if (p->done)
@@ -822,8 +810,10 @@ int main(int argc, char **argv)
 		tool_err("write error: %s", strerror(errno));
 		ex = TOOL_EXIT_FAIL;
 	}
-	for (i = 0; i < t.nparts; i++)
+	for (i = 0; i < t.nparts; i++) {
+		logd_cursor_release(&t.parts[i].cur);
 		logd_fetch_free(t.parts[i].f);
+	}
 	free(t.parts);
 	tool_buf_free(&t.out);
 	logd_client_close(t.c);

@@ -45,9 +45,7 @@ struct part {
 	int done;                 /* reached -e: read no more */
 	int replayed;             /* reached the replay limit */
 	struct logd_fetch *f;
-	const uint8_t *p, *end;   /* unread batches of f */
-	struct logd_batch_iter it;
-	int in_batch;
+	struct logd_cursor cur;   /* the unread records of f */
 	int has_rec;
 	struct logd_record rec;   /* head record, points into f */
 	/* -g: a partition the group may give this member */

@@ -41,7 +41,7 @@ i=0
 until "$build/tools/logctl" -b "$native" topics >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 100 ] || fail "logd did not start"; sleep 0.1
 done
-kc() { timeout 30 kcat -b "$kafka" "$@"; }
+kc() { timeout 60 kcat -b "$kafka" "$@"; }
 logtail() { timeout 30 "$build/tools/logtail" -b "$native" "$@"; }
 logput() { timeout 30 "$build/tools/logput" -b "$native" "$@"; }
 logctl() { timeout 30 "$build/tools/logctl" -b "$native" "$@"; }
@@ -77,8 +77,8 @@ PY
 
 # --- acks 0, 1, all
 for acks in 0 1 all; do
-	seq 1 500 | kc -P -t acks$acks -X acks=$acks ||
-	    fail "kcat -X acks=$acks"
+	seq 1 500 | kc -P -t acks$acks -X acks=$acks 2>"$tmp/acks.err" ||
+	    fail "kcat -X acks=$acks: $(cat "$tmp/acks.err")"
 	n=$(kc -C -t acks$acks -e -q | wc -l)
 	[ "$n" -eq 500 ] || fail "acks=$acks: $n of 500 records read back"
 done
