@@ -93,7 +93,8 @@ kc -C -t lp -e -q -f '%o\n' > "$tmp/offs" || fail "kcat -f %o"
     fail "offsets $(head -1 "$tmp/offs")..$(tail -1 "$tmp/offs"), want 0..999"
 
 # --- kcat -> logtail, byte for byte
-kc -P -t kp < "$tmp/lines" || fail "kcat -P kp"
+kc -P -t kp < "$tmp/lines" 2>"$tmp/kp.err" ||
+    fail "kcat -P kp: $(cat "$tmp/kp.err")"
 logtail -o beginning kp > "$tmp/lines.logtail" || fail "logtail kp"
 cmp -s "$tmp/lines" "$tmp/lines.logtail" || fail "logtail read other bytes than kcat wrote"
 
@@ -156,7 +157,8 @@ grep -q '^four ' "$tmp/g4" || fail "logctl group g4 shows no partitions of four:
 # --- compressed batches: kcat -z CODEC read by kcat and logtail, and
 # logput -c CODEC read by kcat
 for z in gzip snappy lz4 zstd; do
-	kc -P -t z$z -z $z < "$tmp/lines" || fail "kcat -P -z $z"
+	kc -P -t z$z -z $z < "$tmp/lines" 2>"$tmp/z.err" ||
+	    fail "kcat -P -z $z: $(cat "$tmp/z.err")"
 	kc -C -t z$z -e -q > "$tmp/z.kcat" || fail "kcat -C z$z"
 	cmp -s "$tmp/lines" "$tmp/z.kcat" || fail "kcat reads other bytes back from -z $z"
 	logtail -o beginning z$z > "$tmp/z.logtail" || fail "logtail z$z"
