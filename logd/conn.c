@@ -119,9 +119,15 @@ static void set_events(struct conn *c)
 
 	if (c->state == CONN_DEAD)
 		return;
+	/* Not read: a client that does not read its replies (backpressure),
+	 * or whose one request at a time waits (serial). */
 	if (c->state == CONN_OPEN &&
-	    conn_pending(c) <= srv.cfg.max_pending_bytes)
+	    conn_pending(c) <= srv.cfg.max_pending_bytes &&
+	    !(c->proto->serial && c->nparked))
 		want |= EPOLLIN;
+	/* A peer that closes is seen even while it is not read. */
+	if (c->state == CONN_OPEN)
+		want |= EPOLLRDHUP;
 	if (conn_pending(c))
 		want |= EPOLLOUT;
 	if (want != c->events) {
@@ -465,6 +471,12 @@ static void conn_io(struct ev_io *io, uint32_t events)
 		conn_close(c, "connection reset");
 		return;
 	}
+	if ((events & EPOLLRDHUP) && !(c->events & EPOLLIN)) {
+		/* Closed by the peer while its input waits: nothing it sent
+		 * after what waits can be answered any more. */
+		conn_shutdown(c);
+		return;
+	}
 	if (events & EPOLLOUT) {
 		int was_full = !(c->events & EPOLLIN);
 
@@ -537,7 +549,7 @@ void conn_accept(int fd, const struct listener *l)
 	c->io.fd = fd;
 	c->io.fn = conn_io;
 	c->io.arg = c;
-	c->events = EPOLLIN;
+	c->events = EPOLLIN | EPOLLRDHUP;
 	c->active = ev_now();
 	if ((c->proto->open && c->proto->open(c)) ||
 	    ev_add(&c->io, c->events)) {

@@ -26,7 +26,7 @@ until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 100 ] || { echo "raw.sh: logd did not start"; exit 1; }
 	sleep 0.1
 done
-timeout 60 python3 - "$kport" "$build" <<'PY'
+timeout 60 python3 - "$kport" "$build" "$nport" <<'PY'
 import socket, struct, sys, zlib
 
 port = int(sys.argv[1])
@@ -179,6 +179,55 @@ for what, data in (("unknown api key", frame(999, 0, 1)),
     err, apis, _ = api_versions(good, 0, 77)
     assert err == 0, what
 print("raw: bad requests close only their own connection")
+
+# Clients that park a long-poll fetch (and queue a request behind it)
+# and leave: logd closes them at once, not when the fetch would end.
+import subprocess, time
+def connections():
+    out = subprocess.run([sys.argv[2] + "/tools/logctl", "-b",
+        "127.0.0.1:" + sys.argv[3], "stats"], capture_output=True,
+        text=True).stdout
+    return int(out.split("connections")[1].split()[0])
+base = connections()
+ghosts = []
+for i in range(50):
+    g = conn()
+    body = struct.pack(">iiiib", -1, 30000, 1, 1 << 20, 0) + struct.pack(">i", 1)
+    body += struct.pack(">h", 4) + b"rawt" + struct.pack(">i", 1)
+    body += struct.pack(">iqi", 0, 3, 1 << 20)
+    g.sendall(frame(1, 4, 1, body) + frame(18, 0, 2))
+    ghosts.append(g)
+time.sleep(0.5)
+assert connections() >= base + 50, (connections(), base)
+for g in ghosts:
+    g.close()
+for i in range(50):
+    if connections() <= base:
+        break
+    time.sleep(0.1)
+assert connections() <= base, ("ghosts still open", connections(), base)
+print("raw: 50 clients that parked a fetch and left are closed at once")
+
+# Requests behind a parked one are not read (Kafka answers in order):
+# a client that floods them stalls on its own socket, logd's memory
+# does not grow with what it sends.
+f = conn()
+body = struct.pack(">iiiib", -1, 3000, 1, 1 << 20, 0) + struct.pack(">i", 1)
+body += struct.pack(">h", 4) + b"rawt" + struct.pack(">i", 1)
+body += struct.pack(">iqi", 0, 3, 1 << 20)
+f.sendall(frame(1, 4, 1, body))
+time.sleep(0.2)
+f.setblocking(False)
+chunk = frame(18, 0, 3) * 4096
+sent, end = 0, time.time() + 2
+while sent < (64 << 20) and time.time() < end:
+    try:
+        sent += f.send(chunk)
+    except BlockingIOError:
+        time.sleep(0.05)
+assert sent < (16 << 20), "logd read %d bytes behind a parked fetch" % sent
+f.close()
+print("raw: %d bytes queued behind a parked fetch, then the client stalls" % sent)
 PY
 rc=$?
 if [ $rc -ne 0 ]; then
