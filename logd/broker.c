@@ -430,6 +430,11 @@ void broker_before_sleep(void)
 	}
 }
 
+int broker_woken(void)
+{
+	return appended != NULL;
+}
+
 void broker_shutdown(void)
 {
 	while (parked)

@@ -434,6 +434,8 @@ void broker_free_all(void);
 
 /* End of a loop turn: wakes parked fetches on logs appended to. */
 void broker_before_sleep(void);
+/* Something was appended since broker_before_sleep() last ran. */
+int broker_woken(void);
 /* Shutdown: answers every parked fetch with what there is. */
 void broker_shutdown(void);
 /* Anything still waiting that must be answered before exit? */
@@ -450,6 +452,8 @@ void commit_wait(struct sync_wait *w);
 void commit_wait_cancel(struct sync_wait *w);
 /* End of a loop turn: starts a flush when one is due and none runs. */
 void commit_before_sleep(void);
+/* Whether commit_before_sleep() would start a flush now. */
+int commit_due(void);
 /* flush_ms passed: sync acks=1 data at the end of this turn. */
 void commit_flush_due(void);
 /*

@@ -241,11 +241,14 @@ void commit_flush_due(void)
 		flush_due = 1;
 }
 
+int commit_due(void)
+{
+	return !flushing && dirty && (nwaiting || flush_due || srv.stopping);
+}
+
 void commit_before_sleep(void)
 {
-	if (flushing || !dirty)
-		return;
-	if (!nwaiting && !flush_due && !srv.stopping)
+	if (!commit_due())
 		return;
 	flush_due = 0;
 	flush_start();

@@ -112,9 +112,21 @@ static void on_signal(struct ev_io *io, uint32_t events)
 
 static void before_sleep(void)
 {
-	broker_before_sleep();
-	commit_before_sleep();
-	conn_write_dirty();
+	int i;
+
+	/*
+	 * Writing resumes connections that stopped (backpressure, or a
+	 * serial connection whose request was just answered), and the
+	 * requests they then serve may append or wait for a sync: look
+	 * again, or those would wait for the next event (flush_ms).
+	 */
+	for (i = 0; i < 8; i++) {
+		broker_before_sleep();
+		commit_before_sleep();
+		conn_write_dirty();
+		if (!broker_woken() && !commit_due())
+			break;
+	}
 	conn_free_dead();
 	if (srv.stopping && !srv.conns && !broker_busy())
 		ev_stop();
