@@ -4,7 +4,7 @@
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
 libmsgpack-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev sqlite3 check mandoc python3 procps
-clang libclang-rt-14-dev kcat"
+clang libclang-rt-14-dev kcat librdkafka-dev"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
