@@ -136,15 +136,6 @@ on_signal(int sig)
 	stop = 1;
 }
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- Rules ---- */
 
 static int
@@ -921,7 +912,7 @@ fix_ranges(struct app *a)
 static void
 stats_line(struct app *a)
 {
-	double el = mono_s() - a->started;
+	double el = tool_mono_s() - a->started;
 	int64_t l = lag(a);
 	char lagbuf[32];
 
@@ -1210,7 +1201,7 @@ main(int argc, char **argv)
 		    TOOL_EXIT_FAIL;
 		goto out;
 	}
-	a->started = mono_s();
+	a->started = tool_mono_s();
 	rc = run(a);
 	if (!a->o.quiet)
 		tool_err("processed %" PRIu64 " readings, skipped %" PRIu64

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "logd.h"
+#include "tool.h"
 
 struct opts {
 	const char *addr;
@@ -64,24 +65,6 @@ usage(FILE *f)
 	    "       logbench latency [-a addr] [-t topic] [-p partitions] "
 	    "[-r rate] [-d seconds]\n"
 	    "                        [-s size] [--acks 0|1|all]\n");
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* "1000" (records) or "256k" / "1m" / "4096B" (bytes). */
@@ -251,10 +234,10 @@ cmd_produce(const struct opts *o)
 		}
 	}
 	pthread_barrier_wait(&start);
-	t0 = now_s();
+	t0 = tool_mono_s();
 	for (i = 0; i < o->producers; i++)
 		pthread_join(tid[i], NULL);
-	t1 = now_s();
+	t1 = tool_mono_s();
 	for (i = 0; i < o->producers; i++) {
 		if (pt[i].err != 0) {
 			fprintf(stderr, "logbench: producer %d: %s\n", i,
@@ -340,7 +323,7 @@ cmd_consume(const struct opts *o)
 		    LOGD_OFFSET_EARLIEST);
 	if (r < 0)
 		goto fail;
-	t0 = last_commit = now_s();
+	t0 = last_commit = tool_mono_s();
 	while (got < n) {
 		r = logd_consumer_poll(cs, 5000, &rec);
 		if (r < 0)
@@ -353,11 +336,11 @@ cmd_consume(const struct opts *o)
 		got++;
 		bytes += rec.rec.value_len + rec.rec.key_len;
 		if (o->group != NULL && (got & 1023) == 0 &&
-		    now_s() - last_commit >= o->commit_ms / 1000.0) {
+		    tool_mono_s() - last_commit >= o->commit_ms / 1000.0) {
 			if ((r = logd_consumer_commit(cs)) < 0)
 				goto fail;
 			commits++;
-			last_commit = now_s();
+			last_commit = tool_mono_s();
 		}
 	}
 	if (o->group != NULL) {
@@ -365,7 +348,7 @@ cmd_consume(const struct opts *o)
 			goto fail;
 		commits++;
 	}
-	t1 = now_s();
+	t1 = tool_mono_s();
 	printf("{\"test\":\"consume\",\"topic\":\"%s\",\"group\":%s%s%s,"
 	    "\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
 	    "\"records_per_sec\":%.0f,\"mb_per_sec\":%.1f,\"commits\":%"
@@ -420,7 +403,7 @@ lat_drain(struct logd_consumer *cs, struct lat *l)
 	int r;
 
 	while ((r = logd_consumer_poll(cs, 0, &rec)) == 1) {
-		now = now_ns();
+		now = tool_mono_ns();
 		l->received++;
 		if (rec.rec.value_len < 8)
 			continue;
@@ -482,7 +465,7 @@ cmd_latency(const struct opts *o)
 	m.value = value;
 	m.value_len = size;
 	interval = (int64_t)(1e9 / o->rate);
-	t0 = now_ns();
+	t0 = tool_mono_ns();
 	/* The first half second (at most a tenth of the run) warms up. */
 	l.warm_ns = t0 + (int64_t)(o->seconds * 1e8 < 5e8 ?
 	    o->seconds * 1e8 : 5e8);
@@ -498,7 +481,7 @@ cmd_latency(const struct opts *o)
 			    logd_client_errmsg(pc));
 			return 1;
 		}
-		now = now_ns();
+		now = tool_mono_ns();
 		while (now >= next && next < end) {
 			memcpy(value, &now, 8);
 			if ((r = logd_producer_send(p, &m)) < 0) {
@@ -508,7 +491,7 @@ cmd_latency(const struct opts *o)
 			}
 			sent++;
 			next += interval;
-			now = now_ns();
+			now = tool_mono_ns();
 		}
 		if ((r = lat_drain(cs, &l)) < 0) {
 			fprintf(stderr, "logbench: %s\n", logd_client_errmsg(cc));
@@ -524,7 +507,7 @@ cmd_latency(const struct opts *o)
 		pfd[0].fd = logd_client_fd(cc);
 		pfd[1].fd = logd_client_fd(pc);
 		pfd[0].events = pfd[1].events = POLLIN;
-		wait_ns = next < end ? next - now_ns() : 1000000;
+		wait_ns = next < end ? next - tool_mono_ns() : 1000000;
 		if (wait_ns > 0) {
 			struct timespec ts = { wait_ns / 1000000000,
 				wait_ns % 1000000000 };
@@ -551,6 +534,98 @@ cmd_latency(const struct opts *o)
 	return l.received >= sent ? 0 : 1;
 }
 
+/*
+ * One option into *o: 0, -1 for a bad value, 1 for -h, 2 for an unknown
+ * option.
+ */
+static int
+set_opt(struct opts *o, int ch, const char *arg)
+{
+	uint64_t v;
+
+	switch (ch) {
+	case 'a':
+		o->addr = arg;
+		break;
+	case 'A':
+		if (strcmp(arg, "all") == 0 ||
+		    strcmp(arg, "-1") == 0)
+			o->acks = LOGD_ACKS_ALL;
+		else if (strcmp(arg, "0") == 0 ||
+		    strcmp(arg, "1") == 0)
+			o->acks = arg[0] - '0';
+		else
+			return -1;
+		break;
+	case 'b':
+		if (parse_batch(arg, o) < 0)
+			return -1;
+		break;
+	case 'c':
+		if (parse_u64(arg, &v) < 0 || v > 3600000)
+			return -1;
+		o->commit_ms = (int)v;
+		break;
+	case 'd':
+		o->seconds = strtod(arg, NULL);
+		if (!(o->seconds > 0 && o->seconds <= 86400))
+			return -1;
+		break;
+	case 'g':
+		o->group = arg;
+		break;
+	case 'h':
+		return 1;
+	case 'i':
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 4096)
+			return -1;
+		o->in_flight = (int)v;
+		break;
+	case 'l':
+		if (parse_u64(arg, &v) < 0 || v > 60000)
+			return -1;
+		o->linger_ms = (int)v;
+		break;
+	case 'm':
+		if (parse_u64(arg, &v) < 0 || v == 0 ||
+		    v > LOGD_BATCH_MAX_SIZE)
+			return -1;
+		o->fetch_bytes = (size_t)v;
+		break;
+	case 'n':
+		if (parse_u64(arg, &o->records) < 0)
+			return -1;
+		break;
+	case 'p':
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 10000)
+			return -1;
+		o->partitions = (int32_t)v;
+		break;
+	case 'P':
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 1024)
+			return -1;
+		o->producers = (int)v;
+		break;
+	case 'r':
+		o->rate = strtod(arg, NULL);
+		if (!(o->rate > 0 && o->rate <= 1e7))
+			return -1;
+		break;
+	case 's':
+		if (parse_u64(arg, &v) < 0 || v > (1u << 20))
+			return -1;
+		o->size = (size_t)v;
+		break;
+	case 't':
+		if (logd_topic_name_check(arg) < 0)
+			return -1;
+		o->topic = arg;
+		break;
+	default:
+		return 2;
+	}	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -568,7 +643,6 @@ main(int argc, char **argv)
 		.commit_ms = 100, .fetch_bytes = 1u << 20,
 	};
 	const char *cmd;
-	uint64_t v;
 	int ch;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
@@ -584,89 +658,18 @@ main(int argc, char **argv)
 	argc--;
 	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:",
 	    longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			o.addr = optarg;
-			break;
-		case 'A':
-			if (strcmp(optarg, "all") == 0 ||
-			    strcmp(optarg, "-1") == 0)
-				o.acks = LOGD_ACKS_ALL;
-			else if (strcmp(optarg, "0") == 0 ||
-			    strcmp(optarg, "1") == 0)
-				o.acks = optarg[0] - '0';
-			else
-				goto bad;
-			break;
-		case 'b':
-			if (parse_batch(optarg, &o) < 0)
-				goto bad;
-			break;
-		case 'c':
-			if (parse_u64(optarg, &v) < 0 || v > 3600000)
-				goto bad;
-			o.commit_ms = (int)v;
-			break;
-		case 'd':
-			o.seconds = strtod(optarg, NULL);
-			if (!(o.seconds > 0 && o.seconds <= 86400))
-				goto bad;
-			break;
-		case 'g':
-			o.group = optarg;
-			break;
-		case 'h':
+		int r = set_opt(&o, ch, optarg);
+
+		if (r == 1) {
 			usage(stdout);
 			return 0;
-		case 'i':
-			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 4096)
-				goto bad;
-			o.in_flight = (int)v;
-			break;
-		case 'l':
-			if (parse_u64(optarg, &v) < 0 || v > 60000)
-				goto bad;
-			o.linger_ms = (int)v;
-			break;
-		case 'm':
-			if (parse_u64(optarg, &v) < 0 || v == 0 ||
-			    v > LOGD_BATCH_MAX_SIZE)
-				goto bad;
-			o.fetch_bytes = (size_t)v;
-			break;
-		case 'n':
-			if (parse_u64(optarg, &o.records) < 0)
-				goto bad;
-			break;
-		case 'p':
-			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 10000)
-				goto bad;
-			o.partitions = (int32_t)v;
-			break;
-		case 'P':
-			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 1024)
-				goto bad;
-			o.producers = (int)v;
-			break;
-		case 'r':
-			o.rate = strtod(optarg, NULL);
-			if (!(o.rate > 0 && o.rate <= 1e7))
-				goto bad;
-			break;
-		case 's':
-			if (parse_u64(optarg, &v) < 0 || v > (1u << 20))
-				goto bad;
-			o.size = (size_t)v;
-			break;
-		case 't':
-			if (logd_topic_name_check(optarg) < 0)
-				goto bad;
-			o.topic = optarg;
-			break;
-		default:
+		}
+		if (r == 2) {
 			usage(stderr);
 			return 2;
 		}
+		if (r < 0)
+			goto bad;
 	}
 	if (optind != argc) {
 		usage(stderr);

@@ -67,20 +67,6 @@ static void usage(FILE *f)
 	    "  --json    JSON output\n", LOGD_DEFAULT_ADDR);
 }
 
-static int usage_err(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tool_verr(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "Try 'logctl -h' for help.\n");
-	return TOOL_EXIT_USAGE;
-}
-
 /* Command option parsing: --json and -b everywhere, the rest per flag. */
 #define OPT_JSON 0x100
 #define OPT_CONFIG 0x101
@@ -104,12 +90,12 @@ static int parse_cmd(struct ctl *x, const char *cmd, int argc, char **argv,
 	optind = 0;	/* glibc: start over on a new argv, permuting */
 	while ((ch = getopt_long(argc, argv, "b:p:", longopts, NULL)) != -1) {
 		if (ch == '?')
-			return usage_err("%s: bad option", cmd);
+			return tool_usage_err("%s: bad option", cmd);
 		if ((ch == 'p' && strchr(allowed, 'p') == NULL) ||
 		    (ch == OPT_CONFIG && strchr(allowed, 'c') == NULL) ||
 		    ((ch == OPT_TOPIC || ch == OPT_TO) &&
 		    strchr(allowed, 'r') == NULL))
-			return usage_err("%s: option %s%s is not for this "
+			return tool_usage_err("%s: option %s%s is not for this "
 			    "command", cmd, ch == 'p' ? "-" : "--",
 			    ch == 'p' ? "p" : argv[optind - 1] + 2);
 		switch (ch) {
@@ -119,7 +105,7 @@ static int parse_cmd(struct ctl *x, const char *cmd, int argc, char **argv,
 		case 'p':
 			if (tool_parse_i64(optarg, 0, 10000, &x->partitions) <
 			    0)
-				return usage_err("%s: bad partition count '%s'",
+				return tool_usage_err("%s: bad partition count '%s'",
 				    cmd, optarg);
 			break;
 		case OPT_JSON:
@@ -128,10 +114,10 @@ static int parse_cmd(struct ctl *x, const char *cmd, int argc, char **argv,
 		case OPT_CONFIG:
 			eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg)
-				return usage_err("%s: bad --config '%s': "
+				return tool_usage_err("%s: bad --config '%s': "
 				    "expected key=value", cmd, optarg);
 			if (x->nconfig == MAX_CONFIGS)
-				return usage_err("%s: too many --config", cmd);
+				return tool_usage_err("%s: too many --config", cmd);
 			*eq = '\0';
 			x->config[x->nconfig].key = optarg;
 			x->config[x->nconfig].value = eq + 1;
@@ -148,9 +134,9 @@ static int parse_cmd(struct ctl *x, const char *cmd, int argc, char **argv,
 	x->args = argv + optind;
 	x->nargs = argc - optind;
 	if (x->nargs < min_args)
-		return usage_err("%s: missing argument", cmd);
+		return tool_usage_err("%s: missing argument", cmd);
 	if (x->nargs > max_args)
-		return usage_err("%s: too many arguments", cmd);
+		return tool_usage_err("%s: too many arguments", cmd);
 	return 0;
 }
 
@@ -164,7 +150,7 @@ static int check_configs(const struct ctl *x, const char *cmd)
 	for (i = 0; i < x->nconfig; i++)
 		if (logd_topic_config_set(&tc, x->config[i].key,
 		    x->config[i].value) < 0)
-			return usage_err("%s: bad --config '%s=%s': unknown "
+			return tool_usage_err("%s: bad --config '%s=%s': unknown "
 			    "key or bad value", cmd, x->config[i].key,
 			    x->config[i].value);
 	return 0;
@@ -298,7 +284,7 @@ static int cmd_create(struct ctl *x)
 	int rc, ex;
 
 	if (x->partitions == 0)
-		return usage_err("create: bad partition count '0': 1 to "
+		return tool_usage_err("create: bad partition count '0': 1 to "
 		    "10000");
 	if ((ex = check_configs(x, "create")) != 0 ||
 	    (ex = connect_broker(x)) != 0)
@@ -389,7 +375,7 @@ static int cmd_alter(struct ctl *x)
 	int rc, ex;
 
 	if (x->nconfig == 0)
-		return usage_err("alter: nothing to change: give --config "
+		return tool_usage_err("alter: nothing to change: give --config "
 		    "key=value");
 	if ((ex = check_configs(x, "alter")) != 0 ||
 	    (ex = connect_broker(x)) != 0)
@@ -710,12 +696,12 @@ static int cmd_reset(struct ctl *x)
 	int rc, ex;
 
 	if (x->topic == NULL || x->to == NULL)
-		return usage_err("reset: needs --topic TOPIC and --to "
+		return tool_usage_err("reset: needs --topic TOPIC and --to "
 		    "earliest|latest|OFFSET|TIME");
 	if (strcmp(x->to, "earliest") != 0 && strcmp(x->to, "latest") != 0 &&
 	    tool_parse_i64(x->to, 0, INT64_MAX, &v) < 0 &&
 	    tool_parse_time(x->to, tool_now_ms(), &v) < 0)
-		return usage_err("reset: bad --to '%s': expected earliest, "
+		return tool_usage_err("reset: bad --to '%s': expected earliest, "
 		    "latest, an offset or a time", x->to);
 	if ((ex = connect_broker(x)) != 0 ||
 	    (ex = get_metadata(x, x->topic, &md)) != 0)
@@ -1299,21 +1285,21 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind == argc)
-		return usage_err("missing command");
+		return tool_usage_err("missing command");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL)
-		return usage_err("unknown command '%s'", argv[optind]);
+		return tool_usage_err("unknown command '%s'", argv[optind]);
 	ex = parse_cmd(&x, cmd->name, argc - optind, argv + optind,
 	    cmd->allowed, cmd->nargs, cmd->nargs);
 	if (ex != 0)
 		return ex;
 	if (cmd->arg == 't' && logd_topic_name_check(x.args[0]) < 0)
-		return usage_err("%s: bad topic name '%s' (1-249 characters "
+		return tool_usage_err("%s: bad topic name '%s' (1-249 characters "
 		    "of [A-Za-z0-9._-])", cmd->name, x.args[0]);
 	if (cmd->arg == 'g' && logd_group_name_check(x.args[0]) < 0)
-		return usage_err("%s: bad group name '%s'", cmd->name,
+		return tool_usage_err("%s: bad group name '%s'", cmd->name,
 		    x.args[0]);
 	ex = cmd->fn(&x);
 	logd_client_close(x.c);

@@ -78,20 +78,6 @@ static void usage(FILE *f)
 	    LOGD_DEFAULT_ADDR);
 }
 
-static int usage_err(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tool_verr(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "Try 'logput -h' for help.\n");
-	return TOOL_EXIT_USAGE;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -120,7 +106,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			else if (strcmp(optarg, "1") == 0)
 				o->acks = 1;
 			else
-				return usage_err("bad acks '%s': expected 0, 1 "
+				return tool_usage_err("bad acks '%s': expected 0, 1 "
 				    "or all", optarg);
 			break;
 		case 'b':
@@ -129,16 +115,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'c':
 			o->codec = logd_codec_parse(optarg);
 			if (o->codec < 0)
-				return usage_err("unknown codec '%s': expected "
+				return tool_usage_err("unknown codec '%s': expected "
 				    "none, gzip, snappy, lz4 or zstd", optarg);
 			break;
 		case 'H':
 			eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg)
-				return usage_err("bad header '%s': expected "
+				return tool_usage_err("bad header '%s': expected "
 				    "key=value", optarg);
 			if (o->header_count == MAX_HEADERS)
-				return usage_err("too many headers (at most "
+				return tool_usage_err("too many headers (at most "
 				    "%d)", MAX_HEADERS);
 			*eq = '\0';
 			o->headers[o->header_count].key = optarg;
@@ -158,7 +144,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			if (*optarg == '\0')
-				return usage_err("empty key delimiter");
+				return tool_usage_err("empty key delimiter");
 			o->delim = optarg;
 			break;
 		case 'l':
@@ -166,12 +152,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			if (tool_parse_i64(optarg, 0, 600000, &o->linger_ms) < 0)
-				return usage_err("bad linger '%s': expected "
+				return tool_usage_err("bad linger '%s': expected "
 				    "0..600000 ms", optarg);
 			break;
 		case 'p':
 			if (tool_parse_i64(optarg, 0, INT32_MAX, &v) < 0)
-				return usage_err("bad partition '%s'", optarg);
+				return tool_usage_err("bad partition '%s'", optarg);
 			o->partition = (int32_t)v;
 			break;
 		case 'q':
@@ -180,7 +166,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'z':
 			if (tool_parse_i64(optarg, 1, LOGD_BATCH_MAX_SIZE,
 			    &o->batch_bytes) < 0)
-				return usage_err("bad batch size '%s': expected "
+				return tool_usage_err("bad batch size '%s': expected "
 				    "1..%u bytes", optarg,
 				    (unsigned)LOGD_BATCH_MAX_SIZE);
 			break;
@@ -193,14 +179,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (o->key != NULL && o->delim != NULL)
-		return usage_err("-k and -K exclude each other");
+		return tool_usage_err("-k and -K exclude each other");
 	if (o->delim != NULL && o->whole)
-		return usage_err("-K and -l exclude each other");
+		return tool_usage_err("-K and -l exclude each other");
 	if (optind == argc)
-		return usage_err("missing topic");
+		return tool_usage_err("missing topic");
 	o->topic = argv[optind++];
 	if (logd_topic_name_check(o->topic) < 0)
-		return usage_err("bad topic name '%s'", o->topic);
+		return tool_usage_err("bad topic name '%s'", o->topic);
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
 	return 0;

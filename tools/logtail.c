@@ -61,20 +61,6 @@ static void usage(FILE *f)
 	    LOGD_DEFAULT_ADDR);
 }
 
-static int usage_err(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tool_verr(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "Try 'logtail -h' for help.\n");
-	return TOOL_EXIT_USAGE;
-}
-
 /* Decodes \n \t \\ \r \0 in a format string (in place). */
 static int decode_escapes(char *s)
 {
@@ -150,7 +136,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'c':
 			if (tool_parse_i64(optarg, 1, INT64_MAX, &o->count) < 0)
-				return usage_err("bad count '%s': expected a "
+				return tool_usage_err("bad count '%s': expected a "
 				    "number >= 1", optarg);
 			break;
 		case 'e':
@@ -160,7 +146,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			    == 0)
 				o->end_time = v;
 			else
-				return usage_err("bad end '%s': expected an "
+				return tool_usage_err("bad end '%s': expected an "
 				    "offset or a time", optarg);
 			break;
 		case 'f':
@@ -171,7 +157,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'g':
 			if (logd_group_name_check(optarg) < 0)
-				return usage_err("bad group name '%s'", optarg);
+				return tool_usage_err("bad group name '%s'", optarg);
 			o->group = optarg;
 			break;
 		case 'h':
@@ -179,7 +165,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			exit(TOOL_EXIT_OK);
 		case 'J':
 			if (o->mode != OUT_TEXT)
-				return usage_err("-J and -R exclude each "
+				return tool_usage_err("-J and -R exclude each "
 				    "other");
 			o->mode = OUT_JSON;
 			break;
@@ -188,17 +174,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			if (have_o++ || parse_offset_arg(optarg, o) < 0)
-				return usage_err("bad offset '%s': expected N, "
+				return tool_usage_err("bad offset '%s': expected N, "
 				    "beginning, end or -N", optarg);
 			break;
 		case 'p':
 			if (tool_parse_i64(optarg, 0, INT32_MAX, &v) < 0)
-				return usage_err("bad partition '%s'", optarg);
+				return tool_usage_err("bad partition '%s'", optarg);
 			o->partition = (int32_t)v;
 			break;
 		case 'R':
 			if (o->mode != OUT_TEXT)
-				return usage_err("-J and -R exclude each "
+				return tool_usage_err("-J and -R exclude each "
 				    "other");
 			o->mode = OUT_RAW;
 			break;
@@ -206,7 +192,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			have_s = 1;
 			if (tool_parse_time(optarg, tool_now_ms(),
 			    &o->start_arg) < 0)
-				return usage_err("bad time '%s': expected "
+				return tool_usage_err("bad time '%s': expected "
 				    "2026-11-25T10:00:00Z, 2026-11-25T10:00 "
 				    "or -10m, -2h, -1d, -30s", optarg);
 			break;
@@ -219,33 +205,33 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (o->group != NULL && o->partition >= 0)
-		return usage_err("-g and -p exclude each other: the group "
+		return tool_usage_err("-g and -p exclude each other: the group "
 		    "assigns the partitions");
 	if (have_s) {
 		if (have_o)
-			return usage_err("-o and -s exclude each other");
+			return tool_usage_err("-o and -s exclude each other");
 		o->start = START_TIME;
 	}
 	if (format != NULL) {
 		if (o->mode != OUT_TEXT || o->print_key)
-			return usage_err("-F excludes -J, -K and -R");
+			return tool_usage_err("-F excludes -J, -K and -R");
 		if (decode_escapes(format) < 0 || check_format(format) < 0)
-			return usage_err("bad format '%s': use %%t %%p %%o %%k "
+			return tool_usage_err("bad format '%s': use %%t %%p %%o %%k "
 			    "%%s %%S %%T %%I %%h %%%% and \\n \\t \\r \\\\",
 			    format);
 		o->format = format;
 	} else if (o->print_key && o->mode != OUT_TEXT) {
-		return usage_err("-K excludes -J and -R");
+		return tool_usage_err("-K excludes -J and -R");
 	} else {
 		o->format = o->print_key ? "%k\t%s\n" : "%s\n";
 	}
 	if (optind == argc)
-		return usage_err("missing topic");
+		return tool_usage_err("missing topic");
 	if (argc - optind > 1)
-		return usage_err("too many arguments: one topic only");
+		return tool_usage_err("too many arguments: one topic only");
 	o->topic = argv[optind];
 	if (logd_topic_name_check(o->topic) < 0)
-		return usage_err("bad topic name '%s'", o->topic);
+		return tool_usage_err("bad topic name '%s'", o->topic);
 	return 0;
 }
 

@@ -113,7 +113,7 @@ struct gen {
 	struct station *st;
 	uint64_t rng;
 	uint64_t sent, acked, failed;
-	double start;             /* mono_s() when sending began */
+	double start;             /* tool_mono_s() when sending began */
 	int first_error;
 	char first_msg[256];
 };
@@ -323,24 +323,6 @@ on_delivery(void *arg, const struct logd_delivery *d)
 		    s->id);
 }
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Creates the topic when -p asks for it and it does not exist. */
 static int
 ensure_topic(struct logd_client *c, const struct opts *o)
@@ -378,7 +360,7 @@ ensure_topic(struct logd_client *c, const struct opts *o)
 static void
 progress(struct gen *g, int final)
 {
-	double el = mono_s() - g->start;
+	double el = tool_mono_s() - g->start;
 
 	fprintf(stderr, "\rsensorgen: %" PRIu64 " readings sent, %" PRIu64
 	    " stored, %" PRIu64 " failed, %.1f/s   %s", g->sent, g->acked,
@@ -397,7 +379,7 @@ run(struct gen *g, struct logd_producer *p)
 {
 	const struct opts *o = &g->o;
 	msgpack_sbuffer sb;
-	double start = g->start = mono_s(), next_progress = start + 0.5;
+	double start = g->start = tool_mono_s(), next_progress = start + 0.5;
 	int tty = !o->quiet && isatty(STDERR_FILENO);
 	int64_t t0 = o->sim_start_ms >= 0 ? o->sim_start_ms : 0;
 	uint64_t k;
@@ -418,7 +400,7 @@ run(struct gen *g, struct logd_producer *p)
 			due = start + (o->rate > 0 ? (double)k / o->rate :
 			    (double)round * o->interval);
 			for (;;) {
-				double now = mono_s(), left = due - now;
+				double now = tool_mono_s(), left = due - now;
 
 				if (tty && now >= next_progress) {
 					progress(g, 0);
@@ -433,7 +415,7 @@ run(struct gen *g, struct logd_producer *p)
 			}
 			if (stop)
 				break;
-			ts = wall_ms();
+			ts = tool_now_ms();
 		}
 		encode(g, s, ts, &sb);
 		memset(&m, 0, sizeof(m));
@@ -449,9 +431,9 @@ run(struct gen *g, struct logd_producer *p)
 		if (r < 0)
 			goto out;
 		g->sent++;
-		if (o->sim_start_ms >= 0 && tty && mono_s() >= next_progress) {
+		if (o->sim_start_ms >= 0 && tty && tool_mono_s() >= next_progress) {
 			progress(g, 0);
-			next_progress = mono_s() + 0.5;
+			next_progress = tool_mono_s() + 0.5;
 		}
 	}
 	r = 0;
@@ -609,7 +591,7 @@ main(int argc, char **argv)
 	if (parse_opts(argc, argv, &g.o) < 0)
 		return TOOL_EXIT_USAGE;
 	g.rng = g.o.have_seed ? g.o.seed :
-	    ((uint64_t)wall_ms() << 16) ^ (uint64_t)getpid();
+	    ((uint64_t)tool_now_ms() << 16) ^ (uint64_t)getpid();
 	g.st = calloc((size_t)g.o.stations, sizeof(*g.st));
 	if (g.st == NULL) {
 		tool_err("out of memory");

@@ -45,6 +45,33 @@ void tool_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+int tool_usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_verr(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s -h' for help.\n", tool_prog);
+	return TOOL_EXIT_USAGE;
+}
+
+double tool_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t tool_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* ---- Buffer ---- */
 
 static int buf_reserve(struct tool_buf *b, size_t more)

@@ -45,6 +45,12 @@ void tool_init(const char *argv0);
 /* Prints "prog: message\n" on stderr (fmt must not end in a newline). */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_verr(const char *fmt, va_list ap);
+/* A usage error: the message, "Try 'PROG -h' for help.", and
+ * TOOL_EXIT_USAGE to return. */
+int tool_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Monotonic clock in seconds and in nanoseconds. */
+double tool_mono_s(void);
+int64_t tool_mono_ns(void);
 
 /* ---- Growable buffer ---- */
 
