@@ -306,8 +306,11 @@ static void kafka_api_versions(struct kreq *q);
 
 /* Versions before flexible encodings (KIP-482) only. */
 static const struct kapi apis[] = {
-	{ 0, 3, 7, kafka_produce },
-	{ 1, 4, 11, kafka_fetch },
+	/* From 0, though v0-2 carry only old message formats, which logd
+	 * refuses (CORRUPT_MESSAGE) and cannot serve: librdkafka turns
+	 * compression off against a broker without Produce v0. */
+	{ 0, 0, 7, kafka_produce },
+	{ 1, 0, 11, kafka_fetch },
 	{ 2, 0, 2, kafka_list_offsets },
 	{ 3, 0, 5, kafka_metadata },
 	{ 8, 0, 7, kafka_offset_commit },

@@ -175,12 +175,14 @@ static void produce_reply(struct kproduce *p)
 			kw_i32(b, pp->partition);
 			kw_i16(b, e);
 			kw_i64(b, e ? -1 : pp->base_offset);
-			kw_i64(b, e ? -1 : pp->append_time);
+			if (p->w.version >= 2)
+				kw_i64(b, e ? -1 : pp->append_time);
 			if (p->w.version >= 5)
 				kw_i64(b, e ? -1 : pp->log_start);
 		}
 	}
-	kw_i32(b, 0);                     /* throttle */
+	if (p->w.version >= 1)
+		kw_i32(b, 0);             /* throttle */
 	kafka_end(p->w.c, start);
 }
 
@@ -274,7 +276,7 @@ void kafka_produce(struct kreq *q)
 		q->r.err = -ENOMEM;
 		return;
 	}
-	txn = kr_str(&q->r, &len);
+	txn = q->version >= 3 ? kr_str(&q->r, &len) : NULL;
 	acks = kr_i16(&q->r);
 	kr_i32(&q->r);                    /* timeout_ms */
 	if (produce_decode(q, p)) {

@@ -53,7 +53,8 @@ static void fetch_fields(struct kfetch *f, struct obuf *b)
 	int32_t t;
 
 	kw_i32(b, (int32_t)f->w.corr);
-	kw_i32(b, 0);                     /* throttle */
+	if (v >= 1)
+		kw_i32(b, 0);             /* throttle */
 	if (v >= 7) {
 		kw_i16(b, 0);
 		kw_i32(b, 0);             /* session id: none */
@@ -73,10 +74,12 @@ static void fetch_fields(struct kfetch *f, struct obuf *b)
 			kw_i32(b, fp->partition);
 			kw_i16(b, e);
 			kw_i64(b, fp->end);           /* high watermark */
-			kw_i64(b, fp->end);           /* last stable */
+			if (v >= 4)
+				kw_i64(b, fp->end);   /* last stable */
 			if (v >= 5)
 				kw_i64(b, fp->start);
-			kw_i32(b, 0);                 /* aborted txns */
+			if (v >= 4)
+				kw_i32(b, 0);         /* aborted txns */
 			if (v >= 11)
 				kw_i32(b, -1);        /* read replica */
 			kw_i32(b, (int32_t)fp->rd.len);
@@ -229,8 +232,9 @@ void kafka_fetch(struct kreq *q)
 	kr_i32(&q->r);                    /* replica id */
 	max_wait = kr_i32(&q->r);
 	min_bytes = kr_i32(&q->r);
-	max_bytes = kr_i32(&q->r);
-	kr_i8(&q->r);                     /* isolation level */
+	max_bytes = q->version >= 3 ? kr_i32(&q->r) : 0;
+	if (q->version >= 4)
+		kr_i8(&q->r);             /* isolation level */
 	if (q->version >= 7) {
 		kr_i32(&q->r);            /* session id */
 		kr_i32(&q->r);            /* session epoch */
@@ -255,6 +259,14 @@ void kafka_fetch(struct kreq *q)
 /* ------------------------------------------------------------------ */
 /* ListOffsets                                                         */
 /* ------------------------------------------------------------------ */
+
+static int past_end(const char *topic, int32_t part, int64_t off)
+{
+	struct logd_log *log;
+
+	return !broker_log(topic, part, &log) &&
+	    off >= logd_log_end_offset(log);
+}
 
 void kafka_list_offsets(struct kreq *q)
 {
@@ -289,11 +301,14 @@ void kafka_list_offsets(struct kreq *q)
 				kr_i32(r);        /* max offsets */
 			rc = r->err ? LOGD_EPROTO : broker_list_offset(topic,
 			    part, ts, &off, msg, sizeof(msg));
+			/* No record at or after the time: Kafka says -1. */
+			if (!rc && ts >= 0 && past_end(topic, part, off))
+				off = -1;
 			kw_i32(b, part);
 			kw_i16(b, kafka_error(rc));
 			if (q->version == 0) {
-				kw_i32(b, rc ? 0 : 1);
-				if (!rc)
+				kw_i32(b, rc || off < 0 ? 0 : 1);
+				if (!rc && off >= 0)
 					kw_i64(b, off);
 			} else {
 				kw_i64(b, -1);    /* timestamp */
