@@ -55,13 +55,14 @@ out_room(struct out *o, size_t need)
 	size_t cap;
 	uint8_t *p;
 
-	if (o->cap - o->len >= need)
+	if (o->p != NULL && o->cap - o->len >= need)
 		return 0;
 	if (o->len + need > o->max)
 		return LOGD_ETOOBIG;
 	cap = o->cap ? o->cap : 4096;
 	while (cap - o->len < need)
 		cap *= 2;
+	/* Always a buffer, also for nothing: never arithmetic on NULL. */
 	if (cap > o->max)
 		cap = o->max;
 	p = realloc(o->p, cap);
