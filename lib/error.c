@@ -37,6 +37,10 @@ static const char *const logd_errors[] = {
 	    "group protocol does not match the group's",
 	[LOGD_ECORRUPT - LOGD_EMEMBERREQ] =
 	    "member id required: join again with the id given",
+	[LOGD_ECORRUPT - LOGD_ESEQUENCE] =
+	    "out of order sequence number from an idempotent producer",
+	[LOGD_ECORRUPT - LOGD_EFENCED] =
+	    "producer epoch is older than the producer's current one",
 };
 
 const char *

@@ -62,7 +62,9 @@ extern "C" {
 #define LOGD_EFULL       (-30021) /* an index or segment has no room */
 #define LOGD_EINCONSISTENT (-30022) /* group protocol or kind does not match */
 #define LOGD_EMEMBERREQ  (-30023) /* join again with the member id given */
-#define LOGD_ELAST       (-30023)
+#define LOGD_ESEQUENCE   (-30024) /* idempotent producer: sequence gap */
+#define LOGD_EFENCED     (-30025) /* idempotent producer: older epoch */
+#define LOGD_ELAST       (-30025)
 
 /* A readable name for any code returned by liblogd (static storage). */
 const char *logd_strerror(int err);
@@ -629,11 +631,17 @@ struct logd_produce {
 	uint64_t records;
 	int64_t append_time;      /* LogAppendTime topics: now_ms, else -1 */
 	int created;
+	int duplicate;            /* a retried idempotent batch: not appended
+	                             again, first/last are its offsets */
 	size_t bad_batch, bad_at;
 };
 
 /*
- * Errors: LOGD_ENOTOPIC, LOGD_ENOPART (partition outside the topic),
+ * A batch of an idempotent producer (producerId >= 0) must come next in
+ * its producer's sequence: one of its last five batches again is a
+ * retry, answered with its offsets and not appended (duplicate set).
+ * Errors: LOGD_ESEQUENCE (a gap), LOGD_EFENCED (an older producer epoch),
+ * LOGD_ENOTOPIC, LOGD_ENOPART (partition outside the topic),
  * LOGD_EBADBATCH (no batch, or a malformed one), LOGD_ECRC, LOGD_ETOOBIG,
  * and those of logd_store_topic_create() and logd_log_append().  Nothing
  * is appended unless every batch is valid.

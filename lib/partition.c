@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "producers.h"
 #include "segment.h"
 
 #define RP_FILE "recovery-point"
@@ -64,6 +65,8 @@ struct logd_log {
 	int flushing;
 	int readonly;                 /* the sync error, 0 if writable */
 	void *userctx;                /* logd_log_set_userctx() */
+	struct prod_table *producers; /* producers.c, built on first use */
+	int producers_built;
 };
 
 struct flush_item {
@@ -533,8 +536,34 @@ logd_log_close(struct logd_log *log)
 	for (i = 0; i < log->nsegs; i++)
 		logd_segment_unref(log->segs[i]);
 	free(log->segs);
+	prod_free(log->producers);
 	close(log->dirfd);
 	free(log);
+}
+
+/*
+ * The idempotent producers' table, rebuilt from the batch headers of the
+ * last segment on first use: what a restart must remember to recognise
+ * the retries a crash causes (producers.c).
+ */
+struct prod_table **
+logd_log_producers(struct logd_log *log)
+{
+	const struct logd_segment *s;
+	struct logd_batch_info info;
+	size_t pos = 0;
+
+	if (log->producers_built)
+		return &log->producers;
+	log->producers_built = 1;
+	s = log->segs[log->nsegs - 1];
+	while (pos < s->size && logd_batch_header(s->map + pos, s->size - pos,
+	    &info) == 0 && info.size <= s->size - pos) {
+		if (prod_record(&log->producers, &info, info.base_offset) < 0)
+			break;
+		pos += info.size;
+	}
+	return &log->producers;
 }
 
 void

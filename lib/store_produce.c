@@ -15,11 +15,14 @@
 #include <errno.h>
 
 #include "logd.h"
+#include "producers.h"
 #include "store_int.h"
 
-/* Checks every batch in p's data; the record count on success. */
+/* Checks every batch in p's data; the record count, the batch count and
+ * the first batch's header on success. */
 static int
-check_batches(struct logd_produce *p, uint64_t *records)
+check_batches(struct logd_produce *p, uint64_t *records, size_t *nbatches,
+    struct logd_batch_info *first)
 {
 	const uint8_t *b = p->data;
 	struct logd_batch_info info;
@@ -37,12 +40,64 @@ check_batches(struct logd_produce *p, uint64_t *records)
 			p->bad_at = off;
 			return rc == -EAGAIN ? LOGD_EBADBATCH : rc;
 		}
+		if (k == 0)
+			*first = info;
 		n += (uint64_t)info.record_count;
 		off += info.size;
 		k++;
 	}
 	*records = n;
+	*nbatches = k;
 	return 0;
+}
+
+/*
+ * Idempotent producers: the first batch against its producer's state.
+ * 1 when the request is a retry (p->first/last set), 0 to append, or an
+ * error.  A retry must be the one batch it was (Kafka's clients send one
+ * batch per partition and request).
+ */
+static int
+check_sequence(struct logd_log *log, struct logd_produce *p, size_t nb,
+    const struct logd_batch_info *info)
+{
+	int64_t first, last;
+	int rc;
+
+	if (info->producer_id < 0)
+		return 0;
+	rc = prod_check(*logd_log_producers(log), info, &first, &last);
+	if (rc < 0)
+		return rc;
+	if (rc == PROD_DUPLICATE) {
+		if (nb != 1)
+			return LOGD_ESEQUENCE;
+		p->first = first;
+		p->last = last;
+		p->duplicate = 1;
+		p->records = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Remembers the appended batches of idempotent producers. */
+static void
+record_sequences(struct logd_log *log, const struct logd_produce *p,
+    int64_t first)
+{
+	struct prod_table **t = logd_log_producers(log);
+	const uint8_t *b = p->data;
+	struct logd_batch_info info;
+	size_t off = 0;
+
+	while (off < p->len && logd_batch_header(b + off, p->len - off,
+	    &info) == 0 && info.size <= p->len - off) {
+		if (prod_record(t, &info, first) < 0)
+			return;   /* unknown producer next time: accepted */
+		first += info.last_offset - info.base_offset + 1;
+		off += info.size;
+	}
 }
 
 /* The topic's config, creating the topic when p asks for it. */
@@ -67,9 +122,11 @@ int
 logd_store_produce(struct logd_store *st, struct logd_produce *p)
 {
 	struct logd_topic_config tc;
+	struct logd_batch_info info;
 	struct logd_log *log;
 	int64_t first, last;
 	uint64_t records = 0;
+	size_t nb = 0;
 	int32_t part;
 	int created, rc;
 
@@ -88,12 +145,24 @@ logd_store_produce(struct logd_store *st, struct logd_produce *p)
 	rc = logd_store_log(st, p->topic, part, &log);
 	if (rc)
 		return rc;
-	rc = check_batches(p, &records);
+	rc = check_batches(p, &records, &nb, &info);
 	if (rc)
 		return rc;
+	p->duplicate = 0;
+	rc = check_sequence(log, p, nb, &info);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		p->partition = part;
+		p->log = log;
+		p->append_time = tc.log.log_append_time ? p->now_ms : -1;
+		return 0;
+	}
 	rc = logd_log_append(log, p->data, p->len, p->now_ms, &first, &last);
 	if (rc)
 		return rc;
+	if (info.producer_id >= 0)
+		record_sequences(log, p, first);
 	p->partition = part;
 	p->log = log;
 	p->first = first;

@@ -26,7 +26,7 @@ until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 100 ] || { echo "raw.sh: logd did not start"; exit 1; }
 	sleep 0.1
 done
-timeout 60 python3 - "$kport" "$build" "$nport" <<'PY'
+timeout 60 python3 - "$kport" "$build" "$nport" "$tmp" <<'PY'
 import socket, struct, sys, zlib
 
 port = int(sys.argv[1])
@@ -110,12 +110,12 @@ def varint(n):
         else:
             return out + bytes([b])
 
-def batch(values, ts=1700000000000):
+def batch(values, ts=1700000000000, pid=-1, epoch=-1, seq=-1):
     recs = b""
     for i, v in enumerate(values):
         r = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
         recs += varint(len(r)) + r
-    after = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, -1, -1, -1, len(values)) + recs
+    after = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, pid, epoch, seq, len(values)) + recs
     crc = crc32c(after)
     head = struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after), 0, 2, crc)
     return head + after
@@ -167,6 +167,25 @@ bad[-1] ^= 1
 e, _ = produce(s, b"rawt", 1, bytes(bad), 35)
 assert e == 2, e       # CORRUPT_MESSAGE
 print("raw: Produce v3 acks 1 and -1, Fetch v4 bytes exact, errors 1 and 2")
+
+# An idempotent producer: a retried batch is answered with the offsets it
+# got and not appended again; a gap gets 45 (OUT_OF_ORDER_SEQUENCE).
+pid = 4242
+s0 = batch([b"i0", b"i1"], pid=pid, epoch=0, seq=0)
+s1 = batch([b"i2"], pid=pid, epoch=0, seq=2)
+gap = batch([b"i9"], pid=pid, epoch=0, seq=9)
+e, a = produce(s, b"rawt", 1, s0, 50)
+e2, a2 = produce(s, b"rawt", 1, s0, 51)
+assert e == 0 and (e2, a2) == (0, a), (e, a, e2, a2)
+e, _ = produce(s, b"rawt", 1, gap, 52)
+assert e == 45, e
+e, b_ = produce(s, b"rawt", 1, s1, 53)
+assert (e, b_) == (0, a + 2), (e, b_, a)
+err, hw, recs = fetch(s, b"rawt", 0, 54)
+assert hw == a + 3, (hw, a)
+open(sys.argv[4] + "/seq1.bin", "wb").write(s1)
+open(sys.argv[4] + "/seq1.off", "w").write("%d %d" % (b_, hw))
+print("raw: idempotent retry answered with its offset, not appended; a gap gets 45")
 
 # Pipelined acks=-1 produces: each is served once the one before it is
 # answered, and must get its sync then, not at the next timer (they once
@@ -256,4 +275,52 @@ if [ $rc -ne 0 ]; then
 fi
 kill -TERM $logd; wait $logd; st=$?; logd=
 [ $st -eq 0 ] || { echo "raw.sh: logd exited $st"; exit 1; }
+
+# The producer state survives a kill -9: the retry after the restart is
+# still recognised.
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
+    -s kafka_listen=127.0.0.1:$kport &
+logd=$!
+i=0
+until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "raw.sh: logd did not restart"; exit 1; }
+	sleep 0.1
+done
+kill -9 $logd; wait $logd 2>/dev/null
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
+    -s kafka_listen=127.0.0.1:$kport &
+logd=$!
+i=0
+until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "raw.sh: logd did not restart"; exit 1; }
+	sleep 0.1
+done
+timeout 30 python3 - "$kport" "$tmp" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+def frame(api, ver, corr, body):
+    p = struct.pack(">hhih", api, ver, corr, 3) + b"raw" + body
+    return struct.pack(">i", len(p)) + p
+def recv_exact(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        assert c, "closed"
+        b += c
+    return b
+data = open(sys.argv[2] + "/seq1.bin", "rb").read()
+off, hw = map(int, open(sys.argv[2] + "/seq1.off").read().split())
+body = struct.pack(">hhi", -1, 1, 1000) + struct.pack(">i", 1)
+body += struct.pack(">h", 4) + b"rawt" + struct.pack(">i", 1)
+body += struct.pack(">ii", 0, len(data)) + data
+s.sendall(frame(0, 3, 60, body))
+n, = struct.unpack(">i", recv_exact(4))
+r = recv_exact(n)
+tl, = struct.unpack(">h", r[8:10])
+np, part, err, base = struct.unpack(">iihq", r[10 + tl:10 + tl + 18])
+assert (err, base) == (0, off), (err, base, off)
+print("raw: after kill -9 and a restart the retry still gets offset %d" % base)
+PY
+[ $? -eq 0 ] || { echo "raw.sh: FAIL after the restart"; tail -5 "$tmp/logd.log"; exit 1; }
+kill -TERM $logd; wait $logd; logd=
 echo "raw.sh: all passed"
