@@ -137,6 +137,10 @@ p2=$(echo "$last2" | grep -o 'four \[[0-9]\]' | sort | tr '\n' ' ')
 all=$(printf '%s%s' "$p1" "$p2" | tr ' ' '\n' | grep -c .)
 # "four [0]" is two words: 4 partitions are 8 words
 [ "$all" -eq 8 ] || fail "assignments '$p1' and '$p2' do not cover four's 4 partitions"
+# logctl shows each Kafka member with the partitions its leader gave it
+logctl group g4 > "$tmp/g4m" 2>&1
+[ "$(grep -c 'rdkafka .*four:[0-3]' "$tmp/g4m")" -eq 2 ] ||
+    fail "logctl group g4 does not show both members' partitions: $(cat "$tmp/g4m")"
 kill -9 $m1
 i=0
 until grep 'rebalanced' "$tmp/m2.err" | tail -1 |
