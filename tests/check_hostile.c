@@ -40,38 +40,6 @@ static void teardown(void)
 	testlogd_stop(&t);
 }
 
-static int proc_fds(pid_t pid)
-{
-	char cmd[96];
-	FILE *f;
-	int n = -1;
-
-	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)pid);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
-	pclose(f);
-	return n;
-}
-
-static long proc_cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %lu %lu", &ut, &st), 2);
-	return (long)(ut + st);
-}
-
 /* Sends a native FETCH of topic/0 at offset on fd. */
 static void send_fetch(int fd, uint32_t corr, int64_t offset,
     int64_t min_bytes, int64_t max_wait)
@@ -104,12 +72,12 @@ static long produce_cost(struct logd_client *c, int n)
 	ck_assert_int_eq(logd_batch_builder_add(b, 0, NULL, 0, "reading", 7,
 	    NULL, 0), 0);
 	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
-	t0 = proc_cpu_ticks(t.pid);
+	t0 = testlogd_cpu_ticks(t.pid);
 	for (i = 0; i < n; i++)
 		ck_assert_int_eq(logd_client_produce(c, "hostile", 0, NULL, 0,
 		    1, batch, len, NULL, NULL), 0);
 	logd_batch_builder_free(b);
-	return proc_cpu_ticks(t.pid) - t0;
+	return testlogd_cpu_ticks(t.pid) - t0;
 }
 
 START_TEST(test_parked_fetches_cheap)
@@ -146,18 +114,18 @@ START_TEST(test_ghost_connections)
 
 	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
 	produce_cost(c, 1);
-	base = proc_fds(t.pid);
+	base = testlogd_proc_fds(t.pid);
 	for (i = 0; i < 300; i++) {
 		fds[i] = testlogd_connect(&t);
 		ck_assert_int_ge(fds[i], 0);
 		send_fetch(fds[i], 1, 1, 1, 3600000);
 	}
 	usleep(200000);
-	ck_assert_int_ge(proc_fds(t.pid), base + 250);
+	ck_assert_int_ge(testlogd_proc_fds(t.pid), base + 250);
 	for (i = 0; i < 300; i++)
 		close(fds[i]);
 	for (tries = 0; tries < 50; tries++) {
-		now = proc_fds(t.pid);
+		now = testlogd_proc_fds(t.pid);
 		if (now <= base + 2)
 			break;
 		usleep(100000);

@@ -182,40 +182,6 @@ START_TEST(test_half_frame_stallers)
 }
 END_TEST
 
-/* Open descriptors of process pid, and its CPU time in clock ticks. */
-static int proc_fds(pid_t pid)
-{
-	char path[64], cmd[96];
-	FILE *f;
-	int n = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	snprintf(cmd, sizeof(cmd), "ls %s | wc -l", path);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
-	pclose(f);
-	return n;
-}
-
-static long proc_cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');  /* fields 14 and 15 follow the name */
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %lu %lu", &ut, &st), 2);
-	return (long)(ut + st);
-}
-
 static int log_count(const char *path, const char *what)
 {
 	char line[1024];
@@ -245,7 +211,7 @@ START_TEST(test_out_of_fds)
 
 	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
 	served(c, 0);
-	n = proc_fds(t.pid);
+	n = testlogd_proc_fds(t.pid);
 	/* the soft limit only: raising it again needs no privilege */
 	ck_assert_int_eq(prlimit(t.pid, RLIMIT_NOFILE, NULL, &rl), 0);
 	rl.rlim_cur = (rlim_t)n + 20;
@@ -255,10 +221,10 @@ START_TEST(test_out_of_fds)
 		ck_assert_int_ge(fds[i], 0);
 	}
 	usleep(300000);
-	t0 = proc_cpu_ticks(t.pid);
+	t0 = testlogd_cpu_ticks(t.pid);
 	usleep(1000000);
 	/* a spinning loop takes the whole second (sysconf: 100 ticks) */
-	ck_assert_int_lt(proc_cpu_ticks(t.pid) - t0,
+	ck_assert_int_lt(testlogd_cpu_ticks(t.pid) - t0,
 	    sysconf(_SC_CLK_TCK) / 4);
 	ck_assert_int_eq(log_count(t.logfile, "accept: "), 1);
 	ck_assert_int_eq(log_count(t.logfile, "not accepting connections"), 1);

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -164,6 +165,43 @@ static int launch(struct testlogd *t)
 	print_log(t);
 	testlogd_kill9(t);
 	return -1;
+}
+
+int testlogd_proc_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d) {
+		fprintf(stderr, "testlogd: %s: %s\n", path, strerror(errno));
+		abort();
+	}
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+long testlogd_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f) || !(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu "
+	    "%lu", &ut, &st) != 2) {
+		fprintf(stderr, "testlogd: cannot read %s\n", path);
+		abort();
+	}
+	fclose(f);
+	return (long)(ut + st);
 }
 
 int testlogd_kafka_port(const struct testlogd *t)

@@ -50,6 +50,11 @@ int testlogd_kill9(struct testlogd *t);
 /* Starts logd again on the same directory, port and config.  0 or -1. */
 int testlogd_restart(struct testlogd *t);
 
+/* Open descriptors of process pid, and its CPU time in clock ticks
+ * (from /proc; abort() when they cannot be read). */
+int testlogd_proc_fds(pid_t pid);
+long testlogd_cpu_ticks(pid_t pid);
+
 /* The port its Kafka listener bound (from its log), or -1. */
 int testlogd_kafka_port(const struct testlogd *t);
 
