@@ -106,6 +106,8 @@ int64_t ev_now(void);
 int64_t ev_wall(void);
 /* Runs until ev_stop(); before_sleep runs at the end of every turn. */
 void ev_run(void (*before_sleep)(void));
+/* One turn of ev_run, waiting at most max_ms (-1: no limit). */
+int ev_turn(int max_ms, void (*before_sleep)(void));
 void ev_stop(void);
 
 /* ------------------------------------------------------------------ */
@@ -307,5 +309,7 @@ struct server {
 extern struct server srv;
 
 int server_run(void);
+/* What the loop does before it sleeps (writes, syncs, parked work). */
+void server_before_sleep(void);
 
 #endif /* LOGD_DAEMON_H */

@@ -110,7 +110,7 @@ static void on_signal(struct ev_io *io, uint32_t events)
 	}
 }
 
-static void before_sleep(void)
+void server_before_sleep(void)
 {
 	int i;
 
@@ -254,7 +254,7 @@ int server_run(void)
 		ev_timer_start(&idle_timer, idle_period());
 	log_info("logd %s serving %s", LOGD_VERSION_STRING, srv.cfg.datadir);
 
-	ev_run(before_sleep);
+	ev_run(server_before_sleep);
 
 	while ((c = srv.conns))
 		conn_close(c, "shutdown");
