@@ -176,6 +176,17 @@ struct logd_record {
 int logd_batch_check(const void *p, size_t len, struct logd_batch_info *info);
 
 /*
+ * What a broker checks beyond logd_batch_check() before it stores a batch
+ * (info is that check's): a compressed batch must decompress with its
+ * codec and its records parse as for an uncompressed one (count, offset
+ * deltas, maxTimestamp); transactional and control batches are refused
+ * (logd does not support transactions).  Returns 0, or LOGD_EBADBATCH /
+ * LOGD_ETOOBIG with *why saying what was wrong (static), or -ENOMEM.
+ */
+int logd_batch_check_deep(const void *p, const struct logd_batch_info *info,
+    const char **why);
+
+/*
  * Decodes only the 61-byte header of the batch at p (len >= 61), with no
  * CRC or record check: for scanning data already checked once.
  * Errors: LOGD_EBADBATCH, -EAGAIN as logd_batch_check().
@@ -634,6 +645,7 @@ struct logd_produce {
 	int duplicate;            /* a retried idempotent batch: not appended
 	                             again, first/last are its offsets */
 	size_t bad_batch, bad_at;
+	const char *why;          /* a bad batch: what was wrong, or NULL */
 };
 
 /*

@@ -50,6 +50,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -107,6 +108,20 @@ store_grow(struct logd_store *st, int why)
 	return rc == 0 ? 0 : LOGD_ESTORE;
 }
 
+/*
+ * LMDB writes through its map and syncs: on a full filesystem the sync
+ * fails with EIO.  Say ENOSPC when that is what it is (under 1 MiB left
+ * to unprivileged writers).
+ */
+static int
+disk_full(const struct logd_store *st)
+{
+	struct statvfs vs;
+
+	return statvfs(st->dir, &vs) == 0 &&
+	    (uint64_t)vs.f_bavail * vs.f_frsize < (1u << 20);
+}
+
 int
 logd_store_txn(struct logd_store *st, unsigned flags, store_txn_fn fn,
     void *arg)
@@ -132,6 +147,8 @@ logd_store_txn(struct logd_store *st, unsigned flags, store_txn_fn fn,
 				return g;
 			continue;
 		}
+		if (rc == EIO && disk_full(st))
+			return -ENOSPC;
 		return logd_store_mdb_error(rc);
 	}
 }

@@ -48,6 +48,7 @@ struct config {
 	char listen[256];          /* ADDR:PORT, or "none" */
 	char kafka_listen[256];    /* ADDR:PORT, or "none" */
 	char kafka_advertised[256];/* HOST:PORT in Metadata; "": kafka_listen */
+	char http_listen[256];     /* ADDR:PORT, or "none" */
 	char unix_socket[108];     /* "" for none */
 	int log_level;
 	char log_file[PATH_MAX];   /* "" stderr, "syslog", or a path */

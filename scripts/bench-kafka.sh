@@ -24,7 +24,7 @@ dir=$(mktemp -d /tmp/logd-kbench.XXXXXX)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 np=$(port); kp=$(port)
 "$bin/logd/logd" -d "$dir/data" -l 127.0.0.1:$np -o "$dir/logd.log" \
-    -s kafka_listen=127.0.0.1:$kp -s auto_create_topics=yes &
+    -s kafka_listen=127.0.0.1:$kp -s http_listen=none -s auto_create_topics=yes &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 i=0

@@ -292,7 +292,7 @@ START_TEST(test_default_listen)
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
 	/* No listen line: the built-in default. */
-	fprintf(f, "datadir = %s/data\nkafka_listen = none\n", dir);
+	fprintf(f, "datadir = %s/data\nkafka_listen = none\nhttp_listen = none\n", dir);
 	fclose(f);
 	ck_assert_int_eq(pipe(pfd), 0);
 	pid = fork();

@@ -1049,7 +1049,9 @@ START_TEST(test_logd_usage)
 	argv[10] = conf;
 	argv[11] = "-s";
 	argv[12] = "kafka_listen=none";
-	argv[13] = NULL;
+	argv[13] = "-s";
+	argv[14] = "http_listen=none";
+	argv[15] = NULL;
 	snprintf(conf, sizeof(conf), "%s/d2.log", T.dir);
 	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
 	    environ), 0);

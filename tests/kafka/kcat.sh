@@ -37,7 +37,8 @@ native=127.0.0.1:$nport
 kafka=127.0.0.1:$kport
 start_logd() {
 	"$build/logd/logd" -d "$tmp/data" -l "$native" -o "$tmp/logd.log" \
-	    -s kafka_listen="$kafka" -s auto_create_topics=yes &
+	    -s kafka_listen="$kafka" -s http_listen=none \
+	    -s auto_create_topics=yes &
 	logd=$!
 	pids="$pids $logd"
 	i=0
