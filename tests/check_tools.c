@@ -803,6 +803,12 @@ START_TEST(test_bad_usage)
 		ck_assert_ptr_nonnull(strstr(err_of(&r),
 		    "unknown topic 'nosuch'"));
 		run_free(&r);
+		/* no input: still an unknown topic, as logput(1) says */
+		run(&r, NULL, "logput", B, "nosuch", NULL);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_str_eq(err_of(&r),
+		    "logput: unknown topic 'nosuch'\n");
+		run_free(&r);
 		run(&r, "{\"a\":1}\n{bad}\n[1]\n", "logput", B, "-J", "u",
 		    NULL);
 		ck_assert_int_eq(r.status, 1);

@@ -295,6 +295,30 @@ static int send_piece(struct put *p, const char *name, uint64_t line,
 	return tool_client_err(p->c, rc, "send");
 }
 
+/*
+ * Looks the topic up before reading any input, so that an unknown topic
+ * fails the same way whether or not there is input to send.
+ */
+static int check_topic(struct put *p)
+{
+	const char *names[1] = { p->o->topic };
+	struct logd_metadata *md = NULL;
+	int rc;
+
+	rc = logd_client_metadata(p->c, names, 1, &md);
+	if (rc < 0)
+		return tool_client_err(p->c, rc, "metadata");
+	rc = md->topic_count == 1 ? md->topics[0].error : LOGD_ENOTOPIC;
+	logd_metadata_free(md);
+	if (rc == LOGD_ENOTOPIC) {
+		tool_err("unknown topic '%s'", p->o->topic);
+		return TOOL_EXIT_FAIL;
+	}
+	if (rc < 0)
+		return tool_client_err(p->c, rc, "topic '%s'", p->o->topic);
+	return 0;
+}
+
 static int put_lines(struct put *p, FILE *f, const char *name)
 {
 	char *line = NULL;
@@ -379,6 +403,10 @@ int main(int argc, char **argv)
 	msgpack_sbuffer_init(&p.sb);
 	if ((ex = tool_connect(o.broker, &p.c)) != 0)
 		return ex;
+	if ((ex = check_topic(&p)) != 0) {
+		logd_client_close(p.c);
+		return ex;
+	}
 	logd_producer_options_default(&po);
 	po.acks = o.acks;
 	po.codec = o.codec;
