@@ -591,6 +591,16 @@ int logd_topic_config_set(struct logd_topic_config *c, const char *key,
     const char *value);
 
 /*
+ * Says why logd_topic_config_set(key, value) fails, naming the key, the
+ * value and what is allowed: 'segment.bytes = "60000": expected an
+ * integer from 65536 to 2147483647', or 'unknown setting "x" (known:
+ * ...)'.  Writes into buf (NUL-terminated, truncated to size) and
+ * returns the length it needed, like snprintf.
+ */
+size_t logd_topic_config_error(const char *key, const char *value,
+    char *buf, size_t size);
+
+/*
  * Calls fn(arg, key, value) for each setting, in the order above, with
  * its value as a string.  Stops at and returns the first non-zero value
  * fn returns; 0 when all were visited.

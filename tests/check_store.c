@@ -249,6 +249,39 @@ START_TEST(test_config_round_trip)
 }
 END_TEST
 
+/* The reason names the key, the value and the allowed range. */
+START_TEST(test_config_error)
+{
+	char buf[300];
+	size_t n;
+
+	n = logd_topic_config_error("segment.bytes", "60000", buf,
+	    sizeof(buf));
+	ck_assert_str_eq(buf, "segment.bytes = \"60000\": expected an integer "
+	    "from 65536 to 2147483647");
+	ck_assert_uint_eq(n, strlen(buf));
+	logd_topic_config_error("partitions", "0", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "partitions = \"0\": expected an integer from "
+	    "1 to 10000");
+	logd_topic_config_error("retention.ms", "abc", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "retention.ms = \"abc\": expected -1 (no "
+	    "limit) or an integer >= 0");
+	logd_topic_config_error("segment.ms", "0", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "segment.ms = \"0\": expected an integer >= 1");
+	logd_topic_config_error("message.timestamp.type", "x", buf,
+	    sizeof(buf));
+	ck_assert_str_eq(buf, "message.timestamp.type = \"x\": expected "
+	    "CreateTime or LogAppendTime");
+	logd_topic_config_error("nokey", "1", buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "unknown setting \"nokey\" (known: "
+	    "partitions, segment.bytes,"));
+	/* truncated like snprintf */
+	ck_assert_uint_eq(logd_topic_config_error("segment.bytes", "60000",
+	    buf, 8), n);
+	ck_assert_str_eq(buf, "segment");
+}
+END_TEST
+
 START_TEST(test_config_rejects)
 {
 	static const char *const bad[][2] = {
@@ -1103,6 +1136,7 @@ store_suite(void)
 	ADD("config_defaults", test_config_defaults);
 	ADD("config_round_trip", test_config_round_trip);
 	ADD("config_rejects", test_config_rejects);
+	ADD("config_error", test_config_error);
 	ADD("topics_create_list_delete", test_topics_create_list_delete);
 	ADD("topics_many", test_topics_many);
 	ADD("topics_alter", test_topics_alter);

@@ -832,6 +832,12 @@ START_TEST(test_bad_usage)
 	    "create", "x", "--config", "retention.ms=abc", NULL);
 	expect_error(2, "bad --config 'nokey=1'", "logctl", B, "create", "x",
 	    "--config", "nokey=1", NULL);
+	expect_error(2, "create: bad --config 'segment.bytes=60000': "
+	    "segment.bytes = \"60000\": expected an integer from 65536 to "
+	    "2147483647", "logctl", B, "create", "s", "--config",
+	    "segment.bytes=60000", NULL);
+	expect_error(2, "unknown setting \"nokey\" (known: ", "logctl", B,
+	    "create", "x", "--config", "nokey=1", NULL);
 	expect_error(2, "bad --config 'x'", "logctl", B, "alter", "u",
 	    "--config", "x", NULL);
 	expect_error(2, "not for this command", "logctl", B, "describe", "u",
@@ -877,6 +883,10 @@ START_TEST(test_admin)
 		    "          0 B\n");
 		run_free(&r);
 	}
+	/* the broker says why it refuses fewer partitions */
+	expect_error(1, "logctl: alter ad: partitions = \"1\": topic \"ad\" "
+	    "has 3 partitions and the count can only grow", "logctl", B,
+	    "alter", "ad", "--config", "partitions=1", NULL);
 	expect(0, "", "a\nb\n", "logput", B, "-q", "-p", "2", "ad", NULL);
 	{
 		struct run r;

@@ -147,12 +147,17 @@ static int check_configs(const struct ctl *x, const char *cmd)
 	size_t i;
 
 	logd_topic_config_default(&tc);
-	for (i = 0; i < x->nconfig; i++)
+	for (i = 0; i < x->nconfig; i++) {
+		char why[300];
+
 		if (logd_topic_config_set(&tc, x->config[i].key,
-		    x->config[i].value) < 0)
-			return tool_usage_err("%s: bad --config '%s=%s': unknown "
-			    "key or bad value", cmd, x->config[i].key,
-			    x->config[i].value);
+		    x->config[i].value) == 0)
+			continue;
+		logd_topic_config_error(x->config[i].key, x->config[i].value,
+		    why, sizeof(why));
+		return tool_usage_err("%s: bad --config '%s=%s': %s", cmd,
+		    x->config[i].key, x->config[i].value, why);
+	}
 	return 0;
 }
 
