@@ -908,6 +908,51 @@ START_TEST(test_admin)
 }
 END_TEST
 
+/* ---- logput's batches fit a topic with small segments ---- */
+
+START_TEST(test_batch_fits)
+{
+	struct tool_buf in = TOOL_BUF_INIT;
+	char line[101];
+	struct run r;
+	int i;
+
+	expect(0, "created topic small\n", NULL, "logctl", B, "create",
+	    "small", "--config", "segment.bytes=65536", NULL);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	for (i = 0; i < 2000; i++) {
+		tool_buf_adds(&in, line);
+		tool_buf_addc(&in, '\n');
+	}
+	/* the default batch (256 KiB) is capped to fit the segments */
+	run(&r, in.data, "logput", B, "small", NULL);
+	ck_assert_msg(r.status == 0, "%s", err_of(&r));
+	ck_assert_str_eq(err_of(&r), "logput: 2000 records acknowledged\n");
+	run_free(&r);
+	expect(0, NULL, NULL, "logtail", B, "-c", "2000", "small", NULL);
+	/* -z larger than a segment is refused, naming both */
+	run(&r, in.data, "logput", B, "-z", "100000", "small", NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(err_of(&r), "logput: -z 100000 is larger than topic "
+	    "'small''s segment.bytes (65536): a batch must fit in a "
+	    "segment\n");
+	run_free(&r);
+	tool_buf_free(&in);
+	/* a record larger than a segment says so */
+	tool_buf_reset(&in);
+	for (i = 0; i < 700; i++)
+		tool_buf_adds(&in, line);
+	tool_buf_addc(&in, '\n');
+	run(&r, in.data, "logput", B, "small", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(err_of(&r), "must fit in topic 'small''s "
+	    "segment.bytes (65536)") != NULL, "%s", err_of(&r));
+	run_free(&r);
+	tool_buf_free(&in);
+}
+END_TEST
+
 /* ---- offsets below the log start (retention moved it) ---- */
 
 static void setup_retention(void)
@@ -1294,6 +1339,7 @@ static Suite *tools_suite(void)
 		{ "logbench", test_logbench },
 		{ "recovery_log", test_recovery_log },
 		{ "group_commit", test_group_commit },
+		{ "batch_fits", test_batch_fits },
 	};
 	size_t i;
 
