@@ -55,6 +55,11 @@ static const char *err_of(const struct run *r)
 	return r->err.data != NULL ? r->err.data : "";
 }
 
+static const char *err_of_buf(const struct tool_buf *b)
+{
+	return b->data != NULL ? b->data : "";
+}
+
 static void tool_path(const char *name, char *buf, size_t size)
 {
 	const char *b = getenv("LOGD_BUILDDIR");
@@ -423,6 +428,101 @@ START_TEST(test_follow_all_partitions)
 	close(ch.out);
 	close(ch.err);
 	tool_buf_free(&b);
+}
+END_TEST
+
+/* Reads ch.out until b holds n lines (or 20 s pass). */
+static void read_lines(struct child *ch, struct tool_buf *b, int n)
+{
+	int i, k = 0;
+
+	for (i = 0; i < 200 && k < n; i++) {
+		struct pollfd p = { ch->out, POLLIN, 0 };
+		const char *q;
+
+		if (poll(&p, 1, 100) > 0 && !drain(ch->out, b))
+			break;
+		for (k = 0, q = b->data; q != NULL && (q = strchr(q, '\n'));
+		    q++)
+			k++;
+	}
+	ck_assert_msg(k >= n, "wanted %d lines, got %s", n,
+	    b->data ? b->data : "(nothing)");
+}
+
+/*
+ * logtail -f (with group, or without when NULL) while logd is killed
+ * and started again: it reconnects, says so, and prints every record
+ * once.
+ */
+static void follow_across_restart(const char *group)
+{
+	char *argv[] = { "logtail", "-b", T.addr, "-f", "-F", "%p %o %s\n",
+		"fr", NULL, NULL, NULL };
+	struct tool_buf b = TOOL_BUF_INIT, e = TOOL_BUF_INIT;
+	struct child ch;
+	int i;
+
+	if (group != NULL) {
+		argv[7] = "-g";
+		argv[8] = (char *)group;
+	}
+	create_topic("fr", "2");
+	expect(0, "", "a\nb\n", "logput", B, "-q", "-p", "0", "fr", NULL);
+	expect(0, "", "c\n", "logput", B, "-q", "-p", "1", "fr", NULL);
+	signal(SIGPIPE, SIG_IGN);
+	spawn_tool(&ch, argv);
+	close(ch.in);
+	read_lines(&ch, &b, 3);
+	/* with -g, kill it before the member's commit (every second) */
+	ck_assert_int_eq(testlogd_kill9(&T), 0);
+	usleep(500000);
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(0, "", "d\ne\n", "logput", B, "-q", "-p", "0", "fr", NULL);
+	expect(0, "", "f\n", "logput", B, "-q", "-p", "1", "fr", NULL);
+	read_lines(&ch, &b, 6);
+	/* nothing more comes: no record twice */
+	usleep(1500000);
+	kill(ch.pid, SIGINT);
+	ck_assert_int_eq(wait_status(ch.pid), 0);
+	while (drain(ch.out, &b))
+		;
+	while (drain(ch.err, &e))
+		;
+	ck_assert_msg(strstr(b.data, "0 0 a\n0 1 b\n") != NULL &&
+	    strstr(b.data, "1 0 c\n") != NULL, "%s", b.data);
+	ck_assert_msg(strstr(b.data, "0 2 d\n0 3 e\n") != NULL &&
+	    strstr(b.data, "1 1 f\n") != NULL, "%s", b.data);
+	for (i = 0; b.data[i] != '\0'; i++)
+		;
+	ck_assert_msg(i == 6 * 6, "records lost or printed twice: %s",
+	    b.data);
+	ck_assert_msg(strstr(err_of_buf(&e), "logtail: connection to ") !=
+	    NULL && strstr(e.data, "lost (") != NULL && strstr(e.data,
+	    "reconnecting\n") != NULL, "stderr: %s", err_of_buf(&e));
+	ck_assert_msg(strstr(e.data, "logtail: reconnected to ") != NULL,
+	    "stderr: %s", e.data);
+	ck_assert_msg(strstr(e.data, group != NULL ? "rejoined group G: "
+	    "resuming fr after the last record printed\n" : "resuming fr "
+	    "after the last record printed\n") != NULL, "stderr: %s",
+	    e.data);
+	close(ch.out);
+	close(ch.err);
+	tool_buf_free(&b);
+	tool_buf_free(&e);
+}
+
+START_TEST(test_follow_reconnect)
+{
+	follow_across_restart(NULL);
+}
+END_TEST
+
+START_TEST(test_follow_group_reconnect)
+{
+	follow_across_restart("G");
+	/* the member committed what it printed after rejoining */
+	expect(0, "", NULL, "logtail", B, "-g", "G", "fr", NULL);
 }
 END_TEST
 
@@ -1328,6 +1428,8 @@ static Suite *tools_suite(void)
 		{ "replay_merged", test_replay_merged },
 		{ "follow", test_follow },
 		{ "follow_all_partitions", test_follow_all_partitions },
+		{ "follow_reconnect", test_follow_reconnect },
+		{ "follow_group_reconnect", test_follow_group_reconnect },
 		{ "group_resume", test_group_resume },
 		{ "json", test_json },
 		{ "json_listings", test_json_listings },
