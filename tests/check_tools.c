@@ -1140,6 +1140,79 @@ START_TEST(test_below_start)
 }
 END_TEST
 
+/* ---- -h, --help, -V, --version: the same in every program ---- */
+
+START_TEST(test_help)
+{
+	static const struct {
+		const char *prog;
+		const char *shorts;   /* each printed as "\n  -X" */
+		const char *longs;    /* space-separated, each "--NAME" */
+	} progs[] = {
+		{ "logtail", "bcefFghJKopRsV", "help version" },
+		{ "logput", "abcHhJkKlLpqVz", "help version compression" },
+		{ "logctl", "bphV", "help version json config topic to "
+		    "partitions" },
+		{ "logbench", "abcdghilmnpPrstV", "help version acks addr" },
+		{ "sensorgen", "abcehinpPqrsStV", "acks broker count extreme "
+		    "help interval stations partitions print quiet rate seed "
+		    "start topic version" },
+		{ "logalerts", "bdghopqrstVx", "broker database exit-at-end "
+		    "group help alerts-topic print quiet rules stats topic "
+		    "version" },
+		{ "../logd/logd", "cdlusLofhV", "help version" },
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		const char *name = strrchr(progs[i].prog, '/');
+		char want[200], help[8192], opt[64];
+		const char *l;
+		struct run r;
+
+		name = name != NULL ? name + 1 : progs[i].prog;
+		run(&r, NULL, progs[i].prog, "-h", NULL);
+		ck_assert_msg(r.status == 0, "%s -h: %d", name, r.status);
+		snprintf(want, sizeof(want), "usage: %s ", name);
+		ck_assert_msg(strncmp(out_of(&r), want, strlen(want)) == 0,
+		    "%s -h: %s", name, out_of(&r));
+		snprintf(help, sizeof(help), "%s", out_of(&r));
+		run_free(&r);
+		/* one line for each option */
+		for (k = 0; progs[i].shorts[k] != '\0'; k++) {
+			snprintf(opt, sizeof(opt), "\n  -%c", progs[i].shorts[k]);
+			l = strstr(help, opt);
+			ck_assert_msg(l != NULL && (l[5] == ' ' || l[5] == ','),
+			    "%s --help lacks a line for -%c:\n%s", name,
+			    progs[i].shorts[k], help);
+		}
+		for (l = progs[i].longs; *l != '\0';) {
+			size_t n = strcspn(l, " ");
+
+			snprintf(opt, sizeof(opt), "--%.*s ", (int)n, l);
+			ck_assert_msg(strstr(help, opt) != NULL, "%s --help "
+			    "lacks %s:\n%s", name, opt, help);
+			l += n + (l[n] == ' ');
+		}
+		for (l = help; *l != '\0'; l += strcspn(l, "\n") + 1)
+			ck_assert_msg(strcspn(l, "\n") <= 80, "%s --help: a line "
+			    "longer than 80 columns: %.*s", name,
+			    (int)strcspn(l, "\n"), l);
+		run(&r, NULL, progs[i].prog, "--help", NULL);
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_str_eq(out_of(&r), help);
+		run_free(&r);
+		snprintf(want, sizeof(want), "%s %s\n", name,
+		    LOGD_VERSION_STRING);
+		expect(0, want, NULL, progs[i].prog, "-V", NULL);
+		expect(0, want, NULL, progs[i].prog, "--version", NULL);
+	}
+	/* logd names itself, not its path, in usage errors */
+	expect_error(1, "logd: invalid option '--bogus'\nTry 'logd -h' for "
+	    "help.\n", "../logd/logd", "--bogus", NULL);
+}
+END_TEST
+
 /* ---- logd's own command line ---- */
 
 /* Runs logd with the arguments after the first, expecting exit 1 and msg
@@ -1442,6 +1515,7 @@ static Suite *tools_suite(void)
 		{ "recovery_log", test_recovery_log },
 		{ "group_commit", test_group_commit },
 		{ "batch_fits", test_batch_fits },
+		{ "help", test_help },
 	};
 	size_t i;
 

@@ -1054,7 +1054,23 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: logalerts [-pqVx] [-b addr] [-d database] [-g group] "
 	    "[-o alerts_topic]\n"
-	    "                 [-r rules_file] [-s every] [-t topic]\n");
+	    "                 [-r rules_file] [-s every] [-t topic]\n"
+	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
+	    "%s)\n"
+	    "  -d, --database FILE      SQLite database (default alerts.db)\n"
+	    "  -g, --group GROUP        consumer group (default alerts)\n"
+	    "  -o, --alerts-topic T     also publish each new alert to T\n"
+	    "  -p, --print              print each new alert\n"
+	    "  -q, --quiet              no statistics, no summary\n"
+	    "  -r, --rules FILE         read the rules from FILE\n"
+	    "  -s, --stats N            statistics every N readings "
+	    "(default 1000, 0: off)\n"
+	    "  -t, --topic TOPIC        topic of readings (default "
+	    "sensor_data)\n"
+	    "  -x, --exit-at-end        exit 0 once caught up\n"
+	    "  -h, --help               print this help and exit\n"
+	    "  -V, --version            print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 static int

@@ -63,8 +63,33 @@ usage(FILE *f)
 	    "[-g group]\n"
 	    "                        [-c commit_ms] [-m fetch_bytes]\n"
 	    "       logbench latency [-a addr] [-t topic] [-p partitions] "
-	    "[-r rate] [-d seconds]\n"
-	    "                        [-s size] [--acks 0|1|all]\n");
+	    "[-r rate]\n"
+	    "                        [-d seconds] [-s size] [--acks 0|1|all]\n"
+	    "       logbench -h | -V\n"
+	    "  -a, --addr ADDR   broker (default $LOGD_BROKER or %s)\n"
+	    "  --acks 0|1|all    when the broker answers a produce "
+	    "(default 1)\n"
+	    "  -b BATCH          batch: records, or bytes with k, m or B "
+	    "(default 256k)\n"
+	    "  -c MS             ms between group commits (consume -g; "
+	    "default 100)\n"
+	    "  -d SECONDS        length of the latency test (default 10)\n"
+	    "  -g GROUP          consume as this group, committing\n"
+	    "  -i N              produce requests in flight per producer\n"
+	    "  -l MS             linger to fill a batch\n"
+	    "  -m BYTES          bytes asked for by each fetch "
+	    "(default 1048576)\n"
+	    "  -n N              records to send or read\n"
+	    "  -P N              producer threads (produce)\n"
+	    "  -p N              partitions if the topic is created "
+	    "(default 1)\n"
+	    "  -r RATE           records per second (latency; default "
+	    "10000)\n"
+	    "  -s BYTES          value size (default 100)\n"
+	    "  -t TOPIC          topic (default logbench)\n"
+	    "  -h, --help        print this help and exit\n"
+	    "  -V, --version     print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 /* "1000" (records) or "256k" / "1m" / "4096B" (bytes). */
@@ -576,6 +601,8 @@ set_opt(struct opts *o, int ch, const char *arg)
 		break;
 	case 'h':
 		return 1;
+	case 'V':
+		return 3;
 	case 'i':
 		if (parse_u64(arg, &v) < 0 || v == 0 || v > 4096)
 			return -1;
@@ -633,6 +660,7 @@ main(int argc, char **argv)
 		{ "acks", required_argument, NULL, 'A' },
 		{ "addr", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -650,18 +678,26 @@ main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("logbench %s\n", LOGD_VERSION_STRING);
+		return 0;
+	}
 	/* Like the other tools: $LOGD_BROKER unless -a is given. */
 	if (getenv("LOGD_BROKER") != NULL && *getenv("LOGD_BROKER") != '\0')
 		o.addr = getenv("LOGD_BROKER");
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:",
+	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:V",
 	    longopts, NULL)) != -1) {
 		int r = set_opt(&o, ch, optarg);
 
 		if (r == 1) {
 			usage(stdout);
+			return 0;
+		}
+		if (r == 3) {
+			printf("logbench %s\n", LOGD_VERSION_STRING);
 			return 0;
 		}
 		if (r == 2) {

@@ -43,7 +43,7 @@ struct ctl {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logctl [-b addr] [--json] command [arguments]\n"
+	    "usage: logctl [-hV] [-b addr] [--json] command [arguments]\n"
 	    "commands:\n"
 	    "  topics                         list topics\n"
 	    "  create NAME [-p N] [--config key=value]...\n"
@@ -63,8 +63,17 @@ static void usage(FILE *f)
 	    "segment (offline)\n"
 	    "  dump FILE                      print a segment's batches and "
 	    "records (offline)\n"
-	    "  -b ADDR   broker (default $LOGD_BROKER or %s)\n"
-	    "  --json    JSON output\n", LOGD_DEFAULT_ADDR);
+	    "options:\n"
+	    "  -b ADDR        broker (default $LOGD_BROKER or %s)\n"
+	    "  --json         JSON output\n"
+	    "  -p, --partitions N  partition count (create), partition "
+	    "(reset)\n"
+	    "  --config K=V   a topic setting (create, alter; repeatable)\n"
+	    "  --topic T      the topic to reset\n"
+	    "  --to WHERE     where to reset to\n"
+	    "  -h, --help     print this help and exit\n"
+	    "  -V, --version  print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 /* Command option parsing: --json and -b everywhere, the rest per flag. */

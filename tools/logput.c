@@ -61,10 +61,11 @@ struct put {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logput [-Jlq] [-a acks] [-b addr] [-c codec] [-H key=value] "
-	    "[-k key | -K delim]\n"
-	    "              [-L linger_ms] [-p partition] [-z batch_bytes] "
-	    "topic [file ...]\n"
+	    "usage: logput [-hJlqV] [-a acks] [-b addr] [-c codec] "
+	    "[-H key=value]\n"
+	    "              [-k key | -K delim] [-L linger_ms] [-p partition] "
+	    "[-z batch_bytes]\n"
+	    "              topic [file ...]\n"
 	    "  -k KEY        key of every record\n"
 	    "  -K DELIM      key is the text before DELIM on each line\n"
 	    "  -p N          partition (default: by key, else spread)\n"
@@ -74,10 +75,13 @@ static void usage(FILE *f)
 	    "  -H KEY=VALUE  add a header to every record (repeatable)\n"
 	    "  -z BYTES      batch size (default 262144, at most "
 	    "segment.bytes / 4)\n"
-	    "  -c CODEC      compress batches: none, gzip, snappy, lz4, zstd\n"
+	    "  -c, --compression CODEC  compress batches: none, gzip, "
+	    "snappy, lz4, zstd\n"
 	    "  -L MS         linger before sending a batch (default 0)\n"
 	    "  -q            quiet: no count at the end\n"
-	    "  -b ADDR       broker (default $LOGD_BROKER or %s)\n",
+	    "  -b ADDR       broker (default $LOGD_BROKER or %s)\n"
+	    "  -h, --help    print this help and exit\n"
+	    "  -V, --version print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
 }
 

@@ -39,7 +39,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logtail [-fJKR] [-b addr] [-c count] [-e offset|time] "
+	    "usage: logtail [-fhJKRV] [-b addr] [-c count] [-e offset|time] "
 	    "[-F format]\n"
 	    "               [-g group] [-o offset] [-p partition] "
 	    "[-s time] topic\n"
@@ -57,7 +57,9 @@ static void usage(FILE *f)
 	    "value\n"
 	    "  -J                     JSON lines\n"
 	    "  -R                     raw value bytes\n"
-	    "  -b ADDR                broker (default $LOGD_BROKER or %s)\n",
+	    "  -b ADDR                broker (default $LOGD_BROKER or %s)\n"
+	    "  -h, --help             print this help and exit\n"
+	    "  -V, --version          print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
 }
 
