@@ -1205,8 +1205,8 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (db_open(a) < 0)
-		goto out;
+	/* The broker first: a database is made only once it is reached
+	 * and the topic exists. */
 	r = attach(a, &what);
 	if (r < 0) {
 		if (!strcmp(what, "connect"))
@@ -1217,6 +1217,8 @@ main(int argc, char **argv)
 		    TOOL_EXIT_FAIL;
 		goto out;
 	}
+	if (db_open(a) < 0)
+		goto out;
 	a->started = tool_mono_s();
 	rc = run(a);
 	if (!a->o.quiet)
