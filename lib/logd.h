@@ -730,8 +730,23 @@ int logd_store_topics(struct logd_store *st,
     int (*fn)(void *arg, const char *name, const struct logd_topic_config *cfg),
     void *arg);
 
-/* Runs logd_log_retain() on every partition. */
-int logd_store_retain(struct logd_store *st, int64_t now_ms);
+/* What retention removed from one partition (logd_store_retain()). */
+struct logd_retained {
+	uint32_t segments;        /* segments deleted */
+	uint64_t bytes;           /* bytes they held */
+	int64_t old_start;        /* log start offset before */
+	int64_t new_start;        /* and after */
+};
+
+/*
+ * Runs logd_log_retain() on every partition.  on_delete, if not NULL, is
+ * told about each partition that lost segments (the topic name is
+ * borrowed for the call).
+ */
+int logd_store_retain(struct logd_store *st, int64_t now_ms,
+    void (*on_delete)(void *arg, const char *topic, int32_t partition,
+        const struct logd_retained *r),
+    void *arg);
 
 /*
  * Flushes every partition log (and its directory) and the LMDB

@@ -1118,6 +1118,22 @@ START_TEST(test_below_start)
 	}
 	ck_assert_int_gt(start, 0);
 	ck_assert_int_eq(same, 10);
+	/* logd's log says what retention deleted, up to the start now */
+	{
+		char *log = NULL;
+		size_t n = 0;
+		FILE *f = fopen(T.logfile, "r");
+
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+		fclose(f);
+		snprintf(want, sizeof(want), " bytes) of rt-0: the log now "
+		    "starts at offset %lld (was ", start);
+		ck_assert_msg(strstr(log, "info: retention deleted ") != NULL &&
+		    strstr(log, want) != NULL, "logd's log lacks %s: %s", want,
+		    log);
+		free(log);
+	}
 
 	snprintf(want, sizeof(want), "offset 0 is below the start of rt "
 	    "partition 0: the log starts at offset %lld", start);
