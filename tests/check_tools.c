@@ -741,11 +741,30 @@ START_TEST(test_verify)
 	expect(0, "", ten, "logput", B, "-q", "-p", "1", "v", NULL);
 	expect(0, "", "one\n", "logput", B, "-q", "-p", "0", "v", NULL);
 	expect(0, "", "two\n", "logput", B, "-q", "-p", "0", "v", NULL);
+	create_topic("e", "1");
+	create_topic("one", "1");
+	expect(0, "", "x\n", "logput", B, "-q", "one", NULL);
 	ck_assert_int_eq(testlogd_term(&T), 0);
+
+	/* an empty segment has no offsets; counts agree with their noun */
+	{
+		char want[1200];
+
+		snprintf(part, sizeof(part), "%s/topics/e-0", T.datadir);
+		snprintf(want, sizeof(want), "ok      %s/00000000000000000000"
+		    ".log: 0 batches, 0 records, no offsets (the next is 0)\n"
+		    "1 segment checked, 0 damaged\n", part);
+		expect(0, want, NULL, "logctl", "verify", part, NULL);
+		snprintf(part, sizeof(part), "%s/topics/one-0", T.datadir);
+		snprintf(want, sizeof(want), "ok      %s/00000000000000000000"
+		    ".log: 1 batch, 1 record, offsets 0..0\n"
+		    "1 segment checked, 0 damaged\n", part);
+		expect(0, want, NULL, "logctl", "verify", part, NULL);
+	}
 
 	run(&r, NULL, "logctl", "verify", T.datadir, NULL);
 	ck_assert_msg(r.status == 0, "verify: %s %s", out_of(&r), err_of(&r));
-	ck_assert_ptr_nonnull(strstr(out_of(&r), "2 segments checked, 0 "
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "4 segments checked, 0 "
 	    "damaged\n"));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "ok      "));
 	run_free(&r);
@@ -774,7 +793,7 @@ START_TEST(test_verify)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "DAMAGED "));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "v-1/00000000000000000000.log"));
-	ck_assert_ptr_nonnull(strstr(out_of(&r), "2 segments checked, 1 "
+	ck_assert_ptr_nonnull(strstr(out_of(&r), "4 segments checked, 1 "
 	    "damaged\n"));
 	run_free(&r);
 	expect(1, NULL, NULL, "logctl", "verify", part, NULL);

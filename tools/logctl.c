@@ -881,10 +881,23 @@ static int has_suffix(const char *s, const char *suf)
 	return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
+/* "offsets 0..9", or for a segment without records "no offsets (the
+ * next is 0)". */
+static void offset_range(char *buf, size_t size, int64_t base, int64_t next)
+{
+	if (next > base)
+		snprintf(buf, size, "offsets %lld..%lld", (long long)base,
+		    (long long)next - 1);
+	else
+		snprintf(buf, size, "no offsets (the next is %lld)",
+		    (long long)next);
+}
+
 static void verify_one(struct verify *v, const char *path)
 {
 	struct logd_segment_report r;
 	struct tool_buf *b = &v->b;
+	char range[80];
 	int rc, bad;
 
 	v->segments++;
@@ -931,22 +944,21 @@ static void verify_one(struct verify *v, const char *path)
 		    logd_strerror(rc));
 		return;
 	}
+	offset_range(range, sizeof(range), r.base_offset, r.next_offset);
 	if (!bad) {
-		tool_buf_printf(b, "ok      %s: %llu batches, %llu records, "
-		    "offsets %lld..%lld\n", path,
-		    (unsigned long long)r.batches,
-		    (unsigned long long)r.records, (long long)r.base_offset,
-		    (long long)r.next_offset - 1);
+		tool_buf_printf(b, "ok      %s: %llu batch%s, %llu record%s, "
+		    "%s\n", path, (unsigned long long)r.batches,
+		    r.batches == 1 ? "" : "es", (unsigned long long)r.records,
+		    r.records == 1 ? "" : "s", range);
 		return;
 	}
 	tool_buf_printf(b, "DAMAGED %s:", path);
 	if (r.error)
-		tool_buf_printf(b, " %s at byte %lld (valid: %llu batches, "
-		    "offsets %lld..%lld, %llu of %llu bytes)",
+		tool_buf_printf(b, " %s at byte %lld (valid: %llu batch%s, "
+		    "%s, %llu of %llu bytes)",
 		    logd_strerror(r.error), (long long)r.bad_position,
-		    (unsigned long long)r.batches, (long long)r.base_offset,
-		    (long long)r.next_offset - 1,
-		    (unsigned long long)r.valid_bytes,
+		    (unsigned long long)r.batches, r.batches == 1 ? "" : "es",
+		    range, (unsigned long long)r.valid_bytes,
 		    (unsigned long long)r.file_bytes);
 	if (r.index_error)
 		tool_buf_printf(b, "%s index: %s", r.error ? ";" : "",
@@ -1065,8 +1077,8 @@ static int cmd_verify(struct ctl *x)
 		    (unsigned long long)v.segments,
 		    (unsigned long long)v.damaged);
 	else
-		tool_buf_printf(&v.b, "%llu segments checked, %llu damaged\n",
-		    (unsigned long long)v.segments,
+		tool_buf_printf(&v.b, "%llu segment%s checked, %llu damaged\n",
+		    (unsigned long long)v.segments, v.segments == 1 ? "" : "s",
 		    (unsigned long long)v.damaged);
 	ex = emit(&v.b);
 	if (ex == 0 && v.damaged > 0)
