@@ -876,6 +876,32 @@ START_TEST(connect_first)
 	ck_assert_int_eq(wait_for(spawn(notopic, NULL, tmpf("notopic.err")),
 	    30000), 1);
 	ck_assert_int_ne(stat(tmpf("notopic.db"), &sb), 0);
+	/* worded as the other tools word it */
+	ck_assert(file_has(tmpf("notopic.err"),
+	    "logalerts: unknown topic 'nosuch'"));
+}
+END_TEST
+
+/* One reading, one alert: the summary says so in the singular. */
+START_TEST(one_alert)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "1",
+	    "-q", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("one.db"), "-r", (char *)tmpf("one.rules"), "-x",
+	    NULL };
+	FILE *f;
+
+	f = fopen(tmpf("one.rules"), "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "ANY temperature > -1000 INFO\n");
+	fclose(f);
+	create_topic("sensor_data", 1);
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
+	ck_assert_msg(file_contains(tmpf("alerts.err"), "logalerts: processed 1 "
+	    "reading, skipped 0, 1 alert (1 new, 0 published)"), "stderr: %s",
+	    tmpf("alerts.err"));
 }
 END_TEST
 
@@ -1094,6 +1120,7 @@ pipeline_suite(void)
 		{ "same_group", same_group },
 		{ "start_together", start_together },
 		{ "connect_first", connect_first },
+		{ "one_alert", one_alert },
 		{ "crash", crash },
 		{ "malformed", malformed },
 		{ "rules_file", rules_file },

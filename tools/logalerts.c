@@ -740,6 +740,13 @@ on_revoke(void *arg, const struct logd_group_assignment *as, size_t n)
 }
 
 /* LOGD_ENOTOPIC when the topic does not exist (yet). */
+/* "" for one, "s" for any other count. */
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 static int
 topic_check(struct app *a)
 {
@@ -798,7 +805,9 @@ attach(struct app *a, const char **what)
 	}
 	return 0;
 fail:
-	if (a->c != NULL)
+	if (r == LOGD_ENOTOPIC)
+		tool_err("unknown topic '%s'", *what);
+	else if (a->c != NULL)
 		tool_client_err(a->c, r, "%s", *what);
 	detach(a);
 	return r;
@@ -920,9 +929,10 @@ stats_line(struct app *a)
 		snprintf(lagbuf, sizeof(lagbuf), "?");
 	else
 		snprintf(lagbuf, sizeof(lagbuf), "%" PRId64, l);
-	tool_err("%" PRIu64 " readings processed, %" PRIu64 " skipped, %"
-	    PRIu64 " alerts (%" PRIu64 " new), lag %s, %.1f readings/s",
-	    a->processed, a->skipped, a->alerts, a->alerts_new, lagbuf,
+	tool_err("%" PRIu64 " reading%s processed, %" PRIu64 " skipped, %"
+	    PRIu64 " alert%s (%" PRIu64 " new), lag %s, %.1f readings/s",
+	    a->processed, plural(a->processed), a->skipped, a->alerts,
+	    plural(a->alerts), a->alerts_new, lagbuf,
 	    el > 0 ? (double)a->processed / el : 0.0);
 }
 
@@ -1222,10 +1232,11 @@ main(int argc, char **argv)
 	a->started = tool_mono_s();
 	rc = run(a);
 	if (!a->o.quiet)
-		tool_err("processed %" PRIu64 " readings, skipped %" PRIu64
-		    ", %" PRIu64 " alerts (%" PRIu64 " new, %" PRIu64
-		    " published)", a->processed, a->skipped, a->alerts,
-		    a->alerts_new, a->published);
+		tool_err("processed %" PRIu64 " reading%s, skipped %" PRIu64
+		    ", %" PRIu64 " alert%s (%" PRIu64 " new, %" PRIu64
+		    " published)", a->processed, plural(a->processed),
+		    a->skipped, a->alerts, plural(a->alerts), a->alerts_new,
+		    a->published);
 out:
 	detach(a);
 	sqlite3_finalize(a->ins);
