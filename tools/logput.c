@@ -275,6 +275,13 @@ static int send_piece(struct put *p, const char *name, uint64_t line,
 		}
 		p->sb.size = 0;
 		rc = tool_json_to_msgpack(data, len, &p->sb, err, sizeof(err));
+		if (rc < 0 && line > 0 &&
+		    strncmp(err, "line 1, column ", 15) == 0) {
+			/* One line: its number is in the prefix already. */
+			input_error(p, name, line, "bad JSON at column %s",
+			    err + 15);
+			return 0;
+		}
 		if (rc < 0) {
 			input_error(p, name, line, "bad JSON: %s", err);
 			return 0;
