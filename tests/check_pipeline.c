@@ -882,6 +882,62 @@ START_TEST(connect_first)
 }
 END_TEST
 
+/* Runs scripts/quicktest.sh with args; its status, stdout in out. */
+static int
+quicktest(const char *args, char *out, size_t size)
+{
+	char cmd[2048];
+	FILE *f;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "LOGD_BIN='%s/tools' sh '%s/scripts/"
+	    "quicktest.sh' %s 2>'%s'", getenv("LOGD_BUILDDIR"),
+	    getenv("LOGD_SRCDIR"), args, tmpf("quicktest.err"));
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, size - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The documented quick test: readings, a few alerts checked against the
+ * rules, a verdict. */
+START_TEST(quick_selftest)
+{
+	char args[600], out[512];
+	FILE *f;
+
+	snprintf(args, sizeof(args), "-b %s", T.addr);
+	ck_assert_int_eq(quicktest(args, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "20 readings, 5 alerts (expected 5), 0 pending, "
+	    "PASSED\n");
+	/* it cleans up after itself */
+	{
+		char *argv[] = { (char *)tool("logctl"), "-b", T.addr, "topics",
+		    NULL };
+
+		run_ok(argv, tmpf("topics.out"), NULL, 0);
+		ck_assert(!file_contains(tmpf("topics.out"), "quicktest"));
+	}
+	/* the alerts follow the rules file given */
+	f = fopen(tmpf("all.rules"), "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# every reading\nANY temperature > -1000 INFO\n");
+	fclose(f);
+	snprintf(args, sizeof(args), "-b %s -r %s", T.addr, tmpf("all.rules"));
+	ck_assert_int_eq(quicktest(args, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "20 readings, 20 alerts (expected 20), 0 "
+	    "pending, PASSED\n");
+	/* no broker: FAILED, exit 1, and why on stderr */
+	ck_assert_int_eq(quicktest("-b 127.0.0.1:1", out, sizeof(out)), 1);
+	ck_assert_str_eq(out, "0 readings, 0 alerts (expected ?), ? pending, "
+	    "FAILED\n");
+	ck_assert(file_contains(tmpf("quicktest.err"), "cannot connect"));
+}
+END_TEST
+
 /* One reading, one alert: the summary says so in the singular. */
 START_TEST(one_alert)
 {
@@ -1121,6 +1177,7 @@ pipeline_suite(void)
 		{ "start_together", start_together },
 		{ "connect_first", connect_first },
 		{ "one_alert", one_alert },
+		{ "quick_selftest", quick_selftest },
 		{ "crash", crash },
 		{ "malformed", malformed },
 		{ "rules_file", rules_file },
