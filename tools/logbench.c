@@ -54,23 +54,22 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logbench produce [-a addr] [-t topic] [-p partitions] "
+	    "usage: logbench produce [-b addr] [-t topic] [-p partitions] "
 	    "[-n records]\n"
-	    "                        [-s size] [-b batch] [--acks 0|1|all] "
+	    "                        [-s size] [-z batch] [--acks 0|1|all] "
 	    "[-P producers]\n"
 	    "                        [-l linger_ms] [-i in_flight]\n"
-	    "       logbench consume [-a addr] [-t topic] [-n records] "
+	    "       logbench consume [-b addr] [-t topic] [-n records] "
 	    "[-g group]\n"
 	    "                        [-c commit_ms] [-m fetch_bytes]\n"
-	    "       logbench latency [-a addr] [-t topic] [-p partitions] "
+	    "       logbench latency [-b addr] [-t topic] [-p partitions] "
 	    "[-r rate]\n"
 	    "                        [-d seconds] [-s size] [--acks 0|1|all]\n"
 	    "       logbench -h | -V\n"
-	    "  -a, --addr ADDR   broker (default $LOGD_BROKER or %s)\n"
+	    "  -a, --addr ADDR   an old spelling of -b\n"
+	    "  -b, --broker ADDR broker (default $LOGD_BROKER or %s)\n"
 	    "  --acks 0|1|all    when the broker answers a produce "
 	    "(default 1)\n"
-	    "  -b BATCH          batch: records, or bytes with k, m or B "
-	    "(default 256k)\n"
 	    "  -c MS             ms between group commits (consume -g; "
 	    "default 100)\n"
 	    "  -d SECONDS        length of the latency test (default 10)\n"
@@ -87,6 +86,8 @@ usage(FILE *f)
 	    "10000)\n"
 	    "  -s BYTES          value size (default 100)\n"
 	    "  -t TOPIC          topic (default logbench)\n"
+	    "  -z, --batch BATCH batch: records, or bytes with k, m or B "
+	    "(default 256k)\n"
 	    "  -h, --help        print this help and exit\n"
 	    "  -V, --version     print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -561,7 +562,7 @@ cmd_latency(const struct opts *o)
 
 /*
  * One option into *o: 0, -1 for a bad value, 1 for -h, 2 for an unknown
- * option.
+ * option, 3 for -V, 4 for a -b that reads as a batch size (-z now).
  */
 static int
 set_opt(struct opts *o, int ch, const char *arg)
@@ -569,7 +570,13 @@ set_opt(struct opts *o, int ch, const char *arg)
 	uint64_t v;
 
 	switch (ch) {
-	case 'a':
+	case 'a':   /* the old spelling of -b */
+	case 'b':
+		/* -b was the batch size before it meant the broker, as in
+		 * every other tool: say so rather than dial "1000". */
+		if (ch == 'b' && strpbrk(arg, ":/.") == NULL &&
+		    parse_batch(arg, &(struct opts){ 0 }) == 0)
+			return 4;
 		o->addr = arg;
 		break;
 	case 'A':
@@ -582,7 +589,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 		else
 			return -1;
 		break;
-	case 'b':
+	case 'z':
 		if (parse_batch(arg, o) < 0)
 			return -1;
 		break;
@@ -659,6 +666,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "acks", required_argument, NULL, 'A' },
 		{ "addr", required_argument, NULL, 'a' },
+		{ "batch", required_argument, NULL, 'z' },
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -688,7 +697,7 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:V",
+	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:Vz:",
 	    longopts, NULL)) != -1) {
 		int r = set_opt(&o, ch, optarg);
 
@@ -699,6 +708,12 @@ main(int argc, char **argv)
 		if (r == 3) {
 			printf("logbench %s\n", LOGD_VERSION_STRING);
 			return 0;
+		}
+		if (r == 4) {
+			fprintf(stderr, "logbench: -b %s: -b is the broker "
+			    "address now, as in the other tools; the batch "
+			    "size is -z\n", optarg);
+			return 2;
 		}
 		if (r == 2) {
 			usage(stderr);
