@@ -68,7 +68,7 @@ got=$(wc -l <"$tmp/readings" | tr -d ' ')
 [ "$got" -eq "$readings" ] ||
 	fail "$got readings stored, $readings sent" "$got"
 "${bin}logalerts" -b "$addr" -t "$name" -g "$name" -r "$rules" \
-	-d "$tmp/alerts.db" -x -q -p >"$tmp/raised" 2>"$tmp/err" ||
+	-d "$tmp/alerts.db" -x -q -P >"$tmp/raised" 2>"$tmp/err" ||
 	fail "logalerts failed" "$got"
 
 # Expected: "timestamp sensor_id NAME" for each rule each reading breaks.
@@ -95,7 +95,7 @@ function field(k,    m) {
 			print field("timestamp"), field("sensor_id"), name[i]
 	}
 }' "$rules" "$tmp/readings" | sort >"$tmp/expected"
-# Raised: logalerts -p prints timestamp, severity, alert_type, sensor_id.
+# Raised: logalerts -P prints timestamp, severity, alert_type, sensor_id.
 awk '{ print $1, $4, $3 }' "$tmp/raised" | sort >"$tmp/actual"
 want=$(wc -l <"$tmp/expected" | tr -d ' ')
 alerts=$(wc -l <"$tmp/actual" | tr -d ' ')

@@ -945,7 +945,11 @@ START_TEST(one_alert)
 	    "-q", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
 	    (char *)tmpf("one.db"), "-r", (char *)tmpf("one.rules"), "-x",
-	    NULL };
+	    "-P", NULL };
+	/* -p, the old spelling of -P, still prints */
+	char *again[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("two.db"), "-r", (char *)tmpf("one.rules"), "-x",
+	    "-g", "two", "-p", NULL };
 	FILE *f;
 
 	f = fopen(tmpf("one.rules"), "w");
@@ -954,10 +958,13 @@ START_TEST(one_alert)
 	fclose(f);
 	create_topic("sensor_data", 1);
 	run_ok(gen, NULL, tmpf("gen.err"), 0);
-	run_ok(alerts, NULL, tmpf("alerts.err"), 0);
+	run_ok(alerts, tmpf("alerts.out"), tmpf("alerts.err"), 0);
 	ck_assert_msg(file_contains(tmpf("alerts.err"), "logalerts: processed 1 "
 	    "reading, skipped 0, 1 alert (1 new, 0 published)"), "stderr: %s",
 	    tmpf("alerts.err"));
+	ck_assert(file_contains(tmpf("alerts.out"), " INFO     ANY "));
+	run_ok(again, tmpf("again.out"), tmpf("again.err"), 0);
+	ck_assert(file_contains(tmpf("again.out"), " INFO     ANY "));
 }
 END_TEST
 

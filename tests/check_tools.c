@@ -1194,7 +1194,7 @@ START_TEST(test_help)
 		{ "sensorgen", "abcehinpPqrsStV", "acks broker count extreme "
 		    "help interval stations partitions print quiet rate seed "
 		    "start topic version" },
-		{ "logalerts", "bdghopqrstVx", "broker database exit-at-end "
+		{ "logalerts", "bdghopPqrstVx", "broker database exit-at-end "
 		    "group help alerts-topic print quiet rules stats topic "
 		    "version" },
 		{ "../logd/logd", "cdlusLofhV", "help version" },

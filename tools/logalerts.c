@@ -1062,7 +1062,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logalerts [-pqVx] [-b addr] [-d database] [-g group] "
+	    "usage: logalerts [-hPqVx] [-b addr] [-d database] [-g group] "
 	    "[-o alerts_topic]\n"
 	    "                 [-r rules_file] [-s every] [-t topic]\n"
 	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
@@ -1070,7 +1070,8 @@ usage(FILE *f)
 	    "  -d, --database FILE      SQLite database (default alerts.db)\n"
 	    "  -g, --group GROUP        consumer group (default alerts)\n"
 	    "  -o, --alerts-topic T     also publish each new alert to T\n"
-	    "  -p, --print              print each new alert\n"
+	    "  -P, --print              print each new alert\n"
+	    "  -p                       an old spelling of -P\n"
 	    "  -q, --quiet              no statistics, no summary\n"
 	    "  -r, --rules FILE         read the rules from FILE\n"
 	    "  -s, --stats N            statistics every N readings "
@@ -1093,7 +1094,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "alerts-topic", required_argument, NULL, 'o' },
-		{ "print", no_argument, NULL, 'p' },
+		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rules", required_argument, NULL, 'r' },
 		{ "stats", required_argument, NULL, 's' },
@@ -1110,7 +1111,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->group = "alerts";
 	o->db = "alerts.db";
 	o->stats_every = 1000;
-	while ((ch = getopt_long(argc, argv, "b:d:g:ho:pqr:s:t:Vx", longopts,
+	while ((ch = getopt_long(argc, argv, "b:d:g:ho:pPqr:s:t:Vx", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -1128,7 +1129,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'o':
 			o->alerts_topic = optarg;
 			break;
-		case 'p':
+		case 'p':   /* the old spelling of -P */
+		case 'P':
 			o->print = 1;
 			break;
 		case 'q':
