@@ -267,6 +267,15 @@ START_TEST(test_replay_offsets)
 	expect(0, "v2\nv3\nv4\n", NULL, "logtail", B, "-o", "2", "-e", "5",
 	    "t", NULL);
 	expect(0, "v0\n", NULL, "logtail", B, "-c", "1", "t", NULL);
+	/* --broker is -b, in every tool */
+	expect(0, "v1\n", NULL, "logtail", "--broker", T.addr, "-o", "1", "-c",
+	    "1", "t", NULL);
+	expect(0, "created topic t2\n", NULL, "logctl", "--broker", T.addr,
+	    "create", "t2", NULL);
+	expect(0, "", "w\n", "logput", "--broker", T.addr, "-q", "t2", NULL);
+	expect(0, "w\n", NULL, "logtail", "--broker", T.addr, "t2", NULL);
+	expect(0, "deleted topic t2\n", NULL, "logctl", "delete", "t2",
+	    "--broker", T.addr, NULL);
 	expect(0, "0 9 v9\n", NULL, "logtail", B, "-o", "9", "-F",
 	    "%p %o %s\\n", "t", NULL);
 	/* key, headers, value size, topic, raw */
@@ -1185,10 +1194,10 @@ START_TEST(test_help)
 		const char *shorts;   /* each printed as "\n  -X" */
 		const char *longs;    /* space-separated, each "--NAME" */
 	} progs[] = {
-		{ "logtail", "bcefFghJKopRsV", "help version" },
-		{ "logput", "abcHhJkKlLpqVz", "help version compression" },
+		{ "logtail", "bcefFghJKopRsV", "help version broker" },
+		{ "logput", "abcHhJkKlLpqVz", "help version compression broker" },
 		{ "logctl", "bphV", "help version json config topic to "
-		    "partitions" },
+		    "partitions broker" },
 		{ "logbench", "abcdghilmnpPrstVz", "help version acks addr "
 		    "broker batch" },
 		{ "sensorgen", "abcehinpPqrsStV", "acks broker count extreme "

@@ -64,15 +64,15 @@ static void usage(FILE *f)
 	    "  dump FILE                      print a segment's batches and "
 	    "records (offline)\n"
 	    "options:\n"
-	    "  -b ADDR        broker (default $LOGD_BROKER or %s)\n"
-	    "  --json         JSON output\n"
-	    "  -p, --partitions N  partition count (create), partition "
+	    "  -b, --broker ADDR    broker (default $LOGD_BROKER or %s)\n"
+	    "  --json               JSON output\n"
+	    "  -p, --partitions N   partition count (create), partition "
 	    "(reset)\n"
-	    "  --config K=V   a topic setting (create, alter; repeatable)\n"
-	    "  --topic T      the topic to reset\n"
-	    "  --to WHERE     where to reset to\n"
-	    "  -h, --help     print this help and exit\n"
-	    "  -V, --version  print the version and exit\n",
+	    "  --config K=V         a topic setting (create, alter; repeatable)\n"
+	    "  --topic T            the topic to reset\n"
+	    "  --to WHERE           where to reset to\n"
+	    "  -h, --help           print this help and exit\n"
+	    "  -V, --version        print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
 }
 
@@ -87,6 +87,7 @@ static int parse_cmd(struct ctl *x, const char *cmd, int argc, char **argv,
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "broker", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "topic", required_argument, NULL, OPT_TOPIC },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -1279,6 +1280,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

@@ -79,7 +79,7 @@ static void usage(FILE *f)
 	    "snappy, lz4, zstd\n"
 	    "  -L MS         linger before sending a batch (default 0)\n"
 	    "  -q            quiet: no count at the end\n"
-	    "  -b ADDR       broker (default $LOGD_BROKER or %s)\n"
+	    "  -b, --broker ADDR  broker (default $LOGD_BROKER or %s)\n"
 	    "  -h, --help    print this help and exit\n"
 	    "  -V, --version print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -88,6 +88,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "compression", required_argument, NULL, 'c' },

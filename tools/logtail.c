@@ -57,7 +57,7 @@ static void usage(FILE *f)
 	    "value\n"
 	    "  -J                     JSON lines\n"
 	    "  -R                     raw value bytes\n"
-	    "  -b ADDR                broker (default $LOGD_BROKER or %s)\n"
+	    "  -b, --broker ADDR      broker (default $LOGD_BROKER or %s)\n"
 	    "  -h, --help             print this help and exit\n"
 	    "  -V, --version          print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -119,6 +119,7 @@ static int parse_offset_arg(const char *s, struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
