@@ -29,12 +29,15 @@
 /* Create, alter                                                       */
 /* ------------------------------------------------------------------ */
 
+/* Names the key, the value and what is allowed (or the store's error). */
 static int config_error(int rc, const char *key, const char *value,
     char *msg, size_t msgsz)
 {
-	snprintf(msg, msgsz, "config \"%s\" = \"%s\": %s", key, value,
-	    rc == LOGD_EBADCONFIG ? "unknown setting or bad value" :
-	    logd_strerror(rc));
+	if (rc == LOGD_EBADCONFIG)
+		logd_topic_config_error(key, value, msg, msgsz);
+	else
+		snprintf(msg, msgsz, "config \"%s\" = \"%s\": %s", key,
+		    value, logd_strerror(rc));
 	return rc;
 }
 
@@ -136,11 +139,24 @@ int broker_topic_alter(const char *topic, const struct kv *cfg, size_t ncfg,
 		return LOGD_ENOTOPIC;
 	}
 	for (i = 0; i < ncfg; i++) {
+		struct logd_topic_config tc;
+
 		if (strcmp(cfg[i].key, "partitions") == 0 && (rc =
 		    grow_room(topic, cfg[i].value, msg, msgsz)))
 			return rc;
 		rc = logd_store_topic_alter(srv.store, topic, cfg[i].key,
 		    cfg[i].value, ev_wall());
+		if (rc == LOGD_EBADCONFIG &&
+		    strcmp(cfg[i].key, "partitions") == 0 &&
+		    logd_store_topic_config(srv.store, topic, &tc) == 0 &&
+		    logd_topic_config_set(&tc, cfg[i].key, cfg[i].value) == 0) {
+			/* a valid count the store refused: fewer than now */
+			logd_store_topic_config(srv.store, topic, &tc);
+			snprintf(msg, msgsz, "partitions = \"%s\": topic \"%s\" "
+			    "has %" PRId32 " partitions and the count can only "
+			    "grow", cfg[i].value, topic, tc.partitions);
+			return rc;
+		}
 		if (rc)
 			return config_error(rc, cfg[i].key, cfg[i].value, msg,
 			    msgsz);

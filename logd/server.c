@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +44,21 @@ static void on_flush_timer(struct ev_timer *t)
 static int retain_queued;
 
 /* Retention unmaps segments: not while the flusher holds them. */
+/* Retention deleted segments: say which, how much, and the new start. */
+static void retained(void *arg, const char *topic, int32_t partition,
+    const struct logd_retained *r)
+{
+	(void)arg;
+	log_info("retention deleted %" PRIu32 " segment%s (%" PRIu64
+	    " bytes) of %s-%" PRId32 ": the log now starts at offset %"
+	    PRId64 " (was %" PRId64 ")", r->segments, r->segments == 1 ?
+	    "" : "s", r->bytes, topic, partition, r->new_start, r->old_start);
+}
+
 static void retain(void *arg)
 {
 	retain_queued = 0;
-	logd_store_retain(srv.store, ev_wall());
+	logd_store_retain(srv.store, ev_wall(), retained, NULL);
 }
 
 static void on_retain_timer(struct ev_timer *t)

@@ -46,10 +46,10 @@ for r in $(seq "$rounds"); do
 		run "kafka_produce_acks$acks" "$bin/tests/bench_kafka" -b 127.0.0.1:$kp \
 		    -t k$r$acks -n "$n" -a $acks produce
 		run "native_produce_acks$acks" "$bin/tools/logbench" produce \
-		    -a 127.0.0.1:$np -t n$r$acks -p 1 -n "$n" -s 100 --acks $acks
+		    -b 127.0.0.1:$np -t n$r$acks -p 1 -n "$n" -s 100 --acks $acks
 	done
 	run kafka_consume "$bin/tests/bench_kafka" -b 127.0.0.1:$kp -t k${r}1 \
 	    -n "$n" consume
-	run native_consume "$bin/tools/logbench" consume -a 127.0.0.1:$np \
+	run native_consume "$bin/tools/logbench" consume -b 127.0.0.1:$np \
 	    -t n${r}1 -n "$n"
 done
