@@ -47,7 +47,7 @@ t1=$(date +%s.%N)
 echo "sensorgen: $n readings in $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
 
 t0=$(date +%s.%N)
-"$bin/tools/logetl" -b "$addr" -d "$dir/etl.db" -n "$rows"
+${BENCH_WRAP:-} "$bin/tools/logetl" -b "$addr" -d "$dir/etl.db" -n "$rows"
 t1=$(date +%s.%N)
 echo "logetl wall time: $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
 "$bin/tools/logetl" -b "$addr" -d "$dir/etl.db" | grep -q "loaded 0 readings" ||
