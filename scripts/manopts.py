@@ -18,6 +18,7 @@ PROGRAMS = {
     'logctl': ('tools/logctl.c', 'man/logctl.1'),
     'sensorgen': ('tools/sensorgen.c', 'man/sensorgen.1'),
     'logalerts': ('tools/logalerts.c', 'man/logalerts.1'),
+    'logetl': ('tools/logetl.c', 'man/logetl.1'),
     'logbench': ('tools/logbench.c', 'man/logbench.1'),
     'logd': ('logd/main.c', 'man/logd.8'),
 }
