@@ -20,14 +20,19 @@
  *   more is answered 431 by libmicrohttpd, garbage 400;
  * - a stream that falls more than DASH_EVENTS events behind is told to
  *   reload ("reset") instead of being fed from an unbounded queue, and
- *   one that has had nothing for 15 s gets a comment, which also
- *   detects a browser that went away.
+ *   one that has had nothing for 15 s gets a comment; a stream whose
+ *   browser closed the connection ends within a second (poll for
+ *   POLLRDHUP on its socket), so reloading pages do not use up -M.
  * The listening socket is made here (so a bind error names its cause)
  * and handed to libmicrohttpd.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* POLLRDHUP */
+#endif
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,7 @@
 /* One event stream. */
 struct stream {
 	struct dash *d;
+	int fd;                   /* the connection's socket, -1 unknown */
 	uint64_t next;            /* the next event's seq */
 	struct tool_buf out;      /* rendered, not yet handed to MHD */
 	size_t off;
@@ -108,14 +114,27 @@ send_json(struct MHD_Connection *conn, struct dash *d,
 
 /* ---- Event streams ---- */
 
+/* 1 when the browser closed its end (it never sends on a stream). */
+static int
+peer_gone(const struct stream *s)
+{
+	struct pollfd p = { s->fd, POLLRDHUP, 0 };
+
+	return s->fd >= 0 && poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 /* Fills s->out with what the stream should send next, waiting up to
- * PING_S for an event.  Returns 0, or -1 when sensordash is stopping. */
+ * PING_S for an event (and checking every second that the browser is
+ * still there).  Returns 0; -1 when sensordash is stopping, -2 when the
+ * browser went away. */
 static int
 stream_fill(struct stream *s)
 {
 	struct dash *d = s->d;
-	struct timespec until;
+	struct timespec until, slice;
 	size_t n = 0;
+	int r;
 
 	tool_buf_reset(&s->out);
 	s->off = 0;
@@ -132,9 +151,23 @@ stream_fill(struct stream *s)
 		pthread_mutex_unlock(&d->mu);
 		return 0;
 	}
-	while (!d->stopping && s->next > d->seq &&
-	    pthread_cond_timedwait(&d->cond, &d->mu, &until) == 0)
-		;
+	for (;;) {
+		if (d->stopping || s->next <= d->seq)
+			break;
+		clock_gettime(CLOCK_REALTIME, &slice);
+		slice.tv_sec++;
+		if (slice.tv_sec > until.tv_sec)
+			slice = until;
+		r = pthread_cond_timedwait(&d->cond, &d->mu, &slice);
+		if (r == ETIMEDOUT) {
+			if (peer_gone(s)) {
+				pthread_mutex_unlock(&d->mu);
+				return -2;
+			}
+			if (slice.tv_sec >= until.tv_sec)
+				break;
+		}
+	}
 	if (d->stopping) {
 		pthread_mutex_unlock(&d->mu);
 		return -1;
@@ -168,9 +201,14 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	(void)pos;
-	while (s->off >= s->out.len)
-		if (stream_fill(s) < 0)
+	while (s->off >= s->out.len) {
+		int r = stream_fill(s);
+
+		if (r == -1)
 			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (r < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
 	n = s->out.len - s->off;
 	if (n > max)
 		n = max;
@@ -194,6 +232,7 @@ stream_free(void *cls)
 static enum MHD_Result
 send_stream(struct MHD_Connection *conn, struct dash *d)
 {
+	const union MHD_ConnectionInfo *info;
 	struct MHD_Response *r;
 	struct stream *s;
 	enum MHD_Result ret;
@@ -213,6 +252,9 @@ send_stream(struct MHD_Connection *conn, struct dash *d)
 		return send_text(conn, 500, "out of memory\n");
 	}
 	s->d = d;
+	info = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	s->fd = info != NULL ? info->connect_fd : -1;
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
 	    stream_read, s, stream_free);
 	if (r == NULL) {
@@ -342,11 +384,19 @@ bad:
 	return -1;
 }
 
+/* libmicrohttpd's messages (with -v), without their newline. */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	char msg[512];
+	size_t n;
+
 	(void)cls;
-	tool_verr(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	tool_err("http: %s", msg);
 }
 
 int
@@ -371,12 +421,12 @@ dash_http_start(struct dash *d, struct MHD_Daemon **out, int *port)
 		    ((struct sockaddr_in6 *)&ss)->sin6_port :
 		    ((struct sockaddr_in *)&ss)->sin_port);
 	mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)d->o.max_conns,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->o.timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_SIZE,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (mhd == NULL) {
 		tool_err("cannot start the HTTP server on %s", d->o.listen);
