@@ -38,7 +38,10 @@
 #define DASH_RECENT_ALERTS 200  /* alerts kept for the feed */
 #define DASH_MAX_COUNTS 4096    /* (alert type, city) pairs counted */
 #define DASH_EVENTS 1024        /* SSE events kept for slow streams */
-#define DASH_EVENT_MAX (1 << 20) /* an event larger than this is cut */
+#define DASH_EVENT_CHUNK (64 * 1024) /* readings events are split near
+                                   this size: the ring holds at most about
+                                   DASH_EVENTS of them (64 MiB) */
+#define DASH_EVENT_MAX (1 << 20) /* a larger event becomes a "reset" */
 #define DASH_ALERT_ACTIVE_MS (15 * 60 * 1000) /* a station's alert state
                                    lasts this long after its alert */
 #define DASH_RATE_SLOTS 16      /* seconds of readings/s history */

@@ -394,6 +394,14 @@ dash_flush_readings(struct dash *d)
 		if (!s->dirty)
 			continue;
 		s->dirty = 0;
+		if (n > 0 && b.len >= DASH_EVENT_CHUNK) {
+			/* many stations changed: several events */
+			tool_buf_adds(&b, "]}");
+			publish(d, "readings", &b);
+			tool_buf_reset(&b);
+			tool_buf_adds(&b, "{\"stations\":[");
+			n = 0;
+		}
 		if (n++ > 0)
 			tool_buf_addc(&b, ',');
 		json_station(&b, s);
