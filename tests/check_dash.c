@@ -782,7 +782,8 @@ START_TEST(hostile)
 	tool_buf_adds(&big, "GET /");
 	for (i = 0; i < 100 * 1024; i++)
 		tool_buf_addc(&big, 'p');
-	tool_buf_adds(&big, " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	tool_buf_adds(&big, " HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
 	st = http_raw(big.data, big.len, NULL);
 	ck_assert_msg(st >= 400 && st < 500, "huge path: %d", st);
 	tool_buf_free(&big);
@@ -828,7 +829,8 @@ START_TEST(hostile)
 		while (r > 0)
 			r = recv(fds[i], buf, sizeof(buf), 0);
 		ck_assert_msg(r == 0 || errno == ECONNRESET,
-		    "connection %d not closed (%zd, %s)", i, r, strerror(errno));
+		    "connection %d not closed (%zd, %s)", i, r,
+		    strerror(errno));
 		close(fds[i]);
 	}
 	ck_assert_int_lt(mono_ms() - t0, 6000);
