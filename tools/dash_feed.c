@@ -143,6 +143,20 @@ forget_positions(struct feed *f)
 	}
 }
 
+/* Waits before the next attempt, twice as long as the last time (up to
+ * BACKOFF_MAX_MS); a poll that works starts over at BACKOFF_MIN_MS. */
+static void
+backoff(struct feed *f)
+{
+	pthread_mutex_lock(&f->d->mu);
+	dash_publish_health(f->d, tool_now_ms());
+	pthread_mutex_unlock(&f->d->mu);
+	feed_sleep(f->d, f->delay_ms);
+	f->delay_ms *= 2;
+	if (f->delay_ms > BACKOFF_MAX_MS)
+		f->delay_ms = BACKOFF_MAX_MS;
+}
+
 /* Ends the connection after error r; says so once per outage. */
 static void
 feed_lost(struct feed *f, int r, const char *what)
@@ -160,6 +174,7 @@ feed_lost(struct feed *f, int r, const char *what)
 		forget_positions(f);
 	feed_disconnect(f);
 	set_health(f, 0, msg);
+	backoff(f);
 }
 
 /* ---- Connecting and assigning ---- */
@@ -194,13 +209,13 @@ feed_connect(struct feed *f)
 		f->reported_down = 1;
 		feed_disconnect(f);
 		set_health(f, 0, msg);
+		backoff(f);
 		return r;
 	}
 	tool_err("%s logd at %s; reading %s and %s", f->reported_down ?
 	    "reconnected to" : "connected to", addr, f->t[0].name,
 	    f->t[1].name);
 	f->reported_down = 0;
-	f->delay_ms = BACKOFF_MIN_MS;
 	f->next_assign = 0;
 	set_health(f, 1, "");
 	return 0;
@@ -516,19 +531,8 @@ feed_run(struct feed *f)
 	int r, caught_up;
 
 	while (!d->stopping) {
-		if (f->cs == NULL) {
-			if (feed_connect(f) < 0) {
-				pthread_mutex_lock(&d->mu);
-				dash_publish_health(d, tool_now_ms());
-				pthread_mutex_unlock(&d->mu);
-				feed_sleep(d, f->delay_ms);
-				if (f->delay_ms < BACKOFF_MAX_MS)
-					f->delay_ms *= 2;
-				if (f->delay_ms > BACKOFF_MAX_MS)
-					f->delay_ms = BACKOFF_MAX_MS;
-				continue;
-			}
-		}
+		if (f->cs == NULL && feed_connect(f) < 0)
+			continue;
 		if (!f->t[0].assigned && !f->t[1].assigned) {
 			/* nothing to poll yet: wait for the topics */
 			if ((r = feed_tick(f, 0)) < 0) {
@@ -556,6 +560,7 @@ feed_run(struct feed *f)
 			feed_lost(f, r, "fetch");
 			continue;
 		}
+		f->delay_ms = BACKOFF_MIN_MS;
 		if ((r = feed_tick(f, caught_up)) < 0)
 			feed_lost(f, r, "metadata");
 	}
