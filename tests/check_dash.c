@@ -15,6 +15,8 @@
  * - hostile: garbage, a huge header, an unknown path, a POST, more
  *   connections than -m, a client that never finishes its request: each
  *   gets a 4xx or is cut off, and sensordash keeps serving.
+ * - slow_stream: a stream whose browser stops reading is cut after -T
+ *   seconds without progress, and costs nothing meanwhile.
  * - logd_down: started before logd is reachable it serves, says logd is
  *   down, and reads once logd is up; after a logd restart it reconnects
  *   and goes on without counting anything twice.
@@ -853,6 +855,92 @@ END_TEST
 
 /* "connected" is *arg; when it is false, "error" says why. */
 static int
+streams_are(const msgpack_object *root, void *arg)
+{
+	return (int)num(get(root, "streams")) == *(int *)arg;
+}
+
+/* rounds times: one reading of each of n stations, then a pause. */
+static void
+burst(int n, int rounds, int pause_ms)
+{
+	struct logd_client *c = connect_ok();
+	struct logd_producer *p = NULL;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int k, i;
+
+	ck_assert_int_eq(logd_producer_new(c, NULL, &p), 0);
+	msgpack_sbuffer_init(&sb);
+	for (k = 0; k < rounds; k++) {
+		for (i = 0; i < n; i++) {
+			struct logd_message m;
+			char id[32];
+
+			snprintf(id, sizeof(id), "ws_burst_%04d", i);
+			msgpack_sbuffer_clear(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			msgpack_pack_map(&pk, 4);
+			pack_s(&pk, "sensor_id", id);
+			pack_s(&pk, "city", "Giza");
+			pack_d(&pk, "temperature", 20.0 + k);
+			pack_d(&pk, "humidity", 40.0 + i % 10);
+			memset(&m, 0, sizeof(m));
+			m.topic = "sensor_data";
+			m.partition = LOGD_PARTITION_ANY;
+			m.key = id;
+			m.key_len = strlen(id);
+			m.value = sb.data;
+			m.value_len = sb.size;
+			ck_assert_int_eq(logd_producer_send(p, &m), 0);
+		}
+		ck_assert_int_eq(logd_producer_flush(p), 0);
+		usleep((useconds_t)pause_ms * 1000);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(logd_producer_close(p), 0);
+	logd_client_close(c);
+}
+
+START_TEST(slow_stream)
+{
+	static const char *const opts[] = { "-T", "2", NULL };
+	static const char req[] = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct sockaddr_in sa;
+	int fd, small = 4096, one = 1, zero = 0;
+	char *body;
+
+	create_topics();
+	dash_start(T.addr, opts);
+	/* a browser that stops reading: a tiny receive window */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)dash_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send_all(fd, req, sizeof(req) - 1), 0);
+	free(wait_json("/api/health", streams_are, &one, 5000));
+	/* quiet for longer than the stream's once-a-second check that its
+	   browser is still there: it is, so the stream stays */
+	usleep(1500000);
+	free(wait_json("/api/health", streams_are, &one, 100));
+	/* several MB of events over 8 s, more than the socket buffers
+	   hold; meanwhile other clients are served */
+	burst(1000, 16, 500);
+	ck_assert_int_eq(http_get("/api/health", &body), 200);
+	free(body);
+	/* the stalled stream is cut after -T 2 without progress */
+	free(wait_json("/api/health", streams_are, &zero, 10000));
+	ck_assert(dash_alive());
+	close(fd);
+	dash_stop();
+}
+END_TEST
+
+static int
 connected_is(const msgpack_object *root, void *arg)
 {
 	const msgpack_object *c = get(root, "connected");
@@ -922,6 +1010,7 @@ dash_suite(void)
 		{ "sse", sse },
 		{ "restart", restart },
 		{ "hostile", hostile },
+		{ "slow_stream", slow_stream },
 		{ "logd_down", logd_down },
 	};
 	size_t i;
