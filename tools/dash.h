@@ -126,7 +126,8 @@ struct dash {
 	struct dash_opts o;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;      /* broadcast on each event and at stop */
-	volatile int stopping;    /* read without mu by the feed thread */
+	int stopping;             /* set under mu, atomically: the feed
+	                             thread reads it without mu */
 	int64_t started_ms;
 	int64_t bucket_ms;
 

@@ -530,7 +530,7 @@ feed_run(struct feed *f)
 	struct dash *d = f->d;
 	int r, caught_up;
 
-	while (!d->stopping) {
+	while (!__atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE)) {
 		if (f->cs == NULL && feed_connect(f) < 0)
 			continue;
 		if (!f->t[0].assigned && !f->t[1].assigned) {

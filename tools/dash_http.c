@@ -443,7 +443,7 @@ dash_http_stop(struct dash *d, struct MHD_Daemon *mhd)
 	if (mhd == NULL)
 		return;
 	pthread_mutex_lock(&d->mu);
-	d->stopping = 1;
+	__atomic_store_n(&d->stopping, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->mu);
 	/* closes the listening socket, waits for the connection threads:
