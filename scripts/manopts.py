@@ -20,6 +20,7 @@ PROGRAMS = {
     'logalerts': ('tools/logalerts.c', 'man/logalerts.1'),
     'logetl': ('tools/logetl.c', 'man/logetl.1'),
     'logbench': ('tools/logbench.c', 'man/logbench.1'),
+    'sensordash': ('tools/sensordash.c', 'man/sensordash.1'),
     'logd': ('logd/main.c', 'man/logd.8'),
 }
 # mdoc macros that may follow Fl and are not option letters
