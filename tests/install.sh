@@ -62,7 +62,7 @@ done
 command -v bash >/dev/null 2>&1 || { echo "install.sh: PASS (no bash)"; exit 0; }
 sock=$tmp/logd.sock
 "$build/logd/logd" -d "$tmp/data" -u "$sock" -s listen=none \
-    -s kafka_listen=none -o "$tmp/logd.log" &
+    -s kafka_listen=none -s http_listen=none -o "$tmp/logd.log" &
 pid=$!
 i=0
 while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

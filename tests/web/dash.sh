@@ -43,7 +43,7 @@ nport=$(port)
 hport=$(port)
 broker=127.0.0.1:$nport
 "$build/logd/logd" -d "$tmp/data" -l "$broker" -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:0 &
+    -s kafka_listen=127.0.0.1:0 -s http_listen=none &
 logd=$!
 i=0
 until "$build/tools/logctl" -b "$broker" topics >/dev/null 2>&1; do
