@@ -449,39 +449,10 @@ static void commit_done(struct fjob *j)
 	op->done(op);
 }
 
-/*
- * An offset past a partition's end is refused: committed, it would stall
- * the group in silence (lag 0, nothing read) until the log grew that far.
- */
-static int commit_in_range(struct commit_op *op)
-{
-	struct logd_log *log;
-	int64_t end;
-	size_t i;
-
-	for (i = 0; i < op->ncommits; i++) {
-		const struct logd_offset_commit *oc = &op->commits[i];
-
-		if (broker_log(oc->topic, oc->partition, &log))
-			continue;
-		end = logd_log_end_offset(log);
-		if (oc->offset > end) {
-			snprintf(op->msg, sizeof(op->msg), "offset %" PRId64
-			    " of \"%s\" partition %" PRId32 " is past its end "
-			    "%" PRId64, oc->offset, oc->topic, oc->partition,
-			    end);
-			return LOGD_ERANGE;
-		}
-	}
-	return 0;
-}
-
 void broker_commit(struct commit_op *op)
 {
 	op->err = group_commit_check(op->group, op->generation, op->member,
 	    op->commits, op->ncommits, op->msg, sizeof(op->msg));
-	if (!op->err)
-		op->err = commit_in_range(op);
 	if (op->err) {
 		op->done(op);
 		return;
