@@ -12,6 +12,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/install.XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait; rm -rf "$tmp"' EXIT
 fail() { echo "install.sh: FAIL: $*"; exit 1; }
+# The makes below are our own, not part of the make check that runs us.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 var() { sed -n "s|^$1 = ||p" "$build/$2/Makefile"; }
 
 unitdir=$(var systemdsystemunitdir logd)
