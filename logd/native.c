@@ -206,7 +206,7 @@ static void native_metadata(struct conn *c, struct logd_msg *m)
 	const msgpack_object_array *want;
 	char names[64][LOGD_TOPIC_NAME_MAX + 1], **v = NULL;
 	struct nreply r;
-	uint32_t i, n = 0;
+	uint32_t i, n = 0, named = 0;   /* named: entries of v filled */
 	int rc;
 
 	if (logd_proto_array_opt(m, NULL, "topics", &want))
@@ -236,7 +236,7 @@ static void native_metadata(struct conn *c, struct logd_msg *m)
 			}
 			memcpy(v[i], o->via.str.ptr, o->via.str.size);
 			v[i][o->via.str.size] = 0;
-			n++;
+			named = ++n;
 		}
 	} else if ((rc = broker_topics(NULL, 0, 0, count_topic, &n))) {
 		return native_error(c, m->api, m->corr, rc, "listing topics: %s",
@@ -254,7 +254,8 @@ static void native_metadata(struct conn *c, struct logd_msg *m)
 	native_end(&r, 0);
 	rc = 0;
 out:
-	for (i = 64; i < n; i++)
+	/* All topics (want NULL): n counts them but v holds none. */
+	for (i = 64; i < named; i++)
 		free(v[i]);
 	free(v);
 	if (rc)
