@@ -29,6 +29,17 @@
 #include "segment.h"
 
 #define SEG_PAGE 4096
+/*
+ * Disk is reserved in steps, not a segment's capacity at once (a 128 MiB
+ * log and two 10 MiB indexes per partition used to be fallocate'd while
+ * empty).  The .log is written with pwritev(), which reports ENOSPC, so
+ * it needs no reservation: the file holds what was written and its
+ * mapping covers the capacity (pages past the end are never touched).
+ * The indexes are written through their maps, where a full disk would
+ * be SIGBUS: they are reserved SEG_INDEX_STEP at a time, before the
+ * append that could need the room writes anything.
+ */
+#define SEG_INDEX_STEP (64 * 1024)
 
 void
 logd_segment_name(char *buf, int64_t base, const char *ext)
@@ -100,12 +111,16 @@ seg_alloc(int64_t base, int64_t now_ms)
 	return s;
 }
 
-/* Opens one index file read-write, empty and preallocated to len. */
+/*
+ * Opens one index file read-write, empty, mapped for len bytes with the
+ * first SEG_INDEX_STEP of them reserved (*alloc).
+ */
 static int
 seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
-    int *fdp, uint8_t **map, size_t *map_len)
+    int *fdp, uint8_t **map, size_t *map_len, size_t *alloc)
 {
 	char name[32];
+	size_t first = len < SEG_INDEX_STEP ? len : SEG_INDEX_STEP;
 	int fd, rc = 0;
 	uint8_t *p;
 
@@ -113,7 +128,7 @@ seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
 	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	rc = seg_prealloc(fd, len);
+	rc = seg_prealloc(fd, first);
 	if (rc < 0)
 		goto fail;
 	p = seg_map(fd, len, PROT_READ | PROT_WRITE, &rc);
@@ -122,10 +137,31 @@ seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
 	*fdp = fd;
 	*map = p;
 	*map_len = len;
+	*alloc = first;
 	return 0;
 fail:
 	close(fd);
+	unlinkat(dirfd, name, 0);
 	return rc;
+}
+
+/* Room on disk for n more entries of esize in one index. */
+static int
+seg_index_room(int fd, size_t *alloc, size_t map_len, uint32_t used,
+    size_t esize, size_t n)
+{
+	size_t need = ((size_t)used + n) * esize, want;
+	int rc;
+
+	if (need <= *alloc || *alloc >= map_len)
+		return 0;
+	want = (need / SEG_INDEX_STEP + 1) * SEG_INDEX_STEP;
+	if (want > map_len)
+		want = map_len;
+	if ((rc = seg_prealloc(fd, want)) < 0)
+		return rc;
+	*alloc = want;
+	return 0;
 }
 
 static void
@@ -139,6 +175,7 @@ seg_index_drop(struct logd_segment *s)
 		close(s->tix_fd);
 	s->idx_fd = s->tix_fd = -1;
 	s->idx_n = s->idx_cap = s->tix_n = s->tix_cap = 0;
+	s->idx_alloc = s->tix_alloc = 0;
 }
 
 /* Empty, writable indexes of index_bytes each. */
@@ -149,11 +186,11 @@ seg_index_new(int dirfd, struct logd_segment *s, uint32_t index_bytes)
 
 	seg_index_drop(s);
 	rc = seg_index_create(dirfd, s->base_offset, "idx", index_bytes,
-	    &s->idx_fd, &s->idx, &s->idx_map_len);
+	    &s->idx_fd, &s->idx, &s->idx_map_len, &s->idx_alloc);
 	if (rc < 0)
 		return rc;
 	rc = seg_index_create(dirfd, s->base_offset, "tix", index_bytes,
-	    &s->tix_fd, &s->tix, &s->tix_map_len);
+	    &s->tix_fd, &s->tix, &s->tix_map_len, &s->tix_alloc);
 	if (rc < 0) {
 		seg_index_drop(s);
 		return rc;
@@ -184,9 +221,7 @@ logd_segment_create(int dirfd, int64_t base, size_t capacity,
 		rc = -errno;
 		goto fail;
 	}
-	rc = seg_prealloc(s->fd, capacity);
-	if (rc < 0)
-		goto fail;
+	/* Nothing reserved: pwritev() extends the file (see SEG_INDEX_STEP). */
 	s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
 	if (rc < 0)
 		goto fail;
@@ -378,7 +413,19 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 	size_t done = 0, pos;
 	int rc;
 
-	/* Write everything first: on failure nothing becomes visible. */
+	/*
+	 * Index room first (an entry at most every index_interval bytes, one
+	 * of each index), then the data: on failure nothing becomes visible.
+	 */
+	if (s->idx_fd >= 0 && s->tix_fd >= 0) {
+		size_t n = len / (s->index_interval ? s->index_interval : 1) + 2;
+
+		if ((rc = seg_index_room(s->idx_fd, &s->idx_alloc,
+		    s->idx_map_len, s->idx_n, LOGD_IDX_ENTRY, n)) < 0 ||
+		    (rc = seg_index_room(s->tix_fd, &s->tix_alloc,
+		    s->tix_map_len, s->tix_n, LOGD_TIX_ENTRY, n)) < 0)
+			return rc;
+	}
 	while (done < len) {
 		size_t from = done;
 		int n = 0;
@@ -429,9 +476,6 @@ logd_segment_grow(struct logd_segment *s, size_t capacity)
 
 	if (s->size != 0 || !s->writable || capacity <= s->capacity)
 		return s->size != 0 || !s->writable ? -EINVAL : 0;
-	rc = seg_prealloc(s->fd, capacity);
-	if (rc < 0)
-		return rc;
 	map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
 	if (rc < 0)
 		return rc;
@@ -840,9 +884,6 @@ logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
 		seg_unmap((void **)&s->map, &s->map_len);
 		if (ftruncate(s->fd, (off_t)valid) < 0)
 			return -errno;
-		rc = seg_prealloc(s->fd, capacity);
-		if (rc < 0)
-			return rc;
 		s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
 		if (rc < 0)
 			return rc;

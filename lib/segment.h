@@ -67,6 +67,7 @@ struct logd_segment {
 	size_t idx_map_len, tix_map_len;
 	uint32_t idx_n, idx_cap;  /* entries used, entries that fit */
 	uint32_t tix_n, tix_cap;
+	size_t idx_alloc, tix_alloc;  /* index bytes reserved on disk */
 	uint32_t index_interval;
 	size_t since_index;       /* bytes appended since the last entry */
 	int64_t tix_last;         /* T of the last time entry */
