@@ -347,10 +347,12 @@ uint32_t logd_murmur2(const void *key, size_t len);
  * offset: NNN.log (the batches), NNN.idx (offset index: u32 relative
  * offset, u32 position, every index_interval bytes), NNN.tix (time index:
  * i64 timestamp, u32 relative offset) and recovery-point.  The active
- * segment is preallocated and mmap'd; appends write the batches into the
+ * segment is mmap'd at its capacity; appends write the batches into the
  * file with one pwritev() (the map shows the same page cache, and whole
  * pages written this way are not zero-filled first as first writes
- * through the map are).  Reads are served from the maps.  Closed
+ * through the map are), so the file holds only what was written.  The
+ * indexes, written through their maps, are reserved on disk 64 KiB at a
+ * time ahead of their entries.  Reads are served from the maps.  Closed
  * segments are trimmed to size and mapped read-only.
  */
 struct logd_log_config {
@@ -419,6 +421,12 @@ int logd_log_sync_error(const struct logd_log *log);
 /* Bytes of all segments, and the number of segments. */
 uint64_t logd_log_size(const struct logd_log *log);
 uint32_t logd_log_segment_count(const struct logd_log *log);
+/*
+ * Disk the log's files take, in 4 KiB blocks: its segments' bytes and
+ * index entries, and the index room reserved ahead of the active one's
+ * write position (64 KiB at a time).  From memory, no system call.
+ */
+uint64_t logd_log_disk_bytes(const struct logd_log *log);
 /*
  * One pointer the application keeps with the log (NULL at open), like
  * mdb_env_set_userctx: the daemon's per-partition state.
@@ -923,6 +931,8 @@ struct logd_partition_meta {
 	int64_t start_offset;     /* first stored offset */
 	int64_t end_offset;       /* next offset to be assigned */
 	uint64_t size;            /* bytes stored */
+	uint64_t disk;            /* bytes of disk its files take (0 from a
+	                             logd that does not say) */
 	int error;                /* 0, or LOGD_EREADONLY after a failed sync */
 };
 

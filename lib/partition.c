@@ -603,6 +603,17 @@ logd_log_size(const struct logd_log *log)
 	return log->closed_bytes + log_active(log)->size;
 }
 
+uint64_t
+logd_log_disk_bytes(const struct logd_log *log)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < log->nsegs; i++)
+		n += logd_segment_disk(log->segs[i]);
+	return n;
+}
+
 void
 logd_log_set_userctx(struct logd_log *log, void *ctx)
 {

@@ -367,6 +367,23 @@ seg_index_batch(struct logd_segment *s, size_t pos, size_t size,
 		s->max_timestamp = max_ts;
 }
 
+static uint64_t
+seg_blocks(uint64_t n)
+{
+	return (n + SEG_PAGE - 1) / SEG_PAGE * SEG_PAGE;
+}
+
+uint64_t
+logd_segment_disk(const struct logd_segment *s)
+{
+	uint64_t idx = s->writable ? s->idx_alloc :
+	    (uint64_t)s->idx_n * LOGD_IDX_ENTRY;
+	uint64_t tix = s->writable ? s->tix_alloc :
+	    (uint64_t)s->tix_n * LOGD_TIX_ENTRY;
+
+	return seg_blocks(s->size) + seg_blocks(idx) + seg_blocks(tix);
+}
+
 int
 logd_segment_index_full(const struct logd_segment *s)
 {

@@ -198,6 +198,9 @@ int logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
     int64_t next, int active, size_t capacity, uint32_t index_bytes,
     uint32_t index_interval);
 
+/* The bytes of disk its three files take, rounded to 4 KiB blocks. */
+uint64_t logd_segment_disk(const struct logd_segment *s);
+
 /* 1 when an append of one more batch might not find index room. */
 int logd_segment_index_full(const struct logd_segment *s);
 

@@ -184,6 +184,7 @@ struct part_info {
 	int64_t start, end;
 	uint64_t size;
 	uint32_t segments;
+	uint64_t disk;             /* bytes of disk its files take */
 };
 
 /*

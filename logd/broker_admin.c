@@ -284,6 +284,7 @@ static int visit_topic(const char *name, int create, topic_fn *fn,
 		pi->end = logd_log_end_offset(log);
 		pi->size = logd_log_size(log);
 		pi->segments = logd_log_segment_count(log);
+		pi->disk = logd_log_disk_bytes(log);
 		if (logd_log_sync_error(log))
 			pi->err = LOGD_EREADONLY;
 	}

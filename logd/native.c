@@ -176,11 +176,12 @@ static int pack_topic(void *arg, const char *name, int err,
 	logd_pack_str(pk, "partitions");
 	msgpack_pack_array(pk, err ? 0 : (uint32_t)tc->partitions);
 	for (p = 0; !err && p < tc->partitions; p++) {
-		msgpack_pack_map(pk, 5);
+		msgpack_pack_map(pk, 6);
 		logd_pack_kv_int(pk, "partition", p);
 		logd_pack_kv_int(pk, "start", parts[p].start);
 		logd_pack_kv_int(pk, "end", parts[p].end);
 		logd_pack_kv_int(pk, "size", (int64_t)parts[p].size);
+		logd_pack_kv_int(pk, "disk", (int64_t)parts[p].disk);
 		logd_pack_kv_int(pk, "error", parts[p].err);
 	}
 	logd_pack_str(pk, "config");

@@ -1001,15 +1001,16 @@ START_TEST(test_admin)
 		ck_assert_str_eq(strstr(out_of(&r), "config:") ? "" : "missing",
 		    "");
 		*strstr(r.out.data, "config:") = '\0';
+		/* an empty partition: 64 KiB reserved for each index */
 		ck_assert_str_eq(out_of(&r), "topic ad: 3 partitions\n"
 		    "PARTITION        START          END      RECORDS"
-		    "         SIZE\n"
+		    "         SIZE         DISK\n"
 		    "        0            0            0            0"
-		    "          0 B\n"
+		    "          0 B    128.0 KiB\n"
 		    "        1            0            0            0"
-		    "          0 B\n"
+		    "          0 B    128.0 KiB\n"
 		    "        2            0            0            0"
-		    "          0 B\n");
+		    "          0 B    128.0 KiB\n");
 		run_free(&r);
 	}
 	/* the broker says why it refuses fewer partitions */
