@@ -656,6 +656,7 @@ START_TEST(bad)
 		    "\xa8humidity\x10\xaawind_speed\x01", 66,
 		    "no finite number temperature" },
 		{ "also text", 9, "not one msgpack value" },
+		{ "\x85\xa9sensor_id", 11, "not one msgpack value" },
 		{ NULL, 0, "null or empty value" },
 	};
 	struct logd_client *c;
@@ -674,13 +675,28 @@ START_TEST(bad)
 
 		ck_assert_int_eq(logd_producer_send(pr, &m), 0);
 	}
+	{
+		/* A reading in other encodings: ints, float32, a nested
+		 * field to ignore, no timestamp (the record's is used). */
+		static const char odd[] = "\x87\xa9sensor_id\xa4ws_y"
+		    "\xa4""city\xa1Y\xa5""extra\x92\x01\x81\xa1""a\xc0"
+		    "\xabtemperature\xfd\xa8humidity\xcc\xc8"
+		    "\xaawind_speed\xca\x3f\xc0\x00\x00"
+		    "\xa8pressure\xcd\x03\xf5";
+		struct logd_message m = { .topic = "sensor_data",
+		    .partition = 1, .value = odd,
+		    .value_len = sizeof(odd) - 1 };
+
+		ck_assert_uint_eq(sizeof(odd) - 1, 87);
+		ck_assert_int_eq(logd_producer_send(pr, &m), 0);
+	}
 	ck_assert_int_eq(logd_producer_close(pr), 0);
 	logd_client_close(c);
 	produce(10, 8);
 
 	run_ok(etl, tmpf("b.out"), tmpf("b.err"), 0);
 	ck_assert_int_eq(count_in(tmpf("b.out"),
-	    "loaded 20 readings, skipped 8"), 1);
+	    "loaded 21 readings, skipped 9"), 1);
 	/* Once per kind, with where it is. */
 	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
 		snprintf(line, sizeof(line), "skipped: %s (", recs[i].why);
@@ -691,8 +707,13 @@ START_TEST(bad)
 	ck_assert_int_eq(count_in(tmpf("b.err"), "warning: sensor_data/"),
 	    6);
 	ck_assert_int_eq(q(tmpf("b.db"), "SELECT count(*) FROM etl_rejects"),
-	    8);
-	check_aggregates(tmpf("b.db"), 20);
+	    9);
+	ck_assert_int_eq(q(tmpf("b.db"), "SELECT count(*) FROM readings "
+	    "WHERE sensor_id = 'ws_y' AND city = 'Y' AND temperature = -3 "
+	    "AND humidity = 200 AND wind_speed = 1.5 AND pressure = 1013 "
+	    "AND lat IS NULL AND ts LIKE '20__-__-__T__:__:__.___Z' AND "
+	    "ts_ms > 1700000000000"), 1);
+	check_aggregates(tmpf("b.db"), 21);
 	check_offsets(tmpf("b.db"), "etl");
 	/* The bad records do not come back. */
 	run_ok(etl, tmpf("b2.out"), tmpf("b2.err"), 0);
