@@ -17,6 +17,8 @@
  * - follow: -f loads readings as they come and survives a logd restart.
  * - bad: records that are not readings are skipped, each kind reported
  *   once with topic/partition/offset, and the group is not blocked.
+ * - retention: records deleted before they were loaded are skipped with
+ *   a warning, the rest loaded.
  * - usage: bad options exit 2, -h lists every option, -V, no broker
  *   exits 3 without creating the database, a missing topic exits 1.
  */
@@ -50,6 +52,14 @@ setup(void)
 {
 	memset(&T, 0, sizeof(T));
 	ck_assert_int_eq(testlogd_start(&T, NULL), 0);
+}
+
+/* logd applying retention every 100 ms. */
+static void
+setup_retention(void)
+{
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, "retention_check_ms = 100"), 0);
 }
 
 static void
@@ -723,6 +733,71 @@ START_TEST(bad)
 }
 END_TEST
 
+/* The start and end offsets of sensor_data/0. */
+static void
+bounds(int64_t *start, int64_t *end)
+{
+	struct logd_client *c = connect_ok();
+
+	ck_assert_int_eq(logd_client_list_offset(c, "sensor_data", 0,
+	    LOGD_OFFSET_EARLIEST, start), 0);
+	ck_assert_int_eq(logd_client_list_offset(c, "sensor_data", 0,
+	    LOGD_OFFSET_LATEST, end), 0);
+	logd_client_close(c);
+}
+
+/* Waits until retention has moved the log start past min (10 s). */
+static void
+wait_start_past(int64_t min, int64_t *start, int64_t *end)
+{
+	int64_t last = -1;
+	int i, same = 0;
+
+	for (i = 0; i < 200; i++) {
+		bounds(start, end);
+		/* Past min and no longer moving. */
+		same = *start > min && *start == last ? same + 1 : 0;
+		if (same >= 3)
+			return;
+		last = *start;
+		usleep(50000);
+	}
+	ck_abort_msg("retention did not move the start past %" PRId64
+	    " (start %" PRId64 ")", min, *start);
+}
+
+/* Records deleted by retention before they were loaded: logetl warns and
+ * goes on from the log start. */
+START_TEST(retention)
+{
+	static const struct logd_kv cfg[] = {
+		{ "segment.bytes", "524288" }, { "retention.bytes", "524288" },
+	};
+	char *etl[] = { (char *)tool("logetl"), "-b", T.addr, "-d",
+	    (char *)tmpf("r.db"), NULL };
+	const char *db = tmpf("r.db");
+	struct logd_client *c;
+	int64_t s1, e1, s2, e2;
+
+	c = connect_ok();
+	ck_assert_int_eq(logd_client_topic_create(c, "sensor_data", 1, cfg, 2),
+	    0);
+	logd_client_close(c);
+	produce(8000, 9);
+	wait_start_past(0, &s1, &e1);
+	run_ok(etl, tmpf("r.out"), tmpf("r.err"), 0);
+	ck_assert_int_eq(q(db, "SELECT count(*) FROM readings"), e1 - s1);
+	ck_assert_int_eq(q(db, "SELECT min(\"offset\") FROM readings"), s1);
+	produce(12000, 10);
+	wait_start_past(e1, &s2, &e2);
+	run_ok(etl, tmpf("r2.out"), tmpf("r2.err"), 0);
+	ck_assert_int_eq(count_in(tmpf("r2.err"), "were deleted (retention) "
+	    "before they were loaded"), 1);
+	check_aggregates(db, (e1 - s1) + (e2 - s2));
+	check_offsets(db, "etl");
+}
+END_TEST
+
 START_TEST(usage)
 {
 	static const char *const opts[] = { "-b,", "-d,", "-f,", "-g,",
@@ -770,19 +845,22 @@ etl_suite(void)
 	struct {
 		const char *name;
 		const TTest *fn;
+		void (*setup)(void);
 	} t[] = {
-		{ "load", load },
-		{ "crash", crash },
-		{ "follow", follow },
-		{ "bad", bad },
-		{ "usage", usage },
+		{ "load", load, NULL },
+		{ "crash", crash, NULL },
+		{ "follow", follow, NULL },
+		{ "bad", bad, NULL },
+		{ "retention", retention, setup_retention },
+		{ "usage", usage, NULL },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		TCase *tc = tcase_create(t[i].name);
 
-		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_checked_fixture(tc, t[i].setup ? t[i].setup : setup,
+		    teardown);
 		tcase_set_timeout(tc, 90);
 		tcase_add_test(tc, t[i].fn);
 		suite_add_tcase(s, tc);

@@ -63,6 +63,10 @@
 #define NEXT_MS 100             /* later waits inside a transaction */
 #define FETCH_BYTES (4u << 20)  /* per fetch request */
 #define BACKOFF_MAX_MS 2000
+/* A database failure (reported where it happened); distinct from every
+ * code the client library returns, so it is never taken for a lost
+ * connection. */
+#define ETL_EDB (-ENOTRECOVERABLE)
 
 /* The four metrics, in the order of the tables' columns. */
 #define NMETRICS 4
@@ -673,7 +677,7 @@ static int
 db_err(struct app *a, const char *what)
 {
 	tool_err("%s: %s: %s", a->o.db, what, sqlite3_errmsg(a->db));
-	return -EIO;
+	return ETL_EDB;
 }
 
 static int
@@ -685,7 +689,7 @@ db_exec(struct app *a, const char *sql)
 		tool_err("%s: %s", a->o.db, msg != NULL ? msg :
 		    sqlite3_errmsg(a->db));
 		sqlite3_free(msg);
-		return -EIO;
+		return ETL_EDB;
 	}
 	return 0;
 }
@@ -721,7 +725,7 @@ db_open(struct app *a)
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		tool_err("%s: %s", a->o.db, a->db != NULL ?
 		    sqlite3_errmsg(a->db) : "cannot open");
-		return -EIO;
+		return ETL_EDB;
 	}
 	sqlite3_busy_timeout(a->db, 10000);
 	for (tries = 0; tries < 200; tries++) {
@@ -765,7 +769,7 @@ part_find(struct app *a, int32_t id)
 	return NULL;
 }
 
-/* Reads etl_offsets for the topic into the partitions.  0 or -EIO. */
+/* Reads etl_offsets for the topic into the partitions.  0 or ETL_EDB. */
 static int
 db_load_offsets(struct app *a)
 {
@@ -801,7 +805,7 @@ txn_begin(struct app *a)
 	if (db_exec(a, first ? "PRAGMA synchronous=FULL" :
 	    "PRAGMA synchronous=NORMAL") < 0 ||
 	    db_exec(a, "BEGIN IMMEDIATE") < 0)
-		return -EIO;
+		return ETL_EDB;
 	a->in_txn = 1;
 	a->txn_records = 0;
 	a->txn_counts[0] = a->loaded;
@@ -876,7 +880,7 @@ txn_commit(struct app *a)
 	}
 	sqlite3_reset(a->up_off);
 	if (db_exec(a, "COMMIT") < 0)
-		return -EIO;
+		return ETL_EDB;
 	a->in_txn = 0;
 	a->txn_records = 0;
 	agg_clear(a);
@@ -910,7 +914,7 @@ reject(struct app *a, const struct logd_consumer_record *cr, enum bad why)
 	return 0;
 }
 
-/* Loads one record inside the open transaction.  0 or -EIO/-ENOMEM. */
+/* Loads one record inside the open transaction.  0 or ETL_EDB/-ENOMEM. */
 static int
 load(struct app *a, const struct logd_consumer_record *cr)
 {
@@ -1047,7 +1051,7 @@ topic_meta(struct app *a, int64_t **starts, int64_t **ends)
 /*
  * Where each partition starts: etl_offsets, else the group's commit, else
  * the log start; checked against the log.  Then assigns the partitions
- * still to read.  0, -EIO (database), -ERANGE (the database is ahead of
+ * still to read.  0, ETL_EDB (database), -ERANGE (the database is ahead of
  * the log: reported), or a broker error.
  */
 static int
@@ -1135,7 +1139,10 @@ attach(struct app *a, const char **what)
 	return r;
 }
 
-/* Follow mode: reconnects with backoff until it works or a signal. */
+/*
+ * Connects and positions again, with backoff until it works or a signal
+ * (follow mode); in batch mode a broker that cannot be reached ends it.
+ */
 static int
 reattach(struct app *a)
 {
@@ -1151,7 +1158,8 @@ reattach(struct app *a)
 			    "database's offsets", a->o.addr);
 			return 0;
 		}
-		if (r == -EIO || r == -ERANGE || r == -ENOMEM)
+		if (r == ETL_EDB || r == -ERANGE || r == -ENOMEM ||
+		    !a->o.follow)
 			return r;
 		usleep((useconds_t)delay_ms * 1000);
 		if (delay_ms < BACKOFF_MAX_MS)
@@ -1197,7 +1205,7 @@ all_done(const struct app *a)
  * then COMMIT and the group commit.  *n is the number of records taken.
  * A poll error ends the transaction normally (what was taken is
  * committed) and is returned afterwards.  Returns 0, a broker error, or
- * -EIO / -ENOMEM (nothing of the transaction was committed).
+ * ETL_EDB / -ENOMEM (nothing of the transaction was committed).
  */
 static int
 transaction(struct app *a, int *n)
@@ -1229,7 +1237,7 @@ transaction(struct app *a, int *n)
 		}
 		if (!a->in_txn) {
 			if (txn_begin(a) < 0)
-				return -EIO;
+				return ETL_EDB;
 			deadline = tool_mono_ns() / 1000000 + COMMIT_MS;
 		}
 		(*n)++;
@@ -1246,7 +1254,7 @@ transaction(struct app *a, int *n)
 				txn_rollback(a);
 				tool_err("record from unknown partition %"
 				    PRId32, cr.partition);
-				return -EIO;
+				return ETL_EDB;
 			}
 			p->next = cr.rec.offset + 1;
 			if (!a->o.follow && p->next >= p->target &&
@@ -1285,7 +1293,7 @@ run(struct app *a)
 
 	for (;;) {
 		r = transaction(a, &n);
-		if (r == -EIO || r == -ENOMEM)
+		if (r == ETL_EDB || r == -ENOMEM)
 			return TOOL_EXIT_FAIL;
 		if (r < 0 && is_conn_error(r)) {
 			tool_client_err(a->c, r, "lost the broker at %s%s",
@@ -1298,6 +1306,18 @@ run(struct app *a)
 				return TOOL_EXIT_OK;
 			if (r < 0)
 				return TOOL_EXIT_FAIL;
+			continue;
+		}
+		if (r == LOGD_ERANGE) {
+			/* A position left the log (retention deleted records
+			 * not loaded yet): position() moves it and says so. */
+			detach(a);
+			r = reattach(a);
+			if (r == -EINTR)
+				return TOOL_EXIT_OK;
+			if (r < 0)
+				return is_conn_error(r) ? TOOL_EXIT_CONNECT :
+				    TOOL_EXIT_FAIL;
 			continue;
 		}
 		if (r < 0) {
@@ -1383,8 +1403,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			exit(0);
 		case 'n':
 			if (tool_parse_i64(optarg, 1, 10000000, &o->rows) < 0)
-				return tool_usage_err("bad value for -n: \"%s\" "
-				    "(1 to 10000000)", optarg);
+				return tool_usage_err("bad value for -n: "
+				    "\"%s\" (1 to 10000000)", optarg);
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -1446,7 +1466,7 @@ start(struct app *a)
 	what = a->o.topic;
 	r = position(a);
 	if (r < 0) {
-		if (r != -EIO && r != -ERANGE)
+		if (r != ETL_EDB && r != -ERANGE)
 			tool_client_err(a->c, r, "%s", what);
 		return is_conn_error(r) ? TOOL_EXIT_CONNECT : TOOL_EXIT_FAIL;
 	}
