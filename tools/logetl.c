@@ -60,6 +60,7 @@
 #define IDLE_MS 2000            /* batch mode: a wait this long with no
                                    record means nothing more is there */
 #define FOLLOW_MS 500           /* follow mode: first wait of a batch */
+#define IDLE_ROUNDS 3           /* then the rest is taken for a gap */
 #define NEXT_MS 100             /* later waits inside a transaction */
 #define FETCH_BYTES (4u << 20)  /* per fetch request */
 #define BACKOFF_MAX_MS 2000
@@ -154,6 +155,7 @@ struct app {
 	int in_txn;
 	int64_t txn_records;
 	uint64_t loaded, skipped, dups;
+	int idle_rounds;          /* batch mode: waits that brought nothing */
 	uint64_t txn_counts[3];   /* loaded, skipped, dups at BEGIN */
 	unsigned reported;        /* bit per enum bad already printed */
 	double started;
@@ -1200,6 +1202,40 @@ all_done(const struct app *a)
 }
 
 /*
+ * Batch mode, after a wait that brought nothing: a partition whose log
+ * ends at its position is done (the end may be below the target after
+ * a logd crash lost records that were never acknowledged); after
+ * IDLE_ROUNDS such waits the others are taken to end in offsets that
+ * hold no records (a gap), and are done too.  0 or a broker error.
+ */
+static int
+idle_check(struct app *a)
+{
+	size_t i;
+	int64_t end;
+	int r;
+
+	a->idle_rounds++;
+	for (i = 0; i < a->nparts; i++) {
+		struct part *p = &a->parts[i];
+
+		if (!p->assigned)
+			continue;
+		r = logd_client_list_offset(a->c, a->o.topic, p->id,
+		    LOGD_OFFSET_LATEST, &end);
+		if (r < 0)
+			return r;
+		if (end > p->next && a->idle_rounds < IDLE_ROUNDS)
+			continue;
+		r = logd_consumer_unassign(a->cs, a->o.topic, p->id);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		p->assigned = 0;
+	}
+	return 0;
+}
+
+/*
  * One transaction: polls records and loads them until -n records, a
  * second, no more data, or (batch mode) every partition at its target;
  * then COMMIT and the group commit.  *n is the number of records taken.
@@ -1226,13 +1262,9 @@ transaction(struct app *a, int *n)
 			break;
 		}
 		if (r == 0) {
-			if (*n == 0 && !a->o.follow) {
-				/* Nothing came: the rest are gaps. */
-				size_t i;
-
-				for (i = 0; i < a->nparts; i++)
-					a->parts[i].assigned = 0;
-			}
+			if (*n == 0 && !a->o.follow &&
+			    (r = idle_check(a)) < 0)
+				perr = r;
 			break;
 		}
 		if (!a->in_txn) {
