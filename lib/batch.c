@@ -460,6 +460,52 @@ logd_batch_check(const void *buf, size_t len, struct logd_batch_info *info)
 	return 0;
 }
 
+int
+logd_batch_check_deep(const void *buf, const struct logd_batch_info *bi,
+    const char **why)
+{
+	const uint8_t *p = buf;
+	uint8_t *out = NULL;
+	size_t len;
+	int64_t max_ts;
+	int codec = bi->attributes & LOGD_ATTR_COMPRESSION_MASK, rc;
+
+	*why = NULL;
+	if (bi->attributes & (LOGD_ATTR_TRANSACTIONAL | LOGD_ATTR_CONTROL)) {
+		*why = "transactional and control batches are not supported";
+		return LOGD_EBADBATCH;
+	}
+	if (!codec)
+		return 0;          /* logd_batch_check() parsed the records */
+	rc = logd_decompress(codec, p + LOGD_BATCH_HEADER_SIZE,
+	    bi->size - LOGD_BATCH_HEADER_SIZE, &out, &len);
+	if (rc == LOGD_ETOOBIG) {
+		*why = "its records inflate past 64 MiB";
+		return LOGD_ETOOBIG;
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		*why = "its records do not decompress with the codec its "
+		    "attributes name";
+		return LOGD_EBADBATCH;
+	}
+	rc = records_check(out, out + len, bi->record_count,
+	    bi->base_timestamp, &max_ts);
+	free(out);
+	if (rc) {
+		*why = "its decompressed records do not parse as its header "
+		    "counts them";
+		return LOGD_EBADBATCH;
+	}
+	if (!(bi->attributes & LOGD_ATTR_LOG_APPEND_TIME) &&
+	    max_ts != bi->max_timestamp) {
+		*why = "its maxTimestamp is not its largest record timestamp";
+		return LOGD_EBADBATCH;
+	}
+	return 0;
+}
+
 void
 logd_batch_set_base_offset(void *batch, int64_t base_offset)
 {

@@ -176,6 +176,17 @@ struct logd_record {
 int logd_batch_check(const void *p, size_t len, struct logd_batch_info *info);
 
 /*
+ * What a broker checks beyond logd_batch_check() before it stores a batch
+ * (info is that check's): a compressed batch must decompress with its
+ * codec and its records parse as for an uncompressed one (count, offset
+ * deltas, maxTimestamp); transactional and control batches are refused
+ * (logd does not support transactions).  Returns 0, or LOGD_EBADBATCH /
+ * LOGD_ETOOBIG with *why saying what was wrong (static), or -ENOMEM.
+ */
+int logd_batch_check_deep(const void *p, const struct logd_batch_info *info,
+    const char **why);
+
+/*
  * Decodes only the 61-byte header of the batch at p (len >= 61), with no
  * CRC or record check: for scanning data already checked once.
  * Errors: LOGD_EBADBATCH, -EAGAIN as logd_batch_check().
@@ -591,6 +602,16 @@ int logd_topic_config_set(struct logd_topic_config *c, const char *key,
     const char *value);
 
 /*
+ * Says why logd_topic_config_set(key, value) fails, naming the key, the
+ * value and what is allowed: 'segment.bytes = "60000": expected an
+ * integer from 65536 to 2147483647', or 'unknown setting "x" (known:
+ * ...)'.  Writes into buf (NUL-terminated, truncated to size) and
+ * returns the length it needed, like snprintf.
+ */
+size_t logd_topic_config_error(const char *key, const char *value,
+    char *buf, size_t size);
+
+/*
  * Calls fn(arg, key, value) for each setting, in the order above, with
  * its value as a string.  Stops at and returns the first non-zero value
  * fn returns; 0 when all were visited.
@@ -634,6 +655,7 @@ struct logd_produce {
 	int duplicate;            /* a retried idempotent batch: not appended
 	                             again, first/last are its offsets */
 	size_t bad_batch, bad_at;
+	const char *why;          /* a bad batch: what was wrong, or NULL */
 };
 
 /*
@@ -720,8 +742,23 @@ int logd_store_topics(struct logd_store *st,
     int (*fn)(void *arg, const char *name, const struct logd_topic_config *cfg),
     void *arg);
 
-/* Runs logd_log_retain() on every partition. */
-int logd_store_retain(struct logd_store *st, int64_t now_ms);
+/* What retention removed from one partition (logd_store_retain()). */
+struct logd_retained {
+	uint32_t segments;        /* segments deleted */
+	uint64_t bytes;           /* bytes they held */
+	int64_t old_start;        /* log start offset before */
+	int64_t new_start;        /* and after */
+};
+
+/*
+ * Runs logd_log_retain() on every partition.  on_delete, if not NULL, is
+ * told about each partition that lost segments (the topic name is
+ * borrowed for the call).
+ */
+int logd_store_retain(struct logd_store *st, int64_t now_ms,
+    void (*on_delete)(void *arg, const char *topic, int32_t partition,
+        const struct logd_retained *r),
+    void *arg);
 
 /*
  * Flushes every partition log (and its directory) and the LMDB

@@ -50,6 +50,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -107,6 +108,20 @@ store_grow(struct logd_store *st, int why)
 	return rc == 0 ? 0 : LOGD_ESTORE;
 }
 
+/*
+ * LMDB writes through its map and syncs: on a full filesystem the sync
+ * fails with EIO.  Say ENOSPC when that is what it is (under 1 MiB left
+ * to unprivileged writers).
+ */
+static int
+disk_full(const struct logd_store *st)
+{
+	struct statvfs vs;
+
+	return statvfs(st->dir, &vs) == 0 &&
+	    (uint64_t)vs.f_bavail * vs.f_frsize < (1u << 20);
+}
+
 int
 logd_store_txn(struct logd_store *st, unsigned flags, store_txn_fn fn,
     void *arg)
@@ -132,6 +147,8 @@ logd_store_txn(struct logd_store *st, unsigned flags, store_txn_fn fn,
 				return g;
 			continue;
 		}
+		if (rc == EIO && disk_full(st))
+			return -ENOSPC;
 		return logd_store_mdb_error(rc);
 	}
 }
@@ -983,7 +1000,10 @@ done:
 }
 
 int
-logd_store_retain(struct logd_store *st, int64_t now_ms)
+logd_store_retain(struct logd_store *st, int64_t now_ms,
+    void (*on_delete)(void *arg, const char *topic, int32_t partition,
+        const struct logd_retained *r),
+    void *arg)
 {
 	size_t i;
 	int32_t p;
@@ -994,11 +1014,20 @@ logd_store_retain(struct logd_store *st, int64_t now_ms)
 
 		for (t = st->buckets[i]; t != NULL; t = t->next) {
 			for (p = 0; p < t->cfg.partitions; p++) {
-				int r = logd_log_retain(t->logs[p], now_ms,
-				    NULL);
+				struct logd_log *log = t->logs[p];
+				struct logd_retained r;
+				uint64_t size = logd_log_size(log);
+				int err;
 
-				if (r != 0 && rc == 0)
-					rc = r;
+				r.old_start = logd_log_start_offset(log);
+				err = logd_log_retain(log, now_ms, &r.segments);
+				if (err != 0 && rc == 0)
+					rc = err;
+				if (r.segments == 0 || on_delete == NULL)
+					continue;
+				r.bytes = size - logd_log_size(log);
+				r.new_start = logd_log_start_offset(log);
+				on_delete(arg, t->name, p, &r);
 			}
 		}
 	}

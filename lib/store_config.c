@@ -129,12 +129,48 @@ logd_topic_config_check(const struct logd_topic_config *c)
 	return 0;
 }
 
+/*
+ * The integer settings and their ranges: one table for the setter and
+ * for logd_topic_config_error(), so the message cannot drift from the
+ * rule.  min -1 means "-1 (none) or from 0".
+ */
+enum { K_PARTITIONS, K_SEGMENT_BYTES, K_SEGMENT_MS, K_RETENTION_MS,
+	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES };
+
+static const struct {
+	const char *key;
+	int64_t min, max;
+} int_keys[] = {
+	[K_PARTITIONS] = { "partitions", 1, STORE_PARTITIONS_MAX },
+	[K_SEGMENT_BYTES] = { "segment.bytes", SEGMENT_BYTES_MIN,
+	    SEGMENT_BYTES_MAX },
+	[K_SEGMENT_MS] = { "segment.ms", 1, INT64_MAX },
+	[K_RETENTION_MS] = { "retention.ms", -1, INT64_MAX },
+	[K_RETENTION_BYTES] = { "retention.bytes", -1, INT64_MAX },
+	[K_INDEX_INTERVAL] = { "index.interval.bytes", 0, INT32_MAX },
+	[K_INDEX_BYTES] = { "segment.index.bytes", INDEX_BYTES_MIN,
+	    INDEX_BYTES_MAX },
+};
+
+#define N_INT_KEYS (sizeof(int_keys) / sizeof(int_keys[0]))
+
+static int
+int_key(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < N_INT_KEYS; i++)
+		if (strcmp(key, int_keys[i].key) == 0)
+			return (int)i;
+	return -1;
+}
+
 int
 logd_topic_config_set(struct logd_topic_config *c, const char *key,
     const char *value)
 {
 	int64_t v;
-	int rc;
+	int k, rc;
 
 	if (key == NULL || value == NULL)
 		return LOGD_EBADCONFIG;
@@ -147,38 +183,73 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 			return LOGD_EBADCONFIG;
 		return 0;
 	}
-	if (strcmp(key, "partitions") == 0) {
-		rc = parse_i64(value, 1, STORE_PARTITIONS_MAX, &v);
-		if (rc == 0)
-			c->partitions = (int32_t)v;
-	} else if (strcmp(key, "segment.bytes") == 0) {
-		rc = parse_i64(value, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, &v);
-		if (rc == 0)
-			c->log.segment_bytes = (uint64_t)v;
-	} else if (strcmp(key, "segment.ms") == 0) {
-		rc = parse_i64(value, 1, INT64_MAX, &v);
-		if (rc == 0)
-			c->log.segment_ms = v;
-	} else if (strcmp(key, "retention.ms") == 0) {
-		rc = parse_i64(value, -1, INT64_MAX, &v);
-		if (rc == 0)
-			c->log.retention_ms = v;
-	} else if (strcmp(key, "retention.bytes") == 0) {
-		rc = parse_i64(value, -1, INT64_MAX, &v);
-		if (rc == 0)
-			c->log.retention_bytes = v;
-	} else if (strcmp(key, "index.interval.bytes") == 0) {
-		rc = parse_i64(value, 0, INT32_MAX, &v);
-		if (rc == 0)
-			c->log.index_interval = (uint32_t)v;
-	} else if (strcmp(key, "segment.index.bytes") == 0) {
-		rc = parse_i64(value, INDEX_BYTES_MIN, INDEX_BYTES_MAX, &v);
-		if (rc == 0)
-			c->log.index_bytes = (uint32_t)v;
-	} else {
-		rc = LOGD_EBADCONFIG;
+	if ((k = int_key(key)) < 0)
+		return LOGD_EBADCONFIG;
+	rc = parse_i64(value, int_keys[k].min, int_keys[k].max, &v);
+	if (rc != 0)
+		return rc;
+	switch (k) {
+	case K_PARTITIONS:
+		c->partitions = (int32_t)v;
+		break;
+	case K_SEGMENT_BYTES:
+		c->log.segment_bytes = (uint64_t)v;
+		break;
+	case K_SEGMENT_MS:
+		c->log.segment_ms = v;
+		break;
+	case K_RETENTION_MS:
+		c->log.retention_ms = v;
+		break;
+	case K_RETENTION_BYTES:
+		c->log.retention_bytes = v;
+		break;
+	case K_INDEX_INTERVAL:
+		c->log.index_interval = (uint32_t)v;
+		break;
+	default:
+		c->log.index_bytes = (uint32_t)v;
+		break;
 	}
-	return rc;
+	return 0;
+}
+
+size_t
+logd_topic_config_error(const char *key, const char *value, char *buf,
+    size_t size)
+{
+	struct logd_topic_config c;
+	char range[80];
+	int k, n;
+
+	logd_topic_config_default(&c);
+	if (key == NULL || value == NULL)
+		n = snprintf(buf, size, "missing key or value");
+	else if (logd_topic_config_set(&c, key, value) == 0)
+		n = snprintf(buf, size, "%s = %s is valid", key, value);
+	else if (strcmp(key, "message.timestamp.type") == 0)
+		n = snprintf(buf, size, "%s = \"%s\": expected CreateTime or "
+		    "LogAppendTime", key, value);
+	else if ((k = int_key(key)) < 0)
+		n = snprintf(buf, size, "unknown setting \"%s\" (known: "
+		    "partitions, segment.bytes, segment.ms, retention.ms, "
+		    "retention.bytes, index.interval.bytes, "
+		    "segment.index.bytes, message.timestamp.type)", key);
+	else {
+		if (int_keys[k].min == -1)
+			snprintf(range, sizeof(range), "-1 (no limit) or an "
+			    "integer >= 0");
+		else if (int_keys[k].max == INT64_MAX)
+			snprintf(range, sizeof(range), "an integer >= %" PRId64,
+			    int_keys[k].min);
+		else
+			snprintf(range, sizeof(range), "an integer from %"
+			    PRId64 " to %" PRId64, int_keys[k].min,
+			    int_keys[k].max);
+		n = snprintf(buf, size, "%s = \"%s\": expected %s", key, value,
+		    range);
+	}
+	return n > 0 ? (size_t)n : 0;
 }
 
 int

@@ -31,10 +31,13 @@ check_batches(struct logd_produce *p, uint64_t *records, size_t *nbatches,
 	int rc;
 
 	p->bad_batch = p->bad_at = 0;
+	p->why = NULL;
 	if (p->len == 0)
 		return LOGD_EBADBATCH;
 	while (off < p->len) {
 		rc = logd_batch_check(b + off, p->len - off, &info);
+		if (!rc)
+			rc = logd_batch_check_deep(b + off, &info, &p->why);
 		if (rc) {
 			p->bad_batch = k;
 			p->bad_at = off;

@@ -57,6 +57,15 @@ int broker_log(const char *topic, int32_t partition, struct logd_log **log)
 /* Produce                                                             */
 /* ------------------------------------------------------------------ */
 
+/* done(), once every part has its result. */
+static void produce_finish(struct produce_op *op)
+{
+	if (op->acks)
+		hist_observe(op->acks == -1 ? &stats.produce_acks_all :
+		    &stats.produce_acks1, stats_ns() - op->start_ns);
+	op->done(op);
+}
+
 static void sync_done(struct sync_wait *w, int err)
 {
 	struct produce_part *pp = container_of(w, struct produce_part, sw);
@@ -70,7 +79,7 @@ static void sync_done(struct sync_wait *w, int err)
 		    "deleted" : "the sync failed: the partition is read-only");
 	}
 	if (--op->waiting == 0)
-		op->done(op);
+		produce_finish(op);
 }
 
 static void produce_error(struct produce_part *pp, int rc,
@@ -93,8 +102,8 @@ static void produce_error(struct produce_part *pp, int rc,
 			snprintf(pp->msg, sizeof(pp->msg), "no record batch");
 		else
 			snprintf(pp->msg, sizeof(pp->msg), "batch %zu at byte "
-			    "%zu: %s", p->bad_batch, p->bad_at,
-			    logd_strerror(rc));
+			    "%zu: %s", p->bad_batch, p->bad_at, p->why ?
+			    p->why : logd_strerror(rc));
 		break;
 	default:
 		log_warn("append to %s-%" PRId32 " failed: %s", pp->topic,
@@ -149,6 +158,10 @@ static void produce_one(struct produce_op *op, struct produce_part *pp)
 	pp->append_time = p.append_time;
 	srv.records_in += p.records;
 	pl = broker_plog(p.log);
+	if (pl) {
+		pl->records_in += p.records;
+		pl->bytes_in += pp->len;
+	}
 	if (!pl) {
 		pp->err = -ENOMEM;
 		snprintf(pp->msg, sizeof(pp->msg), "appended at %" PRId64
@@ -172,10 +185,11 @@ void broker_produce(struct produce_op *op)
 	size_t i;
 
 	op->waiting = 1;          /* no done() until every part is tried */
+	op->start_ns = stats_ns();
 	for (i = 0; i < op->nparts; i++)
 		produce_one(op, &op->parts[i]);
 	if (--op->waiting == 0)
-		op->done(op);
+		produce_finish(op);
 }
 
 void broker_produce_cancel(struct produce_op *op)
@@ -271,6 +285,28 @@ static int read_all(struct fetch_op *op, int force)
 
 static void on_fetch_timeout(struct ev_timer *t);
 
+/* done(), with the reads counted (records and bytes out, wait time). */
+static void fetch_finish(struct fetch_op *op)
+{
+	uint64_t records;
+	size_t i;
+
+	for (i = 0; i < op->nparts; i++) {
+		struct fetch_part *fp = &op->parts[i];
+
+		if (!fp->rd.len)
+			continue;
+		records = broker_count_records(&fp->rd);
+		srv.records_out += records;
+		if (fp->pl) {
+			fp->pl->records_out += records;
+			fp->pl->bytes_out += fp->rd.len;
+		}
+	}
+	hist_observe(&stats.fetch_wait, stats_ns() - op->start_ns);
+	op->done(op);
+}
+
 static void park_fetch(struct fetch_op *op, int64_t wait_ms)
 {
 	size_t i;
@@ -338,7 +374,7 @@ static void answer(struct fetch_op *op)
 {
 	unpark_fetch(op);
 	read_all(op, 1);
-	op->done(op);
+	fetch_finish(op);
 }
 
 static void on_fetch_timeout(struct ev_timer *t)
@@ -355,10 +391,11 @@ void broker_fetch(struct fetch_op *op)
 		op->parts[i].op = op;
 	}
 	op->parked = 0;
+	op->start_ns = stats_ns();
 	if (op->max_wait_ms > BROKER_MAX_WAIT_MS)
 		op->max_wait_ms = BROKER_MAX_WAIT_MS;
 	if (read_all(op, op->max_wait_ms <= 0 || srv.stopping)) {
-		op->done(op);
+		fetch_finish(op);
 		return;
 	}
 	op->deadline = ev_now() + op->max_wait_ms;
@@ -424,7 +461,7 @@ void broker_before_sleep(void)
 		op->ready = 0;
 		unpark_fetch(op);
 		if (read_all(op, 0))
-			op->done(op);
+			fetch_finish(op);
 		else
 			park_fetch(op, op->deadline - ev_now());
 	}
@@ -482,6 +519,6 @@ void broker_answer(struct fetch_op *list)
 	while ((op = list)) {
 		list = op->rnext;
 		read_all(op, 1);
-		op->done(op);
+		fetch_finish(op);
 	}
 }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "stats.h"
 
 #define BROKER_MSG_MAX 256
 
@@ -52,6 +53,8 @@ struct plog {
 	int appended;              /* on that list */
 	struct fetch_part *waiters;/* parked fetches on this log */
 	struct sync_wait *syncs;   /* acks=all produces on this log */
+	/* since logd started (or the topic was made): /metrics */
+	uint64_t records_in, bytes_in, records_out, bytes_out;
 };
 
 /* The plog of log, made on first use; NULL when out of memory. */
@@ -97,6 +100,7 @@ struct produce_op {
 	void *arg;
 	/* private */
 	size_t waiting;            /* parts waiting for their sync */
+	int64_t start_ns;          /* for the reply time histograms */
 };
 
 /*
@@ -144,6 +148,7 @@ struct fetch_op {
 	void *arg;
 	/* private */
 	int parked, ready;
+	int64_t start_ns;          /* for the fetch wait histogram */
 	uint64_t have;             /* bytes found (estimate while parked) */
 	int64_t deadline;          /* monotonic ms */
 	struct ev_timer timer;
@@ -401,6 +406,15 @@ size_t group_member_count(const char *name);
 /* Calls fn for each member of g (none for NULL), in member id order. */
 void group_each_member(const struct group *g,
     void (*fn)(void *arg, const struct member_info *mi), void *arg);
+
+/*
+ * A Kafka member's assignment (the consumer protocol the leader wrote:
+ * version i16, [topic string, [partition i32]], user data) decoded into
+ * *out (free with group_assign_free).  0, -1 when unreadable, -ENOMEM.
+ */
+int group_kafka_assignment(const void *p, size_t len,
+    struct group_assign **out, size_t *n);
+void group_assign_free(struct group_assign *a, size_t n);
 
 void group_init(void);
 void group_free_all(void);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "broker.h"
 
@@ -28,13 +29,54 @@
 /* Create, alter                                                       */
 /* ------------------------------------------------------------------ */
 
+/* Names the key, the value and what is allowed (or the store's error). */
 static int config_error(int rc, const char *key, const char *value,
     char *msg, size_t msgsz)
 {
-	snprintf(msg, msgsz, "config \"%s\" = \"%s\": %s", key, value,
-	    rc == LOGD_EBADCONFIG ? "unknown setting or bad value" :
-	    logd_strerror(rc));
+	if (rc == LOGD_EBADCONFIG)
+		logd_topic_config_error(key, value, msg, msgsz);
+	else
+		snprintf(msg, msgsz, "config \"%s\" = \"%s\": %s", key,
+		    value, logd_strerror(rc));
 	return rc;
+}
+
+/*
+ * Each partition holds about PART_FDS descriptors (its directory and the
+ * active segment's log and two indexes), so the open-files limit bounds
+ * the partitions one logd can hold beside max_connections: a topic that
+ * would not fit is refused at create (or alter), instead of failing
+ * appends and accepts later with EMFILE.
+ */
+#define PART_FDS 4
+#define FDS_SPARE 64
+
+static int count_parts(void *arg, const char *name,
+    const struct logd_topic_config *cfg)
+{
+	*(int64_t *)arg += cfg->partitions;
+	return 0;
+}
+
+static int fd_room(int64_t more, char *msg, size_t msgsz)
+{
+	struct rlimit rl;
+	int64_t have = 0, room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	logd_store_topics(srv.store, count_parts, &have);
+	room = ((int64_t)rl.rlim_cur - (int64_t)srv.cfg.max_connections -
+	    FDS_SPARE) / PART_FDS;
+	if (have + more <= room)
+		return 0;
+	snprintf(msg, msgsz, "%" PRId64 " more partitions do not fit: logd "
+	    "holds %" PRId64 " and the open files limit %llu (less "
+	    "max_connections %llu) leaves room for %" PRId64 "; raise the "
+	    "limit (ulimit -n, LimitNOFILE)", more, have,
+	    (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)srv.cfg.max_connections, room < 0 ? 0 : room);
+	return LOGD_EBADCONFIG;
 }
 
 int broker_topic_create(const char *topic, int32_t partitions,
@@ -57,6 +99,8 @@ int broker_topic_create(const char *topic, int32_t partitions,
 		    PRId32, tc.partitions);
 		return LOGD_EBADCONFIG;
 	}
+	if ((rc = fd_room(tc.partitions, msg, msgsz)))
+		return rc;
 	rc = logd_store_topic_create(srv.store, topic, &tc, ev_wall());
 	if (rc) {
 		if (rc == LOGD_EBADNAME)
@@ -71,6 +115,19 @@ int broker_topic_create(const char *topic, int32_t partitions,
 	return 0;
 }
 
+static int grow_room(const char *topic, const char *value, char *msg,
+    size_t msgsz)
+{
+	struct logd_topic_config tc;
+	char *end;
+	long long n = strtoll(value, &end, 10);
+
+	if (logd_store_topic_config(srv.store, topic, &tc) || *end ||
+	    n <= tc.partitions)
+		return 0;          /* the store names the bad value */
+	return fd_room(n - tc.partitions, msg, msgsz);
+}
+
 int broker_topic_alter(const char *topic, const struct kv *cfg, size_t ncfg,
     char *msg, size_t msgsz)
 {
@@ -82,8 +139,24 @@ int broker_topic_alter(const char *topic, const struct kv *cfg, size_t ncfg,
 		return LOGD_ENOTOPIC;
 	}
 	for (i = 0; i < ncfg; i++) {
+		struct logd_topic_config tc;
+
+		if (strcmp(cfg[i].key, "partitions") == 0 && (rc =
+		    grow_room(topic, cfg[i].value, msg, msgsz)))
+			return rc;
 		rc = logd_store_topic_alter(srv.store, topic, cfg[i].key,
 		    cfg[i].value, ev_wall());
+		if (rc == LOGD_EBADCONFIG &&
+		    strcmp(cfg[i].key, "partitions") == 0 &&
+		    logd_store_topic_config(srv.store, topic, &tc) == 0 &&
+		    logd_topic_config_set(&tc, cfg[i].key, cfg[i].value) == 0) {
+			/* a valid count the store refused: fewer than now */
+			logd_store_topic_config(srv.store, topic, &tc);
+			snprintf(msg, msgsz, "partitions = \"%s\": topic \"%s\" "
+			    "has %" PRId32 " partitions and the count can only "
+			    "grow", cfg[i].value, topic, tc.partitions);
+			return rc;
+		}
 		if (rc)
 			return config_error(rc, cfg[i].key, cfg[i].value, msg,
 			    msgsz);
@@ -368,9 +441,11 @@ static void commit_done(struct fjob *j)
 	struct commit_op *op = (struct commit_op *)(void *)((char *)j -
 	    offsetof(struct commit_op, job));
 
-	if (op->err)
+	if (op->err) {
 		snprintf(op->msg, sizeof(op->msg), "commit for group \"%s\" "
 		    "failed: %s", op->group, logd_strerror(op->err));
+		log_error("%s", op->msg);
+	}
 	op->done(op);
 }
 

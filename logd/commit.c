@@ -32,6 +32,7 @@ struct flush_job {
 	struct plog **pls;
 	struct logd_flush **fl;
 	int *rcs;
+	int64_t ns;                /* how long the syncs took */
 };
 
 struct idle_fn {
@@ -148,10 +149,12 @@ static void flush_job_free(struct flush_job *j)
 static void flush_run(struct fjob *fj)
 {
 	struct flush_job *j = (struct flush_job *)fj;
+	int64_t t0 = stats_ns();
 	size_t i;
 
 	for (i = 0; i < j->n; i++)
 		j->rcs[i] = logd_flush_run(j->fl[i]);
+	j->ns = stats_ns() - t0;
 }
 
 static void flush_done(struct fjob *fj)
@@ -161,6 +164,7 @@ static void flush_done(struct fjob *fj)
 	int rc, n = 0;
 
 	flushing = 0;
+	hist_observe(&stats.sync, j->ns);
 	for (i = 0; i < j->n; i++) {
 		rc = logd_log_flush_end(j->pls[i]->log, j->fl[i]);
 		if (rc)

@@ -33,6 +33,7 @@ static const struct key {
 	{ "listen", K_ADDR, F(listen), 0 },
 	{ "kafka_listen", K_ADDR, F(kafka_listen), 0 },
 	{ "kafka_advertised", K_ADDR, F(kafka_advertised), 0 },
+	{ "http_listen", K_ADDR, F(http_listen), 0 },
 	{ "unix_socket", K_PATH, F(unix_socket), 0 },
 	{ "log_level", K_LEVEL, F(log_level), 0 },
 	{ "log_file", K_PATH, F(log_file), 0 },
@@ -53,6 +54,8 @@ void config_default(struct config *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9400");
 	/* Kafka's own default port, so clients need no other change. */
 	snprintf(c->kafka_listen, sizeof(c->kafka_listen), "127.0.0.1:9092");
+	/* /metrics, /api and the status page: the port after native's. */
+	snprintf(c->http_listen, sizeof(c->http_listen), "127.0.0.1:9401");
 	c->log_level = L_INFO;
 	/* Kafka's log.flush default is "never"; a second bounds what a
 	 * power cut can take from acks=1 producers at little cost. */

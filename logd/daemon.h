@@ -48,6 +48,7 @@ struct config {
 	char listen[256];          /* ADDR:PORT, or "none" */
 	char kafka_listen[256];    /* ADDR:PORT, or "none" */
 	char kafka_advertised[256];/* HOST:PORT in Metadata; "": kafka_listen */
+	char http_listen[256];     /* ADDR:PORT, or "none" */
 	char unix_socket[108];     /* "" for none */
 	int log_level;
 	char log_file[PATH_MAX];   /* "" stderr, "syslog", or a path */
@@ -106,6 +107,8 @@ int64_t ev_now(void);
 int64_t ev_wall(void);
 /* Runs until ev_stop(); before_sleep runs at the end of every turn. */
 void ev_run(void (*before_sleep)(void));
+/* One turn of ev_run, waiting at most max_ms (-1: no limit). */
+int ev_turn(int max_ms, void (*before_sleep)(void));
 void ev_stop(void);
 
 /* ------------------------------------------------------------------ */
@@ -307,5 +310,7 @@ struct server {
 extern struct server srv;
 
 int server_run(void);
+/* What the loop does before it sleeps (writes, syncs, parked work). */
+void server_before_sleep(void);
 
 #endif /* LOGD_DAEMON_H */

@@ -189,32 +189,45 @@ void ev_stop(void)
 	ev_stopped = 1;
 }
 
-void ev_run(void (*before_sleep)(void))
+/*
+ * One turn: waits for events at most max_ms (-1: until the next timer),
+ * dispatches them and the due timers, then calls before_sleep.  Returns
+ * -1 when epoll_wait fails.
+ */
+int ev_turn(int max_ms, void (*before_sleep)(void))
 {
 	struct epoll_event evs[EV_BATCH];
 	int n, i, timeout;
 
-	ev_stopped = 0;
-	while (!ev_stopped) {
-		timeout = -1;
-		if (heap_len) {
-			int64_t d = heap[0]->when - ev_mono;
+	timeout = max_ms;
+	if (heap_len) {
+		int64_t d = heap[0]->when - ev_mono;
 
-			timeout = d < 0 ? 0 : d > 60000 ? 60000 : (int)d;
-		}
-		n = epoll_wait(ev_epfd, evs, EV_BATCH, timeout);
-		ev_update();
-		if (n < 0 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			struct ev_io *io = evs[i].data.ptr;
-
-			io->fn(io, evs[i].events);
-		}
-		run_timers();
-		if (before_sleep)
-			before_sleep();
+		d = d < 0 ? 0 : d > 60000 ? 60000 : d;
+		if (timeout < 0 || d < timeout)
+			timeout = (int)d;
 	}
+	n = epoll_wait(ev_epfd, evs, EV_BATCH, timeout);
+	ev_update();
+	if (n < 0 && errno != EINTR) {
+		log_error("epoll_wait: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct ev_io *io = evs[i].data.ptr;
+
+		io->fn(io, evs[i].events);
+	}
+	run_timers();
+	if (before_sleep)
+		before_sleep();
+	return 0;
+}
+
+void ev_run(void (*before_sleep)(void))
+{
+	ev_stopped = 0;
+	while (!ev_stopped)
+		if (ev_turn(-1, before_sleep) < 0)
+			break;
 }

@@ -209,6 +209,9 @@ void kw_put_i32(struct obuf *b, size_t pos, int32_t v)
 	x[3] = (uint8_t)u;
 }
 
+/* The api whose reply is being written, for the error counts. */
+static int cur_api = -1;
+
 size_t kafka_begin(const struct kreq *q)
 {
 	size_t start = q->c->out.len;
@@ -222,6 +225,7 @@ size_t kafka_begin_wait(const struct rwait *w)
 {
 	size_t start = w->c->out.len;
 
+	cur_api = w->api;
 	kw_i32(&w->c->out, 0);
 	kw_i32(&w->c->out, (int32_t)w->corr);
 	return start;
@@ -250,7 +254,18 @@ void kafka_wait_init(struct rwait *w, const struct kreq *q)
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+static int16_t kafka_code(int rc);
+
 int16_t kafka_error(int rc)
+{
+	int16_t code = kafka_code(rc);
+
+	if (code)
+		stats_error(STATS_KAFKA, cur_api, code);
+	return code;
+}
+
+static int16_t kafka_code(int rc)
 {
 	switch (rc) {
 	case 0:
@@ -421,6 +436,8 @@ static void kafka_request(struct conn *c, const char *p, size_t len)
 		conn_shutdown(c);
 		return;
 	}
+	stats_request(STATS_KAFKA, q.api);
+	cur_api = q.api;
 	api = find_api(q.api);
 	if (api && (q.version < api->min || q.version > api->max) &&
 	    q.api != API_VERSIONS)

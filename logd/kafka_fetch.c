@@ -111,7 +111,6 @@ static void fetch_reply(struct kfetch *f)
 		pos = f->cut[i];
 		if (!fp->rd.len)
 			continue;
-		srv.records_out += broker_count_records(&fp->rd);
 		conn_push_read(c, &fp->rd);
 	}
 	obuf_append(&c->out, side.data + pos, side.len - pos);

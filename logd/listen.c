@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http.h"
 
 #define ACCEPT_PAUSE_MS 100
 #define ACCEPT_WARN_MS 60000
@@ -40,6 +41,7 @@
 
 static struct listener listeners[LISTENERS_MAX];
 static size_t nlisteners;
+static int http_port = -1;         /* for the log only */
 static struct ev_timer resume_timer;
 static int paused;
 static int64_t last_warn_ms = -ACCEPT_WARN_MS;
@@ -242,6 +244,16 @@ int listen_start(void)
 		rc = add_listener(&native_proto, srv.cfg.unix_socket, 1);
 	if (!rc && strcmp(srv.cfg.kafka_listen, "none") != 0)
 		rc = add_listener(&kafka_proto, srv.cfg.kafka_listen, 0);
+	if (!rc && strcmp(srv.cfg.http_listen, "none") != 0) {
+		/* Served by libmicrohttpd on its thread (http.c). */
+		int fd = listen_tcp(srv.cfg.http_listen);
+
+		if (fd < 0)
+			return fd;
+		http_port = log_tcp_port(fd, srv.cfg.http_listen, "http");
+		if (http_start(fd))
+			return -1;
+	}
 	return rc;
 }
 
@@ -262,6 +274,7 @@ void listen_stop(void)
 
 	ev_timer_stop(&resume_timer);
 	paused = 0;
+	http_stop();
 	for (i = 0; i < nlisteners; i++) {
 		struct listener *l = &listeners[i];
 

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <getopt.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,7 +22,17 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: logd [-fhV] [-c file] [-d datadir] [-l addr:port] "
 	    "[-u path] [-L level]\n"
-	    "            [-o logfile] [-s key=value ...]\n");
+	    "            [-o logfile] [-s key=value ...]\n"
+	    "  -c FILE          read settings from FILE (logd.conf(5))\n"
+	    "  -d DATADIR       serve this data directory\n"
+	    "  -f               stay in the foreground (the only mode)\n"
+	    "  -L LEVEL         log level: error, warn, info or debug\n"
+	    "  -l ADDR:PORT     listen on this TCP address\n"
+	    "  -o LOGFILE       append the log to LOGFILE\n"
+	    "  -s KEY=VALUE     set any logd.conf(5) setting (repeatable)\n"
+	    "  -u PATH          also listen on a Unix socket at PATH\n"
+	    "  -h, --help       print this help and exit\n"
+	    "  -V, --version    print the version and exit\n");
 }
 
 struct args {
@@ -34,16 +45,19 @@ struct args {
 /* 0 to go on, else 1 + the exit status (-h, -V, a bad flag). */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	int ch, i;
-
 	/* Long spellings every program understands. */
-	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "--help"))
-			argv[i] = "-h";
-		else if (!strcmp(argv[i], "--version"))
-			argv[i] = "-V";
-	}
-	while ((ch = getopt(argc, argv, "c:d:l:u:L:o:s:fhV")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	/* Our own messages: getopt's would name argv[0], which may be a
+	 * libtool .libs path. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:d:l:u:L:o:s:fhV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			a->conf = optarg;
@@ -71,8 +85,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'V':
 			printf("logd %s\n", LOGD_VERSION_STRING);
 			return 1;
+		case ':':
+			fprintf(stderr, "logd: option %s needs an argument\n"
+			    "Try 'logd -h' for help.\n", argv[optind - 1]);
+			return 2;
 		default:
-			usage(stderr);
+			if (optopt != 0)
+				fprintf(stderr, "logd: invalid option '-%c'\n",
+				    optopt);
+			else
+				fprintf(stderr, "logd: invalid option '%s'\n",
+				    argv[optind - 1]);
+			fprintf(stderr, "Try 'logd -h' for help.\n");
 			return 2;
 		}
 	}

@@ -107,6 +107,7 @@ void native_error(struct conn *c, int api, uint32_t corr, int code,
 
 	if (c->state == CONN_DEAD)
 		return;
+	stats_error(STATS_NATIVE, api, code);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -614,7 +615,6 @@ static void fetch_done(struct fetch_op *op)
 		logd_pack_str(&r.pk, "records");
 		msgpack_pack_bin(&r.pk, fp->rd.len);
 		native_end(&r, fp->rd.len);
-		srv.records_out += broker_count_records(&fp->rd);
 		conn_push_read(c, &fp->rd);
 	}
 	if (!f->w.in_call)
@@ -751,6 +751,7 @@ static void native_request(struct conn *c, const char *p, size_t len)
 	}
 	log_debug("%s: %s corr %u", c->peer, logd_proto_api_name(m.api),
 	    m.corr);
+	stats_request(STATS_NATIVE, m.api);
 	handlers[m.api](c, &m);
 }
 

@@ -530,70 +530,6 @@ static void pack_offsets(msgpack_packer *pk, const struct entries *es,
 	}
 }
 
-/* Big-endian reads within [*p, end); 0 past it (then *p is end). */
-static uint32_t get_be(const uint8_t **p, const uint8_t *end, int n)
-{
-	uint32_t v = 0;
-	int i;
-
-	if (end - *p < n) {
-		*p = end;
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		v = v << 8 | (*p)[i];
-	*p += n;
-	return v;
-}
-
-/*
- * A Kafka member's assignment as logd's own: Kafka's consumer protocol
- * (version i16, [topic string, [partition i32]], user data), which the
- * leader wrote and logd only stores.  Packed as an array of {topic,
- * partitions}; anything unreadable packs as no assignment.
- */
-static void pack_kafka_assignment(msgpack_packer *pk, const uint8_t *p,
-    size_t len)
-{
-	const uint8_t *end = p + len, *q;
-	uint32_t nt, np, i, k, tl;
-	int bad = len < 6;
-
-	get_be(&p, end, 2);
-	nt = get_be(&p, end, 4);
-	/* A first pass checks it all before anything is packed. */
-	for (q = p, i = 0; i < nt && !bad; i++) {
-		bad = end - q < 2;
-		tl = get_be(&q, end, 2);
-		bad = bad || (size_t)(end - q) < (size_t)tl + 4;
-		if (bad)
-			break;
-		q += tl;
-		np = get_be(&q, end, 4);
-		bad = (size_t)(end - q) / 4 < np;
-		if (!bad)
-			q += 4 * (size_t)np;
-	}
-	if (bad || nt > 100000) {
-		msgpack_pack_array(pk, 0);
-		return;
-	}
-	msgpack_pack_array(pk, nt);
-	for (i = 0; i < nt; i++) {
-		tl = get_be(&p, end, 2);
-		msgpack_pack_map(pk, 2);
-		logd_pack_str(pk, "topic");
-		msgpack_pack_str(pk, tl);
-		msgpack_pack_str_body(pk, p, tl);
-		p += tl;
-		np = get_be(&p, end, 4);
-		logd_pack_str(pk, "partitions");
-		msgpack_pack_array(pk, np);
-		for (k = 0; k < np; k++)
-			msgpack_pack_int32(pk, (int32_t)get_be(&p, end, 4));
-	}
-}
-
 static void pack_member(void *arg, const struct member_info *mi)
 {
 	msgpack_packer *pk = arg;
@@ -608,10 +544,17 @@ static void pack_member(void *arg, const struct member_info *mi)
 	for (i = 0; i < mi->ntopics; i++)
 		logd_pack_str(pk, mi->topics[i]);
 	logd_pack_str(pk, "assignment");
-	if (!mi->nassign && mi->kassign_len)
-		pack_kafka_assignment(pk, mi->kassign, mi->kassign_len);
-	else
+	if (!mi->nassign && mi->kassign_len) {
+		/* Kafka's: unreadable packs as no assignment */
+		struct group_assign *ka = NULL;
+		size_t nka = 0;
+
+		group_kafka_assignment(mi->kassign, mi->kassign_len, &ka, &nka);
+		pack_assignment(pk, ka, nka);
+		group_assign_free(ka, nka);
+	} else {
 		pack_assignment(pk, mi->assign, mi->nassign);
+	}
 }
 
 /* "state", "generation", "members" of g (NULL: commits only). */

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +44,21 @@ static void on_flush_timer(struct ev_timer *t)
 static int retain_queued;
 
 /* Retention unmaps segments: not while the flusher holds them. */
+/* Retention deleted segments: say which, how much, and the new start. */
+static void retained(void *arg, const char *topic, int32_t partition,
+    const struct logd_retained *r)
+{
+	(void)arg;
+	log_info("retention deleted %" PRIu32 " segment%s (%" PRIu64
+	    " bytes) of %s-%" PRId32 ": the log now starts at offset %"
+	    PRId64 " (was %" PRId64 ")", r->segments, r->segments == 1 ?
+	    "" : "s", r->bytes, topic, partition, r->new_start, r->old_start);
+}
+
 static void retain(void *arg)
 {
 	retain_queued = 0;
-	logd_store_retain(srv.store, ev_wall());
+	logd_store_retain(srv.store, ev_wall(), retained, NULL);
 }
 
 static void on_retain_timer(struct ev_timer *t)
@@ -110,7 +122,7 @@ static void on_signal(struct ev_io *io, uint32_t events)
 	}
 }
 
-static void before_sleep(void)
+void server_before_sleep(void)
 {
 	int i;
 
@@ -254,7 +266,7 @@ int server_run(void)
 		ev_timer_start(&idle_timer, idle_period());
 	log_info("logd %s serving %s", LOGD_VERSION_STRING, srv.cfg.datadir);
 
-	ev_run(before_sleep);
+	ev_run(server_before_sleep);
 
 	while ((c = srv.conns))
 		conn_close(c, "shutdown");

@@ -31,7 +31,7 @@ trap cleanup EXIT INT TERM
 
 mkdir -p "$dir/data"
 "$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" \
-    -s kafka_listen=127.0.0.1:0 &
+    -s kafka_listen=127.0.0.1:0 -s http_listen=none &
 logd_pid=$!
 i=0
 until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do

@@ -36,7 +36,7 @@ say storage
 
 mkdir -p "$dir/data"
 "$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" \
-    -s kafka_listen=127.0.0.1:$((port + 1)) &
+    -s kafka_listen=127.0.0.1:$((port + 1)) -s http_listen=none &
 logd_pid=$!
 i=0
 until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do
@@ -47,12 +47,12 @@ done
 
 lb="$bin/tools/logbench"
 say produce_acks1
-"$lb" produce -a "$addr" -t b1 -p 1 -n "$n" -s 100 --acks 1
+"$lb" produce -b "$addr" -t b1 -p 1 -n "$n" -s 100 --acks 1
 say produce_acksall
-"$lb" produce -a "$addr" -t ball -p 1 -n "$((n / 2))" -s 100 --acks all
+"$lb" produce -b "$addr" -t ball -p 1 -n "$((n / 2))" -s 100 --acks all
 say consume
-"$lb" consume -a "$addr" -t b1 -n "$n"
+"$lb" consume -b "$addr" -t b1 -n "$n"
 say consume_group
-"$lb" consume -a "$addr" -t b1 -n "$n" -g bench -c 100
+"$lb" consume -b "$addr" -t b1 -n "$n" -g bench -c 100
 say latency_acks1
-"$lb" latency -a "$addr" -t blat -p 1 -r 10000 -d 10 -s 100 --acks 1
+"$lb" latency -b "$addr" -t blat -p 1 -r 10000 -d 10 -s 100 --acks 1

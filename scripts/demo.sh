@@ -2,8 +2,9 @@
 # The weather pipeline, end to end: installs what is missing (Debian 12),
 # builds logd in build/, starts logd on a fresh data directory, creates
 # sensor_data (4 partitions) and weather_alerts, runs sensorgen (stations
-# in Egyptian cities) and logalerts (alerts into SQLite and onto
-# weather_alerts), and shows the alerts live with logtail -f.  After
+# in Egyptian cities), logalerts (alerts into SQLite and onto
+# weather_alerts) and sensordash (the dashboard, http://127.0.0.1:8050/),
+# and shows the alerts live with logtail -f.  After
 # DEMO_SECONDS (default 60) or Ctrl-C it stops everything cleanly and
 # prints a summary and where the data is.
 #
@@ -14,6 +15,10 @@
 #                 tree); it is emptied first if an earlier demo made it
 #   DEMO_KAFKA_PORT  first port to try for the Kafka listener (default
 #                 9092, moving up with DEMO_PORT's)
+#   DEMO_HTTP_PORT  first port to try for sensordash (default 8050; the
+#                 next free one up to +20 is used)
+#   DEMO_STATUS_PORT  first port to try for logd's status page and
+#                 /metrics (default 9401, moving up with DEMO_PORT's)
 #   DEMO_RATE     readings per second (default 20)
 #   DEMO_STATIONS number of stations (default 12)
 #   DEMO_BUILD    an existing build directory to run from; the demo then
@@ -23,6 +28,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${DEMO_SECONDS:-60}
 port=${DEMO_PORT:-9400}
 kport=${DEMO_KAFKA_PORT:-9092}
+hport=${DEMO_HTTP_PORT:-8050}
+sport=${DEMO_STATUS_PORT:-9401}
 data=${DEMO_DATA:-$top/demo-data}
 rate=${DEMO_RATE:-20}
 stations=${DEMO_STATIONS:-12}
@@ -53,7 +60,8 @@ mkdir -p "$data"
 : > "$data/.logd-demo"
 data=$(cd "$data" && pwd)
 
-logd_pid= gen_pid= alerts_pid= tail_pid= view_pid= timer_pid=
+logd_pid= gen_pid= alerts_pid= tail_pid= view_pid= timer_pid= dash_pid=
+dash_url=
 interrupted=
 
 stop_all() {
@@ -65,12 +73,13 @@ stop_all() {
 		wait "$p" 2>/dev/null || true
 	done
 	gen_pid= alerts_pid=
-	# logtail, then the formatter reading from it sees the end.
-	for p in $tail_pid $view_pid; do
+	# logtail, then the formatter reading from it sees the end; then
+	# the dashboard.
+	for p in $tail_pid $view_pid $dash_pid; do
 		kill -TERM "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	tail_pid= view_pid=
+	tail_pid= view_pid= dash_pid=
 	rm -f "$data/.alerts.fifo"
 }
 
@@ -97,6 +106,7 @@ start_logd() {
 datadir = $data/logd
 listen = $addr
 kafka_listen = 127.0.0.1:$kport
+http_listen = 127.0.0.1:$sport
 log_file = $data/logd.log
 # Small segments: the demo has little data.
 default.segment.bytes = 16777216
@@ -132,7 +142,38 @@ EOF
 		fi
 		port=$((port + 1))
 		kport=$((kport + 1))
+		sport=$((sport + 1))
 		rm -f "$data/logd.log"
+	done
+}
+
+# Starts sensordash on $hport, or the next free port; sets $dash_url.
+start_dash() {
+	tries=0
+	while :; do
+		"$bin/tools/sensordash" -l "127.0.0.1:$hport" \
+		    2> "$data/sensordash.log" &
+		dash_pid=$!
+		i=0
+		while [ $i -lt 50 ] && kill -0 "$dash_pid" 2>/dev/null; do
+			if grep -q 'dashboard at' "$data/sensordash.log"; then
+				dash_url=http://127.0.0.1:$hport/
+				return 0
+			fi
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -TERM "$dash_pid" 2>/dev/null || true
+		wait "$dash_pid" 2>/dev/null || true
+		dash_pid=
+		tries=$((tries + 1))
+		if [ $tries -gt 20 ] || ! grep -qi 'in use' \
+		    "$data/sensordash.log" 2>/dev/null; then
+			echo "demo: sensordash did not start; its log:" >&2
+			cat "$data/sensordash.log" >&2 2>/dev/null || true
+			exit 1
+		fi
+		hport=$((hport + 1))
 	done
 }
 
@@ -155,8 +196,11 @@ gen_pid=$!
 "$bin/tools/logalerts" -d "$data/alerts.db" -o weather_alerts -s 200 \
     2> "$data/logalerts.log" &
 alerts_pid=$!
+start_dash
 
 say "live alerts (logtail -f weather_alerts), for ${seconds}s; Ctrl-C stops"
+echo "dashboard: $dash_url  (sensordash: readings, charts, map, alerts, health)"
+echo "logd:      http://127.0.0.1:$sport/  (status page; /metrics for Prometheus)"
 if [ -t 1 ]; then red=$(printf '\033[31m') off=$(printf '\033[0m'); else red= off=; fi
 # logtail prints each alert as one JSON object; awk shows it as a table
 # row.  A FIFO between them keeps both pids, so both stop cleanly.
@@ -192,7 +236,7 @@ sleep "$seconds" &
 timer_pid=$!
 trap 'interrupted=1; kill "$timer_pid" 2>/dev/null || true' INT TERM
 while [ -z "$interrupted" ] && kill -0 "$timer_pid" 2>/dev/null; do
-	for p in $gen_pid $alerts_pid; do
+	for p in $gen_pid $alerts_pid $dash_pid; do
 		if ! kill -0 "$p" 2>/dev/null; then
 			echo "demo: a pipeline program stopped early;" \
 			    "see $data/*.log" >&2
@@ -222,6 +266,7 @@ if command -v sqlite3 >/dev/null 2>&1; then
 fi
 tail -n 1 "$data/sensorgen.log" 2>/dev/null || true
 tail -n 1 "$data/logalerts.log" 2>/dev/null || true
+tail -n 1 "$data/sensordash.log" 2>/dev/null || true
 stop_logd
 
 trap - EXIT
@@ -231,7 +276,9 @@ cat <<EOF
 logd data:     $data/logd   (logctl verify $data/logd checks it offline)
 logd log:      $data/logd.log
 alerts:        $data/alerts.db   (sqlite3 $data/alerts.db 'SELECT * FROM alert_log LIMIT 10')
-tool logs:     $data/sensorgen.log, $data/logalerts.log
+tool logs:     $data/sensorgen.log, $data/logalerts.log, $data/sensordash.log
+Dashboard:     $bin/tools/sensordash -b $addr  (then $dash_url; it replays the last 3 hours)
 Restart logd:  $bin/logd/logd -c $data/logd.conf
 Kafka clients: kcat -b 127.0.0.1:$kport -C -t sensor_data -e
+Status page:   http://127.0.0.1:$sport/ while logd runs (/metrics, /api/topics, /api/groups)
 EOF

@@ -3,7 +3,7 @@
 # Run as root (or through sudo).  Does nothing that is already done.
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
-libmsgpack-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libmicrohttpd-dev libjs-chart.js sqlite3 check mandoc python3 procps
+libmsgpack-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libmicrohttpd-dev libjs-chart.js sqlite3 check mandoc python3 procps curl
 clang libclang-rt-14-dev kcat librdkafka-dev prometheus chromium"
 missing=""
 for p in $pkgs; do

@@ -12,6 +12,13 @@ if ! (cd "$top/tests/kafka/kafkajs" && npm ci --no-audit --no-fund \
 	echo "test.sh: npm ci in tests/kafka/kafkajs failed" >&2
 	exit 1
 fi
+# playwright-core for the browser tests in tests/web (Debian's Chromium).
+if ! (cd "$top/tests/web" && npm ci --no-audit --no-fund \
+    >/tmp/logd-npm-web.log 2>&1); then
+	cat /tmp/logd-npm-web.log >&2
+	echo "test.sh: npm ci in tests/web failed" >&2
+	exit 1
+fi
 if ! (cd "$top" && autoreconf -fi >/tmp/logd-autoreconf.log 2>&1); then
 	cat /tmp/logd-autoreconf.log >&2
 	echo "test.sh: autoreconf failed" >&2

@@ -1653,6 +1653,85 @@ START_TEST(test_codec_roundtrip)
 }
 END_TEST
 
+/*
+ * The broker's check before it stores a batch (issue: a batch whose
+ * attributes said gzip but whose records were plain was stored, and then
+ * no consumer could read past it): a compressed batch must inflate and
+ * its records parse as its header counts them; transactional and control
+ * batches are refused; what every builder codec makes passes.
+ */
+START_TEST(test_check_deep)
+{
+	struct logd_batch_builder *bb;
+	struct logd_batch_info info;
+	const uint8_t *batch;
+	const char *why;
+	uint8_t *b, *z;
+	size_t len, zlen;
+	int codec;
+
+	for (codec = LOGD_CODEC_NONE; codec <= LOGD_CODEC_ZSTD; codec++) {
+		ck_assert_int_eq(logd_batch_builder_new(&bb), 0);
+		ck_assert_int_eq(logd_batch_builder_set_codec(bb, codec), 0);
+		ck_assert_int_eq(logd_batch_builder_add(bb, 5, "k", 1, "v1", 2,
+		    NULL, 0), 0);
+		ck_assert_int_eq(logd_batch_builder_add(bb, 7, "k", 1, "v2", 2,
+		    NULL, 0), 0);
+		ck_assert_int_eq(logd_batch_builder_finish(bb, &batch, &len),
+		    0);
+		ck_assert_int_eq(logd_batch_check(batch, len, &info), 0);
+		ck_assert_int_eq(logd_batch_check_deep(batch, &info, &why), 0);
+		ck_assert_ptr_null(why);
+		b = malloc(len);
+		memcpy(b, batch, len);
+		/* flip to transactional, then control, CRC made good */
+		b[22] |= LOGD_ATTR_TRANSACTIONAL;
+		recrc(b, len);
+		ck_assert_int_eq(logd_batch_check(b, len, &info), 0);
+		ck_assert_int_eq(logd_batch_check_deep(b, &info, &why),
+		    LOGD_EBADBATCH);
+		ck_assert_ptr_nonnull(strstr(why, "transactional"));
+		b[22] = (uint8_t)((b[22] & ~LOGD_ATTR_TRANSACTIONAL) |
+		    LOGD_ATTR_CONTROL);
+		recrc(b, len);
+		ck_assert_int_eq(logd_batch_check(b, len, &info), 0);
+		ck_assert_int_eq(logd_batch_check_deep(b, &info, &why),
+		    LOGD_EBADBATCH);
+		if (codec == LOGD_CODEC_NONE) {
+			/* plain records under a gzip attribute */
+			b[22] = 1;
+			recrc(b, len);
+			ck_assert_int_eq(logd_batch_check(b, len, &info), 0);
+			ck_assert_int_eq(logd_batch_check_deep(b, &info, &why),
+			    LOGD_EBADBATCH);
+			ck_assert_ptr_nonnull(strstr(why, "decompress"));
+		}
+		free(b);
+		logd_batch_builder_free(bb);
+	}
+	/* gzip that inflates to bytes that are not the records counted */
+	ck_assert_int_eq(logd_compress(LOGD_CODEC_GZIP, "not records at all",
+	    18, &z, &zlen), 0);
+	len = 61 + zlen;
+	b = calloc(1, len);
+	memcpy(b + 61, z, zlen);
+	be32(b + 8, (uint32_t)(len - 12));
+	b[16] = 2;
+	b[22] = 1;
+	be32(b + 23, 0);
+	be32(b + 57, 1);
+	be64(b + 43, UINT64_MAX);
+	b[51] = b[52] = 0xff;
+	be32(b + 53, 0xffffffff);
+	recrc(b, len);
+	ck_assert_int_eq(logd_batch_check(b, len, &info), 0);
+	ck_assert_int_eq(logd_batch_check_deep(b, &info, &why), LOGD_EBADBATCH);
+	ck_assert_ptr_nonnull(strstr(why, "do not parse"));
+	free(b);
+	free(z);
+}
+END_TEST
+
 /* A few bytes that inflate past the cap are refused. */
 START_TEST(test_codec_bomb)
 {
@@ -1732,6 +1811,7 @@ batch_suite(void)
 	tc = tcase_create("codecs");
 	tcase_add_test(tc, test_codec_roundtrip);
 	tcase_add_test(tc, test_codec_bomb);
+	tcase_add_test(tc, test_check_deep);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("murmur2");

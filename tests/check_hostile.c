@@ -12,6 +12,18 @@
  *     (max_wait_ms one hour) and close.  logd closes every one of them
  *     at once (it once kept them in CLOSE-WAIT until the fetch timed
  *     out, and refused everyone at max_connections).
+ *   poison_batch: a batch whose attributes say gzip but whose records
+ *     are plain, with a good CRC, and a transactional batch are refused
+ *     with a message that says why, and nothing is stored (one was
+ *     stored once: every consumer then failed at its offset forever).
+ *   commit_past_end: a group whose commit is past the log's end (2^63-1
+ *     once made logtail -g read nothing, forever) reads from the start
+ *     like a group without a commit: Kafka's brokers take any offset, so
+ *     logd does too, and its consumers treat a fetch out of range as a
+ *     reset.
+ *   utf8_errors: an error reply that names what the client sent (an
+ *     unknown group of invalid UTF-8) is valid UTF-8: strict msgpack
+ *     decoders refuse anything else.
  */
 #include "config.h"
 
@@ -139,6 +151,140 @@ START_TEST(test_ghost_connections)
 }
 END_TEST
 
+START_TEST(test_poison_batch)
+{
+	struct logd_batch_builder *b;
+	struct logd_client *c = NULL;
+	const uint8_t *batch;
+	uint8_t *bad;
+	uint32_t crc;
+	size_t len;
+	int64_t base = -1;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	ck_assert_int_eq(logd_batch_builder_add(b, 0, NULL, 0, "plain", 5,
+	    NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	bad = malloc(len);
+	memcpy(bad, batch, len);
+	bad[22] |= LOGD_CODEC_GZIP;
+	crc = logd_crc32c(0, bad + 21, len - 21);
+	bad[17] = (uint8_t)(crc >> 24);
+	bad[18] = (uint8_t)(crc >> 16);
+	bad[19] = (uint8_t)(crc >> 8);
+	bad[20] = (uint8_t)crc;
+	ck_assert_int_eq(logd_client_produce(c, "poison", 0, NULL, 0, -1, bad,
+	    len, NULL, &base), LOGD_EBADBATCH);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "do not decompress"),
+	    "%s", logd_client_errmsg(c));
+	memcpy(bad, batch, len);
+	bad[22] |= LOGD_ATTR_TRANSACTIONAL;
+	crc = logd_crc32c(0, bad + 21, len - 21);
+	bad[17] = (uint8_t)(crc >> 24);
+	bad[18] = (uint8_t)(crc >> 16);
+	bad[19] = (uint8_t)(crc >> 8);
+	bad[20] = (uint8_t)crc;
+	ck_assert_int_eq(logd_client_produce(c, "poison", 0, NULL, 0, -1, bad,
+	    len, NULL, &base), LOGD_EBADBATCH);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "transactional"), "%s",
+	    logd_client_errmsg(c));
+	/* nothing was stored: the good batch is offset 0 */
+	ck_assert_int_eq(logd_client_produce(c, "poison", 0, NULL, 0, -1,
+	    batch, len, NULL, &base), 0);
+	ck_assert_int_eq(base, 0);
+	free(bad);
+	logd_batch_builder_free(b);
+	logd_client_close(c);
+}
+END_TEST
+
+START_TEST(test_commit_past_end)
+{
+	struct logd_consumer_options o = { 0 };
+	struct logd_offset_commit oc = { "past", 0, INT64_MAX, NULL };
+	struct logd_batch_builder *b;
+	struct logd_client *c = NULL, *c2 = NULL;
+	struct logd_consumer *cs = NULL;
+	struct logd_consumer_record r;
+	const uint8_t *batch;
+	size_t len;
+	int i, n = 0, rc;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	ck_assert_int_eq(logd_client_topic_create(c, "past", 1, NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(logd_batch_builder_add(b, 0, NULL, 0, "r", 1,
+		    NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	ck_assert_int_eq(logd_client_produce(c, "past", 0, NULL, 0, -1, batch,
+	    len, NULL, NULL), 0);
+	ck_assert_int_eq(logd_client_offsets_commit(c, "gp", &oc, 1), 0);
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c2), 0);
+	o.group = "gp";
+	ck_assert_int_eq(logd_consumer_new(c2, &o, &cs), 0);
+	ck_assert_int_eq(logd_consumer_subscribe(cs, "past"), 0);
+	for (i = 0; i < 100 && n < 3; i++) {
+		rc = logd_consumer_poll(cs, 100, &r);
+		ck_assert_int_ge(rc, 0);
+		if (rc == 1) {
+			ck_assert_int_eq(r.rec.offset, n);
+			n++;
+		}
+	}
+	ck_assert_int_eq(n, 3);
+	logd_consumer_close(cs);
+	logd_client_close(c2);
+	logd_batch_builder_free(b);
+	logd_client_close(c);
+}
+END_TEST
+
+/* Whether s is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static int utf8_ok(const unsigned char *s)
+{
+	int n, i;
+
+	while (*s) {
+		n = *s < 0x80 ? 1 : *s >= 0xc2 && *s <= 0xdf ? 2 :
+		    *s >= 0xe0 && *s <= 0xef ? 3 : *s >= 0xf0 && *s <= 0xf4 ?
+		    4 : 0;
+		if (!n)
+			return 0;
+		for (i = 1; i < n; i++)
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+		if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
+		    (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+		    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+		    (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+			return 0;
+		s += n;
+	}
+	return 1;
+}
+
+START_TEST(test_utf8_errors)
+{
+	struct logd_client *c = NULL;
+	int rc;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	rc = logd_client_group_delete(c, "\xc8" "f2");
+	ck_assert_int_eq(rc, LOGD_ENOGROUP);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "f2"), "%s",
+	    logd_client_errmsg(c));
+	ck_assert_msg(utf8_ok((const unsigned char *)logd_client_errmsg(c)),
+	    "not UTF-8: %s", logd_client_errmsg(c));
+	rc = logd_client_topic_create(c, "bad\xff\xfe", 1, NULL, 0);
+	ck_assert_int_eq(rc, LOGD_EBADNAME);
+	ck_assert_msg(utf8_ok((const unsigned char *)logd_client_errmsg(c)),
+	    "not UTF-8: %s", logd_client_errmsg(c));
+	logd_client_close(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hostile");
@@ -155,6 +301,19 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ghost_connections);
 	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("poison_batch");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_poison_batch);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("commit_past_end");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_commit_past_end);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("utf8_errors");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_utf8_errors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

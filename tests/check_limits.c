@@ -241,6 +241,42 @@ START_TEST(test_out_of_fds)
 }
 END_TEST
 
+/*
+ * Each partition holds 4 descriptors: a logd whose open-files limit
+ * leaves room for 60 partitions beside max_connections refuses the topic
+ * (or the alter) that would pass it (55 + 4 + 1 for served() fit), naming the limit, instead of
+ * failing appends and accepts with EMFILE later; what fits still works.
+ */
+START_TEST(test_partitions_fit_fds)
+{
+	struct logd_client *c = NULL;
+	struct logd_kv grow = { "partitions", "55" };
+	/* small files: 60 partitions, not 60 x 149 MiB */
+	const struct logd_kv small[2] = { { "segment.bytes", "65536" },
+	    { "segment.index.bytes", "4096" } };
+	struct rlimit rl;
+
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	ck_assert_int_eq(prlimit(t.pid, RLIMIT_NOFILE, NULL, &rl), 0);
+	rl.rlim_cur = MAX_CONN + 64 + 4 * 60;
+	ck_assert_int_eq(prlimit(t.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	ck_assert_int_eq(logd_client_topic_create(c, "fit", 50, small, 2), 0);
+	ck_assert_int_eq(logd_client_topic_create(c, "nofit", 20, small, 2),
+	    LOGD_EBADCONFIG);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "open files limit 1304"),
+	    "%s", logd_client_errmsg(c));
+	ck_assert_int_eq(logd_client_topic_alter(c, "fit", &grow, 1), 0);
+	grow.value = "70";
+	ck_assert_int_eq(logd_client_topic_alter(c, "fit", &grow, 1),
+	    LOGD_EBADCONFIG);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "room for 60"), "%s",
+	    logd_client_errmsg(c));
+	ck_assert_int_eq(logd_client_topic_create(c, "small", 4, small, 2), 0);
+	served(c, 0);
+	logd_client_close(c);
+}
+END_TEST
+
 START_TEST(test_default_listen)
 {
 	char dir[] = "/tmp/check_limits.XXXXXX", conf[64], cmd[128];
@@ -256,7 +292,7 @@ START_TEST(test_default_listen)
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
 	/* No listen line: the built-in default. */
-	fprintf(f, "datadir = %s/data\nkafka_listen = none\n", dir);
+	fprintf(f, "datadir = %s/data\nkafka_listen = none\nhttp_listen = none\n", dir);
 	fclose(f);
 	ck_assert_int_eq(pipe(pfd), 0);
 	pid = fork();
@@ -334,6 +370,11 @@ int main(void)
 	tc = tcase_create("out_of_fds");
 	tcase_add_checked_fixture(tc, setup_flood, teardown);
 	tcase_add_test(tc, test_out_of_fds);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("partitions_fit_fds");
+	tcase_add_checked_fixture(tc, setup_flood, teardown);
+	tcase_add_test(tc, test_partitions_fit_fds);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("default_listen");

@@ -249,6 +249,39 @@ START_TEST(test_config_round_trip)
 }
 END_TEST
 
+/* The reason names the key, the value and the allowed range. */
+START_TEST(test_config_error)
+{
+	char buf[300];
+	size_t n;
+
+	n = logd_topic_config_error("segment.bytes", "60000", buf,
+	    sizeof(buf));
+	ck_assert_str_eq(buf, "segment.bytes = \"60000\": expected an integer "
+	    "from 65536 to 2147483647");
+	ck_assert_uint_eq(n, strlen(buf));
+	logd_topic_config_error("partitions", "0", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "partitions = \"0\": expected an integer from "
+	    "1 to 10000");
+	logd_topic_config_error("retention.ms", "abc", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "retention.ms = \"abc\": expected -1 (no "
+	    "limit) or an integer >= 0");
+	logd_topic_config_error("segment.ms", "0", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "segment.ms = \"0\": expected an integer >= 1");
+	logd_topic_config_error("message.timestamp.type", "x", buf,
+	    sizeof(buf));
+	ck_assert_str_eq(buf, "message.timestamp.type = \"x\": expected "
+	    "CreateTime or LogAppendTime");
+	logd_topic_config_error("nokey", "1", buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "unknown setting \"nokey\" (known: "
+	    "partitions, segment.bytes,"));
+	/* truncated like snprintf */
+	ck_assert_uint_eq(logd_topic_config_error("segment.bytes", "60000",
+	    buf, 8), n);
+	ck_assert_str_eq(buf, "segment");
+}
+END_TEST
+
 START_TEST(test_config_rejects)
 {
 	static const char *const bad[][2] = {
@@ -502,7 +535,79 @@ START_TEST(test_topics_data_survives)
 	ck_assert_int_eq(logd_log_end_offset(log), 2);
 	ck_assert_int_eq(logd_store_log(st, "d", 0, &log), 0);
 	ck_assert_int_eq(logd_log_end_offset(log), 0);
-	ck_assert_int_eq(logd_store_retain(st, 2000), 0);
+	ck_assert_int_eq(logd_store_retain(st, 2000, NULL, NULL), 0);
+	logd_store_close(st);
+}
+END_TEST
+
+/* What logd_store_retain() reported. */
+struct retained_seen {
+	int calls;
+	char topic[32];
+	int32_t partition;
+	struct logd_retained r;
+};
+
+static void
+on_retained(void *arg, const char *topic, int32_t partition,
+    const struct logd_retained *r)
+{
+	struct retained_seen *s = arg;
+
+	s->calls++;
+	snprintf(s->topic, sizeof(s->topic), "%s", topic);
+	s->partition = partition;
+	s->r = *r;
+}
+
+/* Retention says what it deleted: segments, bytes, the start before and
+ * after. */
+START_TEST(test_retain_reports)
+{
+	struct logd_store *st = open_store();
+	struct logd_topic_config c;
+	struct logd_batch_builder *b;
+	struct retained_seen seen;
+	struct logd_log *log;
+	const uint8_t *batch;
+	char value[2000];
+	uint64_t before;
+	size_t len;
+	int64_t first, last;
+	int i;
+
+	small_config(&c, 2);
+	c.log.retention_bytes = 65536;
+	ck_assert_int_eq(logd_store_topic_create(st, "r", &c, 1000), 0);
+	ck_assert_int_eq(logd_store_log(st, "r", 1, &log), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	memset(value, 'v', sizeof(value));
+	for (i = 0; i < 100; i++) {
+		logd_batch_builder_reset(b);
+		ck_assert_int_eq(logd_batch_builder_add(b, 1000, NULL, 0,
+		    value, sizeof(value), NULL, 0), 0);
+		ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len),
+		    0);
+		ck_assert_int_eq(logd_log_append(log, batch, len, 1000, &first,
+		    &last), 0);
+	}
+	logd_batch_builder_free(b);
+	ck_assert_uint_gt(logd_log_segment_count(log), 2);
+	before = logd_log_size(log);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(logd_store_retain(st, 2000, on_retained, &seen), 0);
+	ck_assert_int_eq(seen.calls, 1);
+	ck_assert_str_eq(seen.topic, "r");
+	ck_assert_int_eq(seen.partition, 1);
+	ck_assert_uint_ge(seen.r.segments, 1);
+	ck_assert_uint_eq(seen.r.bytes, before - logd_log_size(log));
+	ck_assert_int_eq(seen.r.old_start, 0);
+	ck_assert_int_gt(seen.r.new_start, 0);
+	ck_assert_int_eq(seen.r.new_start, logd_log_start_offset(log));
+	/* nothing more to delete: not called */
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(logd_store_retain(st, 2000, on_retained, &seen), 0);
+	ck_assert_int_eq(seen.calls, 0);
 	logd_store_close(st);
 }
 END_TEST
@@ -1103,6 +1208,8 @@ store_suite(void)
 	ADD("config_defaults", test_config_defaults);
 	ADD("config_round_trip", test_config_round_trip);
 	ADD("config_rejects", test_config_rejects);
+	ADD("config_error", test_config_error);
+	ADD("retain_reports", test_retain_reports);
 	ADD("topics_create_list_delete", test_topics_create_list_delete);
 	ADD("topics_many", test_topics_many);
 	ADD("topics_alter", test_topics_alter);

@@ -86,7 +86,7 @@ static int write_conf(const struct testlogd *t)
 	/* Kafka on a port of the kernel's choosing (testlogd_kafka_port). */
 	fprintf(f, "# written by testlogd\n"
 	    "datadir = %s\nlisten = %s\nunix_socket = %s\n"
-	    "kafka_listen = 127.0.0.1:0\n"
+	    "kafka_listen = 127.0.0.1:0\nhttp_listen = 127.0.0.1:0\n"
 	    "log_file = %s\nlog_level = debug\n%s\n",
 	    t->datadir, t->addr, t->unix_path, t->logfile, t->extra);
 	return fclose(f) ? -1 : 0;

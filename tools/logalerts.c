@@ -740,6 +740,13 @@ on_revoke(void *arg, const struct logd_group_assignment *as, size_t n)
 }
 
 /* LOGD_ENOTOPIC when the topic does not exist (yet). */
+/* "" for one, "s" for any other count. */
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 static int
 topic_check(struct app *a)
 {
@@ -798,7 +805,9 @@ attach(struct app *a, const char **what)
 	}
 	return 0;
 fail:
-	if (a->c != NULL)
+	if (r == LOGD_ENOTOPIC)
+		tool_err("unknown topic '%s'", *what);
+	else if (a->c != NULL)
 		tool_client_err(a->c, r, "%s", *what);
 	detach(a);
 	return r;
@@ -920,9 +929,10 @@ stats_line(struct app *a)
 		snprintf(lagbuf, sizeof(lagbuf), "?");
 	else
 		snprintf(lagbuf, sizeof(lagbuf), "%" PRId64, l);
-	tool_err("%" PRIu64 " readings processed, %" PRIu64 " skipped, %"
-	    PRIu64 " alerts (%" PRIu64 " new), lag %s, %.1f readings/s",
-	    a->processed, a->skipped, a->alerts, a->alerts_new, lagbuf,
+	tool_err("%" PRIu64 " reading%s processed, %" PRIu64 " skipped, %"
+	    PRIu64 " alert%s (%" PRIu64 " new), lag %s, %.1f readings/s",
+	    a->processed, plural(a->processed), a->skipped, a->alerts,
+	    plural(a->alerts), a->alerts_new, lagbuf,
 	    el > 0 ? (double)a->processed / el : 0.0);
 }
 
@@ -1052,9 +1062,26 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logalerts [-pqVx] [-b addr] [-d database] [-g group] "
+	    "usage: logalerts [-hPqVx] [-b addr] [-d database] [-g group] "
 	    "[-o alerts_topic]\n"
-	    "                 [-r rules_file] [-s every] [-t topic]\n");
+	    "                 [-r rules_file] [-s every] [-t topic]\n"
+	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
+	    "%s)\n"
+	    "  -d, --database FILE      SQLite database (default alerts.db)\n"
+	    "  -g, --group GROUP        consumer group (default alerts)\n"
+	    "  -o, --alerts-topic T     also publish each new alert to T\n"
+	    "  -P, --print              print each new alert\n"
+	    "  -p                       an old spelling of -P\n"
+	    "  -q, --quiet              no statistics, no summary\n"
+	    "  -r, --rules FILE         read the rules from FILE\n"
+	    "  -s, --stats N            statistics every N readings "
+	    "(default 1000, 0: off)\n"
+	    "  -t, --topic TOPIC        topic of readings (default "
+	    "sensor_data)\n"
+	    "  -x, --exit-at-end        exit 0 once caught up\n"
+	    "  -h, --help               print this help and exit\n"
+	    "  -V, --version            print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 static int
@@ -1067,7 +1094,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "alerts-topic", required_argument, NULL, 'o' },
-		{ "print", no_argument, NULL, 'p' },
+		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rules", required_argument, NULL, 'r' },
 		{ "stats", required_argument, NULL, 's' },
@@ -1084,7 +1111,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->group = "alerts";
 	o->db = "alerts.db";
 	o->stats_every = 1000;
-	while ((ch = getopt_long(argc, argv, "b:d:g:ho:pqr:s:t:Vx", longopts,
+	while ((ch = getopt_long(argc, argv, "b:d:g:ho:pPqr:s:t:Vx", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -1102,7 +1129,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'o':
 			o->alerts_topic = optarg;
 			break;
-		case 'p':
+		case 'p':   /* the old spelling of -P */
+		case 'P':
 			o->print = 1;
 			break;
 		case 'q':
@@ -1189,8 +1217,8 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (db_open(a) < 0)
-		goto out;
+	/* The broker first: a database is made only once it is reached
+	 * and the topic exists. */
 	r = attach(a, &what);
 	if (r < 0) {
 		if (!strcmp(what, "connect"))
@@ -1201,13 +1229,16 @@ main(int argc, char **argv)
 		    TOOL_EXIT_FAIL;
 		goto out;
 	}
+	if (db_open(a) < 0)
+		goto out;
 	a->started = tool_mono_s();
 	rc = run(a);
 	if (!a->o.quiet)
-		tool_err("processed %" PRIu64 " readings, skipped %" PRIu64
-		    ", %" PRIu64 " alerts (%" PRIu64 " new, %" PRIu64
-		    " published)", a->processed, a->skipped, a->alerts,
-		    a->alerts_new, a->published);
+		tool_err("processed %" PRIu64 " reading%s, skipped %" PRIu64
+		    ", %" PRIu64 " alert%s (%" PRIu64 " new, %" PRIu64
+		    " published)", a->processed, plural(a->processed),
+		    a->skipped, a->alerts, plural(a->alerts), a->alerts_new,
+		    a->published);
 out:
 	detach(a);
 	sqlite3_finalize(a->ins);

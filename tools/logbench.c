@@ -54,17 +54,43 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logbench produce [-a addr] [-t topic] [-p partitions] "
+	    "usage: logbench produce [-b addr] [-t topic] [-p partitions] "
 	    "[-n records]\n"
-	    "                        [-s size] [-b batch] [--acks 0|1|all] "
+	    "                        [-s size] [-z batch] [--acks 0|1|all] "
 	    "[-P producers]\n"
 	    "                        [-l linger_ms] [-i in_flight]\n"
-	    "       logbench consume [-a addr] [-t topic] [-n records] "
+	    "       logbench consume [-b addr] [-t topic] [-n records] "
 	    "[-g group]\n"
 	    "                        [-c commit_ms] [-m fetch_bytes]\n"
-	    "       logbench latency [-a addr] [-t topic] [-p partitions] "
-	    "[-r rate] [-d seconds]\n"
-	    "                        [-s size] [--acks 0|1|all]\n");
+	    "       logbench latency [-b addr] [-t topic] [-p partitions] "
+	    "[-r rate]\n"
+	    "                        [-d seconds] [-s size] [--acks 0|1|all]\n"
+	    "       logbench -h | -V\n"
+	    "  -a, --addr ADDR   an old spelling of -b\n"
+	    "  -b, --broker ADDR broker (default $LOGD_BROKER or %s)\n"
+	    "  --acks 0|1|all    when the broker answers a produce "
+	    "(default 1)\n"
+	    "  -c MS             ms between group commits (consume -g; "
+	    "default 100)\n"
+	    "  -d SECONDS        length of the latency test (default 10)\n"
+	    "  -g GROUP          consume as this group, committing\n"
+	    "  -i N              produce requests in flight per producer\n"
+	    "  -l MS             linger to fill a batch\n"
+	    "  -m BYTES          bytes asked for by each fetch "
+	    "(default 1048576)\n"
+	    "  -n N              records to send or read\n"
+	    "  -P N              producer threads (produce)\n"
+	    "  -p N              partitions if the topic is created "
+	    "(default 1)\n"
+	    "  -r RATE           records per second (latency; default "
+	    "10000)\n"
+	    "  -s BYTES          value size (default 100)\n"
+	    "  -t TOPIC          topic (default logbench)\n"
+	    "  -z, --batch BATCH batch: records, or bytes with k, m or B "
+	    "(default 256k)\n"
+	    "  -h, --help        print this help and exit\n"
+	    "  -V, --version     print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 /* "1000" (records) or "256k" / "1m" / "4096B" (bytes). */
@@ -536,7 +562,7 @@ cmd_latency(const struct opts *o)
 
 /*
  * One option into *o: 0, -1 for a bad value, 1 for -h, 2 for an unknown
- * option.
+ * option, 3 for -V, 4 for a -b that reads as a batch size (-z now).
  */
 static int
 set_opt(struct opts *o, int ch, const char *arg)
@@ -544,7 +570,13 @@ set_opt(struct opts *o, int ch, const char *arg)
 	uint64_t v;
 
 	switch (ch) {
-	case 'a':
+	case 'a':   /* the old spelling of -b */
+	case 'b':
+		/* -b was the batch size before it meant the broker, as in
+		 * every other tool: say so rather than dial "1000". */
+		if (ch == 'b' && strpbrk(arg, ":/.") == NULL &&
+		    parse_batch(arg, &(struct opts){ 0 }) == 0)
+			return 4;
 		o->addr = arg;
 		break;
 	case 'A':
@@ -557,7 +589,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 		else
 			return -1;
 		break;
-	case 'b':
+	case 'z':
 		if (parse_batch(arg, o) < 0)
 			return -1;
 		break;
@@ -576,6 +608,8 @@ set_opt(struct opts *o, int ch, const char *arg)
 		break;
 	case 'h':
 		return 1;
+	case 'V':
+		return 3;
 	case 'i':
 		if (parse_u64(arg, &v) < 0 || v == 0 || v > 4096)
 			return -1;
@@ -632,7 +666,10 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "acks", required_argument, NULL, 'A' },
 		{ "addr", required_argument, NULL, 'a' },
+		{ "batch", required_argument, NULL, 'z' },
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -650,19 +687,33 @@ main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("logbench %s\n", LOGD_VERSION_STRING);
+		return 0;
+	}
 	/* Like the other tools: $LOGD_BROKER unless -a is given. */
 	if (getenv("LOGD_BROKER") != NULL && *getenv("LOGD_BROKER") != '\0')
 		o.addr = getenv("LOGD_BROKER");
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:",
+	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:Vz:",
 	    longopts, NULL)) != -1) {
 		int r = set_opt(&o, ch, optarg);
 
 		if (r == 1) {
 			usage(stdout);
 			return 0;
+		}
+		if (r == 3) {
+			printf("logbench %s\n", LOGD_VERSION_STRING);
+			return 0;
+		}
+		if (r == 4) {
+			fprintf(stderr, "logbench: -b %s: -b is the broker "
+			    "address now, as in the other tools; the batch "
+			    "size is -z\n", optarg);
+			return 2;
 		}
 		if (r == 2) {
 			usage(stderr);

@@ -43,7 +43,7 @@ struct ctl {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logctl [-b addr] [--json] command [arguments]\n"
+	    "usage: logctl [-hV] [-b addr] [--json] command [arguments]\n"
 	    "commands:\n"
 	    "  topics                         list topics\n"
 	    "  create NAME [-p N] [--config key=value]...\n"
@@ -63,8 +63,17 @@ static void usage(FILE *f)
 	    "segment (offline)\n"
 	    "  dump FILE                      print a segment's batches and "
 	    "records (offline)\n"
-	    "  -b ADDR   broker (default $LOGD_BROKER or %s)\n"
-	    "  --json    JSON output\n", LOGD_DEFAULT_ADDR);
+	    "options:\n"
+	    "  -b, --broker ADDR    broker (default $LOGD_BROKER or %s)\n"
+	    "  --json               JSON output\n"
+	    "  -p, --partitions N   partition count (create), partition "
+	    "(reset)\n"
+	    "  --config K=V         a topic setting (create, alter; repeatable)\n"
+	    "  --topic T            the topic to reset\n"
+	    "  --to WHERE           where to reset to\n"
+	    "  -h, --help           print this help and exit\n"
+	    "  -V, --version        print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 /* Command option parsing: --json and -b everywhere, the rest per flag. */
@@ -78,6 +87,7 @@ static int parse_cmd(struct ctl *x, const char *cmd, int argc, char **argv,
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "broker", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "topic", required_argument, NULL, OPT_TOPIC },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -147,12 +157,17 @@ static int check_configs(const struct ctl *x, const char *cmd)
 	size_t i;
 
 	logd_topic_config_default(&tc);
-	for (i = 0; i < x->nconfig; i++)
+	for (i = 0; i < x->nconfig; i++) {
+		char why[300];
+
 		if (logd_topic_config_set(&tc, x->config[i].key,
-		    x->config[i].value) < 0)
-			return tool_usage_err("%s: bad --config '%s=%s': unknown "
-			    "key or bad value", cmd, x->config[i].key,
-			    x->config[i].value);
+		    x->config[i].value) == 0)
+			continue;
+		logd_topic_config_error(x->config[i].key, x->config[i].value,
+		    why, sizeof(why));
+		return tool_usage_err("%s: bad --config '%s=%s': %s", cmd,
+		    x->config[i].key, x->config[i].value, why);
+	}
 	return 0;
 }
 
@@ -867,10 +882,23 @@ static int has_suffix(const char *s, const char *suf)
 	return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
+/* "offsets 0..9", or for a segment without records "no offsets (the
+ * next is 0)". */
+static void offset_range(char *buf, size_t size, int64_t base, int64_t next)
+{
+	if (next > base)
+		snprintf(buf, size, "offsets %lld..%lld", (long long)base,
+		    (long long)next - 1);
+	else
+		snprintf(buf, size, "no offsets (the next is %lld)",
+		    (long long)next);
+}
+
 static void verify_one(struct verify *v, const char *path)
 {
 	struct logd_segment_report r;
 	struct tool_buf *b = &v->b;
+	char range[80];
 	int rc, bad;
 
 	v->segments++;
@@ -917,22 +945,21 @@ static void verify_one(struct verify *v, const char *path)
 		    logd_strerror(rc));
 		return;
 	}
+	offset_range(range, sizeof(range), r.base_offset, r.next_offset);
 	if (!bad) {
-		tool_buf_printf(b, "ok      %s: %llu batches, %llu records, "
-		    "offsets %lld..%lld\n", path,
-		    (unsigned long long)r.batches,
-		    (unsigned long long)r.records, (long long)r.base_offset,
-		    (long long)r.next_offset - 1);
+		tool_buf_printf(b, "ok      %s: %llu batch%s, %llu record%s, "
+		    "%s\n", path, (unsigned long long)r.batches,
+		    r.batches == 1 ? "" : "es", (unsigned long long)r.records,
+		    r.records == 1 ? "" : "s", range);
 		return;
 	}
 	tool_buf_printf(b, "DAMAGED %s:", path);
 	if (r.error)
-		tool_buf_printf(b, " %s at byte %lld (valid: %llu batches, "
-		    "offsets %lld..%lld, %llu of %llu bytes)",
+		tool_buf_printf(b, " %s at byte %lld (valid: %llu batch%s, "
+		    "%s, %llu of %llu bytes)",
 		    logd_strerror(r.error), (long long)r.bad_position,
-		    (unsigned long long)r.batches, (long long)r.base_offset,
-		    (long long)r.next_offset - 1,
-		    (unsigned long long)r.valid_bytes,
+		    (unsigned long long)r.batches, r.batches == 1 ? "" : "es",
+		    range, (unsigned long long)r.valid_bytes,
 		    (unsigned long long)r.file_bytes);
 	if (r.index_error)
 		tool_buf_printf(b, "%s index: %s", r.error ? ";" : "",
@@ -1051,8 +1078,8 @@ static int cmd_verify(struct ctl *x)
 		    (unsigned long long)v.segments,
 		    (unsigned long long)v.damaged);
 	else
-		tool_buf_printf(&v.b, "%llu segments checked, %llu damaged\n",
-		    (unsigned long long)v.segments,
+		tool_buf_printf(&v.b, "%llu segment%s checked, %llu damaged\n",
+		    (unsigned long long)v.segments, v.segments == 1 ? "" : "s",
 		    (unsigned long long)v.damaged);
 	ex = emit(&v.b);
 	if (ex == 0 && v.damaged > 0)
@@ -1253,6 +1280,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

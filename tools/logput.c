@@ -25,6 +25,7 @@
 
 #define MAX_HEADERS 64
 #define MAX_ERROR_LINES 10
+#define DEFAULT_BATCH_BYTES 262144  /* liblogd's default: 256 KiB */
 
 struct opts {
 	const char *broker;
@@ -53,16 +54,18 @@ struct put {
 	uint64_t delivery_failed;
 	int first_error;
 	int fatal;                /* exit code that stops everything */
+	int64_t segment_bytes;    /* the topic's, 0 if not known */
 	msgpack_sbuffer sb;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logput [-Jlq] [-a acks] [-b addr] [-c codec] [-H key=value] "
-	    "[-k key | -K delim]\n"
-	    "              [-L linger_ms] [-p partition] [-z batch_bytes] "
-	    "topic [file ...]\n"
+	    "usage: logput [-hJlqV] [-a acks] [-b addr] [-c codec] "
+	    "[-H key=value]\n"
+	    "              [-k key | -K delim] [-L linger_ms] [-p partition] "
+	    "[-z batch_bytes]\n"
+	    "              topic [file ...]\n"
 	    "  -k KEY        key of every record\n"
 	    "  -K DELIM      key is the text before DELIM on each line\n"
 	    "  -p N          partition (default: by key, else spread)\n"
@@ -70,17 +73,22 @@ static void usage(FILE *f)
 	    "  -J            lines are JSON, sent as msgpack\n"
 	    "  -l            each file is one record\n"
 	    "  -H KEY=VALUE  add a header to every record (repeatable)\n"
-	    "  -z BYTES      batch size (default 262144)\n"
-	    "  -c CODEC      compress batches: none, gzip, snappy, lz4, zstd\n"
+	    "  -z BYTES      batch size (default 262144, at most "
+	    "segment.bytes / 4)\n"
+	    "  -c, --compression CODEC  compress batches: none, gzip, "
+	    "snappy, lz4, zstd\n"
 	    "  -L MS         linger before sending a batch (default 0)\n"
 	    "  -q            quiet: no count at the end\n"
-	    "  -b ADDR       broker (default $LOGD_BROKER or %s)\n",
+	    "  -b, --broker ADDR  broker (default $LOGD_BROKER or %s)\n"
+	    "  -h, --help    print this help and exit\n"
+	    "  -V, --version print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "compression", required_argument, NULL, 'c' },
@@ -268,6 +276,13 @@ static int send_piece(struct put *p, const char *name, uint64_t line,
 		}
 		p->sb.size = 0;
 		rc = tool_json_to_msgpack(data, len, &p->sb, err, sizeof(err));
+		if (rc < 0 && line > 0 &&
+		    strncmp(err, "line 1, column ", 15) == 0) {
+			/* One line: its number is in the prefix already. */
+			input_error(p, name, line, "bad JSON at column %s",
+			    err + 15);
+			return 0;
+		}
 		if (rc < 0) {
 			input_error(p, name, line, "bad JSON: %s", err);
 			return 0;
@@ -293,6 +308,66 @@ static int send_piece(struct put *p, const char *name, uint64_t line,
 		return 0;
 	}
 	return tool_client_err(p->c, rc, "send");
+}
+
+/*
+ * Looks the topic up before reading any input, so that an unknown topic
+ * fails the same way whether or not there is input to send.
+ */
+static int check_topic(struct put *p)
+{
+	const char *names[1] = { p->o->topic };
+	struct logd_metadata *md = NULL;
+	int rc;
+
+	rc = logd_client_metadata(p->c, names, 1, &md);
+	if (rc < 0)
+		return tool_client_err(p->c, rc, "metadata");
+	rc = md->topic_count == 1 ? md->topics[0].error : LOGD_ENOTOPIC;
+	if (rc == 0) {
+		const struct logd_topic_meta *t = &md->topics[0];
+		size_t i;
+
+		for (i = 0; i < t->config_count; i++)
+			if (strcmp(t->config[i].key, "segment.bytes") == 0)
+				tool_parse_i64(t->config[i].value, 1, INT64_MAX,
+				    &p->segment_bytes);
+	}
+	logd_metadata_free(md);
+	if (rc == LOGD_ENOTOPIC) {
+		tool_err("unknown topic '%s'", p->o->topic);
+		return TOOL_EXIT_FAIL;
+	}
+	if (rc < 0)
+		return tool_client_err(p->c, rc, "topic '%s'", p->o->topic);
+	return 0;
+}
+
+/*
+ * The batch size: -z, or the default capped to a quarter of the topic's
+ * segment.bytes, since the broker refuses a batch larger than a segment
+ * (and a batch that does not fit the rest of a segment starts a new one).
+ * -z larger than segment.bytes is refused here, naming both.
+ */
+static int batch_size(struct put *p, size_t *out)
+{
+	int64_t seg = p->segment_bytes;
+
+	if (p->o->batch_bytes > 0) {
+		if (seg > 0 && p->o->batch_bytes > seg) {
+			tool_err("-z %lld is larger than topic '%s''s "
+			    "segment.bytes (%lld): a batch must fit in a "
+			    "segment", (long long)p->o->batch_bytes,
+			    p->o->topic, (long long)seg);
+			return TOOL_EXIT_USAGE;
+		}
+		*out = (size_t)p->o->batch_bytes;
+	} else if (seg > 0 && seg / 4 < DEFAULT_BATCH_BYTES) {
+		*out = (size_t)(seg / 4);
+	} else {
+		*out = DEFAULT_BATCH_BYTES;
+	}
+	return 0;
 }
 
 static int put_lines(struct put *p, FILE *f, const char *name)
@@ -379,13 +454,17 @@ int main(int argc, char **argv)
 	msgpack_sbuffer_init(&p.sb);
 	if ((ex = tool_connect(o.broker, &p.c)) != 0)
 		return ex;
+	if ((ex = check_topic(&p)) != 0) {
+		logd_client_close(p.c);
+		return ex;
+	}
 	logd_producer_options_default(&po);
 	po.acks = o.acks;
 	po.codec = o.codec;
 	if (o.linger_ms >= 0)
 		po.linger_ms = (int)o.linger_ms;
-	if (o.batch_bytes > 0)
-		po.batch_bytes = (size_t)o.batch_bytes;
+	if ((ex = batch_size(&p, &po.batch_bytes)) != 0)
+		goto out;
 	po.on_delivery = on_delivery;
 	po.arg = &p;
 	rc = logd_producer_new(p.c, &po, &p.prod);
@@ -401,7 +480,13 @@ int main(int argc, char **argv)
 	logd_producer_stats(p.prod, &st);
 	if (rc < 0 && p.delivery_failed == 0 && ex == 0)
 		ex = tool_client_err(p.c, rc, "flush");
-	if (p.delivery_failed > 0)
+	if (p.delivery_failed > 0 && p.first_error == LOGD_ETOOBIG)
+		tool_err("%llu record%s failed: too large: a batch (-z %zu) "
+		    "and each record must fit in topic '%s''s segment.bytes "
+		    "(%lld)", (unsigned long long)p.delivery_failed,
+		    p.delivery_failed == 1 ? "" : "s", po.batch_bytes, o.topic,
+		    (long long)p.segment_bytes);
+	else if (p.delivery_failed > 0)
 		tool_err("%llu record%s failed: %s",
 		    (unsigned long long)p.delivery_failed,
 		    p.delivery_failed == 1 ? "" : "s",

@@ -39,7 +39,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logtail [-fJKR] [-b addr] [-c count] [-e offset|time] "
+	    "usage: logtail [-fhJKRV] [-b addr] [-c count] [-e offset|time] "
 	    "[-F format]\n"
 	    "               [-g group] [-o offset] [-p partition] "
 	    "[-s time] topic\n"
@@ -57,7 +57,9 @@ static void usage(FILE *f)
 	    "value\n"
 	    "  -J                     JSON lines\n"
 	    "  -R                     raw value bytes\n"
-	    "  -b ADDR                broker (default $LOGD_BROKER or %s)\n",
+	    "  -b, --broker ADDR      broker (default $LOGD_BROKER or %s)\n"
+	    "  -h, --help             print this help and exit\n"
+	    "  -V, --version          print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
 }
 
@@ -117,6 +119,7 @@ static int parse_offset_arg(const char *s, struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
+		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -678,18 +681,23 @@ static struct part *find_part(struct tail *t, int32_t id)
 	return NULL;
 }
 
-static int follow(struct tail *t)
+/*
+ * A consumer of every partition not done, from the next record to print.
+ * Returns 0 or an exit code; *active is the number of partitions.
+ */
+static int follow_start(struct tail *t, struct logd_consumer **out,
+    size_t *active)
 {
 	struct logd_consumer_options co = { 0 };
 	struct logd_consumer *cs = NULL;
-	struct logd_consumer_record cr;
-	size_t i, active = 0;
-	int rc, ex = 0;
+	size_t i;
+	int rc;
 
 	co.max_wait_ms = 500;
 	rc = logd_consumer_new(t->c, &co, &cs);
 	if (rc < 0)
 		return tool_client_err(t->c, rc, "consumer");
+	*active = 0;
 	for (i = 0; i < t->nparts; i++) {
 		struct part *p = &t->parts[i];
 
@@ -700,12 +708,49 @@ static int follow(struct tail *t)
 			continue;
 		rc = logd_consumer_assign(cs, t->o->topic, p->id, p->pos);
 		if (rc < 0) {
-			ex = tool_client_err(t->c, rc, "%s partition %d",
+			logd_consumer_close(cs);
+			return tool_client_err(t->c, rc, "%s partition %d",
 			    t->o->topic, p->id);
-			goto out;
 		}
-		active++;
+		(*active)++;
 	}
+	*out = cs;
+	return 0;
+}
+
+/*
+ * The connection broke while following: reconnects (with backoff, until
+ * a signal) and follows again after the last record printed.  0 to go
+ * on with *cs, 1 when a signal stopped it, or an exit code.
+ */
+static int follow_reconnect(struct tail *t, int err,
+    struct logd_consumer **cs, size_t *active)
+{
+	int ex;
+
+	logd_consumer_close(*cs);
+	*cs = NULL;
+	if (fflush(stdout) != 0) {
+		tool_err("write error: %s", strerror(errno));
+		return TOOL_EXIT_FAIL;
+	}
+	if (tool_reconnect(t->o->broker, err, &stop_requested, &t->c) != 0)
+		return 1;
+	if ((ex = follow_start(t, cs, active)) != 0)
+		return ex;
+	tool_err("resuming %s after the last record printed", t->o->topic);
+	return 0;
+}
+
+static int follow(struct tail *t)
+{
+	struct logd_consumer *cs = NULL;
+	struct logd_consumer_record cr;
+	size_t active = 0;
+	int rc, ex = 0;
+
+	if ((ex = follow_start(t, &cs, &active)) != 0)
+		return ex;
 	if (fflush(stdout) != 0)
 		goto werr;
 	while (active > 0 && !stop_requested && (t->o->count < 0 ||
@@ -713,6 +758,14 @@ static int follow(struct tail *t)
 		struct part *p;
 
 		rc = logd_consumer_poll(cs, 250, &cr);
+		if (rc < 0 && tool_is_connection_error(rc)) {
+			ex = follow_reconnect(t, rc, &cs, &active);
+			if (ex == 1)
+				ex = 0;
+			if (ex != 0 || cs == NULL)
+				goto out;
+			continue;
+		}
 		if (rc < 0) {
 			if (rc == LOGD_ERANGE)
 				tool_err("%s", logd_client_errmsg(t->c));

@@ -52,6 +52,8 @@ struct part {
 	int owned;                /* assigned to us now */
 	int fresh;                /* assigned, limit not looked up yet */
 	int started;              /* -o/-s applied (first assignment) */
+	int64_t resume;           /* -g: next to print when the connection
+	                             broke, -1: none */
 	struct qrec *qhead, *qtail; /* rendered, not printed yet */
 };
 
@@ -73,6 +75,8 @@ struct tail {
 	int64_t last_commit_ms;
 	struct tool_buf out;
 	struct logd_consumer *cs; /* -g: the group member */
+	int lost;                 /* -g -f: the error that broke the
+	                             connection, 0: none */
 };
 
 /* Set by SIGINT/SIGTERM. */

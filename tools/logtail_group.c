@@ -92,6 +92,14 @@ static void on_assign(void *arg, const struct logd_group_assignment *a,
 			p->limit = -1;
 			logd_consumer_position(t->cs, t->o->topic, p->id,
 			    &p->pos);
+			/* Back after a reconnect: after what was printed,
+			 * unless the group's commit is further on. */
+			if (p->resume > p->pos) {
+				p->pos = p->resume;
+				logd_consumer_seek(t->cs, t->o->topic, p->id,
+				    p->pos);
+			}
+			p->resume = -1;
 		}
 	}
 }
@@ -268,6 +276,10 @@ static int member_loop(struct tail *t)
 		struct part *p = NULL;
 
 		rc = logd_consumer_poll(t->cs, 250, &cr);
+		if (rc < 0 && t->o->follow && tool_is_connection_error(rc)) {
+			t->lost = rc;
+			return 0;
+		}
 		if (rc < 0) {
 			if (rc != LOGD_ERANGE)
 				return tool_client_err(t->c, rc, "%s",
@@ -290,7 +302,13 @@ static int member_loop(struct tail *t)
 			else if ((ex = queue_record(t, p, &cr.rec)) != 0)
 				return ex;
 		}
-		if ((ex = drain(t)) != 0 || (ex = commit(t, 0)) != 0)
+		if ((ex = drain(t)) != 0)
+			return ex;
+		if ((ex = commit(t, 0)) == TOOL_EXIT_CONNECT && t->o->follow) {
+			t->lost = LOGD_ECLOSED;
+			return 0;
+		}
+		if (ex != 0)
 			return ex;
 		if (!t->o->follow && caught_up(t))
 			break;
@@ -298,9 +316,68 @@ static int member_loop(struct tail *t)
 	return 0;
 }
 
-int run_group(struct tail *t)
+/* Joins the group as a new member of it (on t->c). */
+static int join(struct tail *t)
 {
 	struct logd_consumer_options co;
+	int rc;
+
+	memset(&co, 0, sizeof(co));
+	co.group = t->o->group;
+	co.max_wait_ms = 500;
+	co.on_assign = on_assign;
+	co.on_revoke = on_revoke;
+	co.cb_arg = t;
+	if ((rc = logd_consumer_new(t->c, &co, &t->cs)) < 0 ||
+	    (rc = logd_consumer_subscribe(t->cs, t->o->topic)) < 0) {
+		if (t->o->follow && tool_is_connection_error(rc)) {
+			t->lost = rc;
+			return 0;
+		}
+		return tool_client_err(t->c, rc, "group %s", t->o->group);
+	}
+	return 0;
+}
+
+/*
+ * -f and the connection broke: keeps where each owned partition was
+ * printed up to, leaves the member, reconnects (backoff, until a signal)
+ * and joins again.  0 to go on, 1 when a signal stopped it, or an exit
+ * code.
+ */
+static int rejoin(struct tail *t)
+{
+	int err = t->lost, ex;
+	size_t i;
+
+	t->lost = 0;
+	if (fflush(stdout) != 0) {
+		tool_err("write error: %s", strerror(errno));
+		return TOOL_EXIT_FAIL;
+	}
+	for (i = 0; i < t->nparts; i++) {
+		struct part *p = &t->parts[i];
+
+		qfree(p);
+		if (p->owned && p->pos >= 0)
+			p->resume = p->pos;
+	}
+	logd_consumer_close(t->cs);
+	t->cs = NULL;
+	for (i = 0; i < t->nparts; i++)
+		t->parts[i].owned = t->parts[i].fresh = 0;
+	if (tool_reconnect(t->o->broker, err, &stop_requested, &t->c) != 0)
+		return 1;
+	if ((ex = join(t)) != 0)
+		return ex;
+	if (t->lost == 0)
+		tool_err("rejoined group %s: resuming %s after the last record "
+		    "printed", t->o->group, t->o->topic);
+	return 0;
+}
+
+int run_group(struct tail *t)
+{
 	const char *names[1] = { t->o->topic };
 	struct logd_metadata *md = NULL;
 	const struct logd_topic_meta *tm;
@@ -324,19 +401,22 @@ int run_group(struct tail *t)
 	for (i = 0; i < tm->partition_count; i++) {
 		t->parts[i].id = i;
 		t->parts[i].pos = t->parts[i].limit = -1;
+		t->parts[i].resume = -1;
 	}
-	memset(&co, 0, sizeof(co));
-	co.group = t->o->group;
-	co.max_wait_ms = 500;
-	co.on_assign = on_assign;
-	co.on_revoke = on_revoke;
-	co.cb_arg = t;
-	if ((rc = logd_consumer_new(t->c, &co, &t->cs)) < 0 ||
-	    (rc = logd_consumer_subscribe(t->cs, t->o->topic)) < 0) {
-		ex = tool_client_err(t->c, rc, "group %s", t->o->group);
+	if ((ex = join(t)) != 0)
 		goto out;
+	for (;;) {
+		if (t->lost == 0 && (ex = member_loop(t)) != 0)
+			break;
+		if (t->lost == 0)
+			break;
+		if ((ex = rejoin(t)) == 1) {
+			ex = 0;
+			break;
+		}
+		if (ex != 0)
+			break;
 	}
-	ex = member_loop(t);
 	/* Commit what was printed, unless the connection is gone. */
 	if (ex != TOOL_EXIT_CONNECT && (rc = commit(t, 1)) != 0 && ex == 0)
 		ex = rc;

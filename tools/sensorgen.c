@@ -450,7 +450,28 @@ usage(FILE *f)
 	    "[-e probability]\n"
 	    "                 [-i seconds | -r rate] [-n stations] "
 	    "[-p partitions]\n"
-	    "                 [-S start] [-s seed] [-t topic]\n");
+	    "                 [-S start] [-s seed] [-t topic]\n"
+	    "  -a, --acks ACKS          0, 1 or all (default all)\n"
+	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
+	    "%s)\n"
+	    "  -c, --count N            send N readings, then stop "
+	    "(default: until a signal)\n"
+	    "  -e, --extreme P          chance of an extreme reading, 0 to 1 "
+	    "(default 0.02)\n"
+	    "  -i, --interval SECONDS   one round of readings every SECONDS "
+	    "(default 1)\n"
+	    "  -n, --stations N         number of stations (default 10)\n"
+	    "  -P, --print              print where each reading was "
+	    "stored\n"
+	    "  -p, --partitions N       partitions if the topic is created\n"
+	    "  -q, --quiet              no progress line, no summary\n"
+	    "  -r, --rate N             N readings per second in all\n"
+	    "  -S, --start TIME         simulate the clock from TIME\n"
+	    "  -s, --seed N             seed of the random generator\n"
+	    "  -t, --topic TOPIC        topic (default sensor_data)\n"
+	    "  -h, --help               print this help and exit\n"
+	    "  -V, --version            print the version and exit\n",
+	    LOGD_DEFAULT_ADDR);
 }
 
 static int

@@ -338,7 +338,7 @@ const char *tool_broker_addr(const char *opt)
 	return LOGD_DEFAULT_ADDR;
 }
 
-static int is_connection_error(int err)
+int tool_is_connection_error(int err)
 {
 	switch (err) {
 	case LOGD_ECLOSED:
@@ -367,7 +367,8 @@ int tool_client_err(const struct logd_client *c, int err, const char *fmt,
 	if (msg == NULL || *msg == '\0')
 		msg = logd_strerror(err);
 	tool_err("%s: %s", what, msg);
-	return is_connection_error(err) ? TOOL_EXIT_CONNECT : TOOL_EXIT_FAIL;
+	return tool_is_connection_error(err) ? TOOL_EXIT_CONNECT :
+	    TOOL_EXIT_FAIL;
 }
 
 int tool_connect(const char *addr, struct logd_client **out)
@@ -393,4 +394,38 @@ int tool_connect(const char *addr, struct logd_client **out)
 		return TOOL_EXIT_CONNECT;
 	}
 	return 0;
+}
+
+/* Sleeps ms milliseconds; a signal cuts it short. */
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int tool_reconnect(const char *addr, int err, volatile sig_atomic_t *stop,
+    struct logd_client **c)
+{
+	struct logd_client_options co;
+	int delay_ms = TOOL_RECONNECT_MIN_MS;
+
+	addr = tool_broker_addr(addr);
+	tool_err("connection to %s lost (%s); reconnecting", addr,
+	    logd_strerror(err));
+	logd_client_close(*c);
+	*c = NULL;
+	memset(&co, 0, sizeof(co));
+	co.client_id = tool_prog;
+	while (!*stop) {
+		if (logd_client_open(addr, &co, c) == 0) {
+			tool_err("reconnected to %s", addr);
+			return 0;
+		}
+		*c = NULL;
+		sleep_ms(delay_ms);
+		delay_ms = delay_ms * 2 < TOOL_RECONNECT_MAX_MS ? delay_ms * 2 :
+		    TOOL_RECONNECT_MAX_MS;
+	}
+	return 1;
 }

@@ -24,6 +24,7 @@
 #ifndef TOOL_H
 #define TOOL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -197,5 +198,21 @@ int tool_client_err(const struct logd_client *c, int err, const char *fmt,
  * exit code (TOOL_EXIT_CONNECT).
  */
 int tool_connect(const char *addr, struct logd_client **out);
+
+/* 1 if err means the connection to the broker failed or broke. */
+int tool_is_connection_error(int err);
+
+/*
+ * For followers whose connection broke with err: says so on stderr,
+ * closes *c and opens a new client to addr (tool_broker_addr() applied),
+ * retrying with a backoff from TOOL_RECONNECT_MIN_MS doubling up to
+ * TOOL_RECONNECT_MAX_MS, until it connects (returns 0, "reconnected to
+ * ADDR" on stderr, *c the new client) or *stop is set (returns 1, *c
+ * NULL).
+ */
+#define TOOL_RECONNECT_MIN_MS 100
+#define TOOL_RECONNECT_MAX_MS 5000
+int tool_reconnect(const char *addr, int err, volatile sig_atomic_t *stop,
+    struct logd_client **c);
 
 #endif /* TOOL_H */

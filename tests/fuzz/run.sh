@@ -17,11 +17,11 @@ secs=${2:-10}
 src=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
 cd "$build/tests"
-make -s fuzz/fuzz_batch fuzz/fuzz_frame fuzz/fuzz_recovery
+make -s fuzz/fuzz_batch fuzz/fuzz_frame fuzz/fuzz_recovery fuzz/fuzz_kafka
 work="$build/tests/fuzz/work"
 mkdir -p "$work"
 status=0
-for t in batch frame recovery; do
+for t in batch frame recovery kafka; do
 	mkdir -p "$work/$t"
 	echo "== fuzz_$t (${secs}s)"
 	if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

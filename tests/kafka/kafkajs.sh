@@ -25,7 +25,7 @@ port() {
 nport=$(port)
 kport=$(port)
 "$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s auto_create_topics=yes &
+    -s kafka_listen=127.0.0.1:$kport -s http_listen=none -s auto_create_topics=yes &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do

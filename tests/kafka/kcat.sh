@@ -6,7 +6,9 @@
 #   acks 0, 1 and all; what logput writes kcat reads byte for byte, and
 #   what kcat writes logtail reads; -o -N and -Q (offsets for times);
 #   two kcat -G members split four partitions, one is SIGKILLed and the
-#   other takes them over, and logctl shows the group's lag;
+#   other takes them over, and logctl shows the group's lag; after a
+#   kill -9 and restart of logd a member resumes from the commits;
+#   -o s@TIMESTAMP;
 #   an idempotent producer (-X enable.idempotence=true).
 set -u
 build=${LOGD_BUILDDIR:?run by make check}
@@ -33,14 +35,19 @@ nport=$(free_port)
 kport=$(free_port)
 native=127.0.0.1:$nport
 kafka=127.0.0.1:$kport
-"$build/logd/logd" -d "$tmp/data" -l "$native" -o "$tmp/logd.log" \
-    -s kafka_listen="$kafka" -s auto_create_topics=yes &
-logd=$!
-pids="$logd"
-i=0
-until "$build/tools/logctl" -b "$native" topics >/dev/null 2>&1; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "logd did not start"; sleep 0.1
-done
+start_logd() {
+	"$build/logd/logd" -d "$tmp/data" -l "$native" -o "$tmp/logd.log" \
+	    -s kafka_listen="$kafka" -s http_listen=none \
+	    -s auto_create_topics=yes &
+	logd=$!
+	pids="$pids $logd"
+	i=0
+	until "$build/tools/logctl" -b "$native" topics >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 100 ] || fail "logd did not start"
+		sleep 0.1
+	done
+}
+start_logd
 kc() { timeout 60 kcat -b "$kafka" "$@"; }
 logtail() { timeout 30 "$build/tools/logtail" -b "$native" "$@"; }
 logput() { timeout 30 "$build/tools/logput" -b "$native" "$@"; }
@@ -157,6 +164,39 @@ sleep 1.5     # an auto commit (every 5 s by default) or the leave
 kill -TERM $m2; wait $m2 2>/dev/null
 logctl group g4 > "$tmp/g4" 2>&1 || fail "logctl group g4: $(cat "$tmp/g4")"
 grep -q '^four ' "$tmp/g4" || fail "logctl group g4 shows no partitions of four: $(cat "$tmp/g4")"
+
+# --- the group's lag counts what it has not read, and after a kill -9
+# and restart of logd a member resumes from the group's commits
+group_lag() {
+	logctl group g4 | awk '$1 == "four" { s += $5 } END { print s + 0 }'
+}
+lag0=$(group_lag)
+seq 401 450 | sed 's/^/k&:/' | kc -P -t four -K: || fail "produce 50 more to four"
+lag1=$(group_lag)
+[ "$lag1" -eq $((lag0 + 50)) ] || fail "lag $lag0 then $lag1 after 50 more records"
+kill -9 $logd; wait $logd 2>/dev/null
+start_logd
+[ "$(group_lag)" -eq "$lag1" ] || fail "the lag changed across a restart: $(group_lag), not $lag1"
+# (kcat -G -o would assign at that offset, ignoring the commits)
+kc -G g4 -X auto.offset.reset=earliest -e four > "$tmp/resume" 2>"$tmp/resume.err" ||
+    fail "kcat -G after the restart: $(tail -3 "$tmp/resume.err")"
+[ "$(wc -l < "$tmp/resume")" -eq "$lag1" ] ||
+    fail "the resumed member read $(wc -l < "$tmp/resume") records, not the $lag1 uncommitted"
+for n in $(seq 401 450); do
+	grep -qx "$n" "$tmp/resume" || fail "the resumed member did not read record $n"
+done
+[ "$(group_lag)" -eq 0 ] || fail "lag $(group_lag) after the member read to the end"
+
+# --- -o s@TIMESTAMP: the first record at or after a time
+echo early | kc -P -t ts || fail "produce early"
+sleep 0.3
+t=$(python3 -c 'import time; print(int(time.time() * 1000))')
+sleep 0.3
+printf 'late1\nlate2\n' | kc -P -t ts || fail "produce late"
+[ "$(kc -C -t ts -o "s@$t" -e -q | tr '\n' ' ')" = "late1 late2 " ] ||
+    fail "kcat -o s@$t: $(kc -C -t ts -o "s@$t" -e -q 2>&1 | tr '\n' ' ')"
+[ "$(kc -C -t ts -o "s@$((t + 3600000))" -e -q | wc -l)" -eq 0 ] ||
+    fail "kcat -o s@ an hour ahead read records"
 
 # --- compressed batches: kcat -z CODEC read by kcat and logtail, and
 # logput -c CODEC read by kcat

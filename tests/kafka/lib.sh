@@ -125,6 +125,7 @@ logd_conf() {
 		echo "log_file = $T/logd.log"
 		echo "log_level = debug"
 		echo "kafka_listen = $KBROKER"
+		echo "http_listen = none"
 		echo "kafka_advertised = ${KAFKA_ADVERTISED:-$KBROKER}"
 		for l in "$@"; do
 			echo "$l"
