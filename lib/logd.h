@@ -250,6 +250,7 @@ struct logd_cursor {
 	int in_batch;
 	struct logd_batch_iter it;
 	struct logd_batch_info info;   /* of the batch being read */
+	const uint8_t *batch;     /* where the batch last opened starts */
 };
 
 /* Starts at p (len bytes) with the first record at or after from. */
@@ -264,6 +265,16 @@ void logd_cursor_init(struct logd_cursor *c, const void *p, size_t len,
 int logd_cursor_next(struct logd_cursor *c, struct logd_record *rec);
 /* Frees what a cursor left before its end holds (accepts any state). */
 void logd_cursor_release(struct logd_cursor *c);
+/*
+ * After logd_cursor_next() failed on a batch (any error but -EAGAIN):
+ * moves the cursor past that batch, so the next call goes on with the
+ * one after it, and gives the batch's first and last offsets in *first
+ * and *last (from its header).  Records of the batch not yet returned
+ * are lost.  Returns 0, or LOGD_EBADBATCH when the batch's header itself
+ * is unreadable (its length or offsets): then the cursor cannot move on
+ * and is left as it was.
+ */
+int logd_cursor_skip(struct logd_cursor *c, int64_t *first, int64_t *last);
 
 /* Kafka's batch codecs (attributes & 7). */
 #define LOGD_CODEC_NONE   0
@@ -1236,6 +1247,21 @@ struct logd_consumer_options {
 	void (*on_assign)(void *arg, const struct logd_group_assignment *a,
 	    size_t n);
 	void *cb_arg;
+	/*
+	 * A batch poll cannot read (it does not decompress or parse: stored
+	 * before logd checked batches, or damaged) stops its partition with
+	 * an error naming topic, partition and the batch's offsets.  With
+	 * skip_bad 1 the batch is skipped instead (the position moves to
+	 * its last offset + 1; its records are lost) and reported once: to
+	 * on_skip (called inside poll, with why a message naming topic,
+	 * partition and offsets, valid during the call), or, if on_skip is
+	 * NULL, by poll returning the error once, after which the next poll
+	 * goes on after the batch.  A batch whose header itself is
+	 * unreadable cannot be skipped: it stops its partition.
+	 */
+	int skip_bad;
+	void (*on_skip)(void *arg, const char *topic, int32_t partition,
+	    int64_t first, int64_t last, const char *why);
 };
 
 /*

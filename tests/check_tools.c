@@ -1501,6 +1501,109 @@ START_TEST(test_recovery_log)
 }
 END_TEST
 
+/* ---- a stored batch that cannot be read: named, and skipped ---- */
+
+/*
+ * Appends to topic's partition 0, logd stopped, a batch of one plain
+ * record whose attributes say gzip (with a good CRC), as logd stored it
+ * before it checked batches: logd_log_append() checks only framing.
+ */
+static void store_poison(const char *topic)
+{
+	struct logd_batch_builder *b;
+	struct logd_log_config cfg;
+	struct logd_log *log;
+	const uint8_t *batch;
+	uint8_t *bad;
+	char dir[700];
+	uint32_t crc;
+	size_t len;
+
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	ck_assert_int_eq(logd_batch_builder_add(b, tool_now_ms(), NULL, 0,
+	    "plain", 5, NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	bad = malloc(len);
+	ck_assert_ptr_nonnull(bad);
+	memcpy(bad, batch, len);
+	bad[22] |= LOGD_CODEC_GZIP;
+	crc = logd_crc32c(0, bad + 21, len - 21);
+	bad[17] = (uint8_t)(crc >> 24);
+	bad[18] = (uint8_t)(crc >> 16);
+	bad[19] = (uint8_t)(crc >> 8);
+	bad[20] = (uint8_t)crc;
+	snprintf(dir, sizeof(dir), "%s/topics/%s-0", T.datadir, topic);
+	logd_log_config_default(&cfg);
+	ck_assert_int_eq(logd_log_open(dir, &cfg, tool_now_ms(), &log, NULL),
+	    0);
+	ck_assert_int_eq(logd_log_append(log, bad, len, tool_now_ms(), NULL,
+	    NULL), 0);
+	logd_log_close(log);
+	free(bad);
+	logd_batch_builder_free(b);
+}
+
+START_TEST(test_skip_bad)
+{
+	struct run r;
+
+	create_topic("pz", "1");
+	expect(0, "", "a\nb\nc\n", "logput", B, "-q", "pz", NULL);
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	store_poison("pz");
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(0, "", "d\ne\n", "logput", B, "-q", "pz", NULL);
+
+	/* replay stops there, naming topic, partition and offsets */
+	run(&r, NULL, "logtail", B, "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(out_of(&r), "0 a\n1 b\n2 c\n");
+	ck_assert_msg(strstr(err_of(&r), "pz partition 0 offset 3: the batch "
+	    "of offsets 3..3 cannot be read (gzip batch does not inflate") &&
+	    strstr(err_of(&r), "--skip-bad"), "%s", err_of(&r));
+	run_free(&r);
+	/* --skip-bad reads every other record, and says what it skipped */
+	run(&r, NULL, "logtail", B, "--skip-bad", "-F", "%o %s\n", "pz",
+	    NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), "0 a\n1 b\n2 c\n4 d\n5 e\n");
+	ck_assert_msg(strstr(err_of(&r), "warning: pz partition 0: skipped "
+	    "the batch of offsets 3..3"), "%s", err_of(&r));
+	run_free(&r);
+
+	/* a group member (liblogd's consumer) fails there on every run */
+	run(&r, NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(err_of(&r), "pz/0 at offset 3: the batch of "
+	    "offsets 3..3 cannot be read"), "%s", err_of(&r));
+	run_free(&r);
+	run(&r, NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(out_of(&r), "");
+	run_free(&r);
+	/* with --skip-bad it reads past it and commits past it */
+	run(&r, NULL, "logtail", B, "-g", "gz", "--skip-bad", "-F",
+	    "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), "4 d\n5 e\n");
+	ck_assert_msg(strstr(err_of(&r), "warning: pz/0 at offset 3: the "
+	    "batch of offsets 3..3 cannot be read"), "%s", err_of(&r));
+	run_free(&r);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	/* the same past the batch when it is the last one stored */
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	store_poison("pz");
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(1, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "--skip-bad", "pz",
+	    NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	expect(0, "", "f\n", "logput", B, "-q", "pz", NULL);
+	expect(0, "7 f\n", NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n",
+	    "pz", NULL);
+}
+END_TEST
+
 /* ---- group commit: one sync answers several acks=all requests ---- */
 
 START_TEST(test_group_commit)
@@ -1571,6 +1674,7 @@ static Suite *tools_suite(void)
 		{ "logbench", test_logbench },
 		{ "recovery_log", test_recovery_log },
 		{ "group_commit", test_group_commit },
+		{ "skip_bad", test_skip_bad },
 		{ "batch_fits", test_batch_fits },
 		{ "help", test_help },
 	};
