@@ -64,7 +64,8 @@ extern "C" {
 #define LOGD_EMEMBERREQ  (-30023) /* join again with the member id given */
 #define LOGD_ESEQUENCE   (-30024) /* idempotent producer: sequence gap */
 #define LOGD_EFENCED     (-30025) /* idempotent producer: older epoch */
-#define LOGD_ELAST       (-30025)
+#define LOGD_ETIMESTAMP  (-30026) /* a record timestamp too far from now */
+#define LOGD_ELAST       (-30026)
 
 /* A readable name for any code returned by liblogd (static storage). */
 const char *logd_strerror(int err);
@@ -593,20 +594,30 @@ int logd_group_name_check(const char *name);
 struct logd_topic_config {
 	int32_t partitions;
 	struct logd_log_config log;
+	/*
+	 * CreateTime topics: how far a batch's timestamps may lie after
+	 * (in the future) or before the broker's clock when it is produced
+	 * (Kafka 3.6's message.timestamp.after.max.ms and before.max.ms).
+	 */
+	int64_t timestamp_after_max_ms;   /* 3600000 (one hour) */
+	int64_t timestamp_before_max_ms;  /* INT64_MAX (no limit) */
 };
 
-/* Defaults: 1 partition, logd_log_config_default(). */
+/* Defaults: 1 partition, logd_log_config_default(), timestamps up to an
+ * hour ahead and any time before. */
 void logd_topic_config_default(struct logd_topic_config *c);
 
 /*
  * Sets one setting by its Kafka-style name: partitions, segment.bytes,
  * segment.ms, retention.ms, retention.bytes, index.interval.bytes,
  * segment.index.bytes, message.timestamp.type (CreateTime or
- * LogAppendTime).  Values are plain decimal (an optional '-', digits,
- * nothing else) within: partitions 1..10000, segment.bytes 65536..
- * 2^31-1 (index positions are u32), segment.ms >= 1, retention.ms and
- * retention.bytes -1 (none) or >= 0, index.interval.bytes 0..2^31-1,
- * segment.index.bytes 1024..2^30.  On error *c is unchanged.
+ * LogAppendTime), message.timestamp.after.max.ms,
+ * message.timestamp.before.max.ms.  Values are plain decimal (an
+ * optional '-', digits, nothing else) within: partitions 1..10000,
+ * segment.bytes 65536..2^31-1 (index positions are u32), segment.ms >= 1,
+ * retention.ms and retention.bytes -1 (none) or >= 0,
+ * index.interval.bytes 0..2^31-1, segment.index.bytes 1024..2^30, the
+ * timestamp limits >= 0.  On error *c is unchanged.
  * Errors: LOGD_EBADCONFIG (unknown key or bad value).
  */
 int logd_topic_config_set(struct logd_topic_config *c, const char *key,
@@ -667,6 +678,7 @@ struct logd_produce {
 	                             again, first/last are its offsets */
 	size_t bad_batch, bad_at;
 	const char *why;          /* a bad batch: what was wrong, or NULL */
+	char why_buf[200];        /* where why may point */
 };
 
 /*
@@ -676,6 +688,10 @@ struct logd_produce {
  * Errors: LOGD_ESEQUENCE (a gap), LOGD_EFENCED (an older producer epoch),
  * LOGD_ENOTOPIC, LOGD_ENOPART (partition outside the topic),
  * LOGD_EBADBATCH (no batch, or a malformed one), LOGD_ECRC, LOGD_ETOOBIG,
+ * LOGD_ETIMESTAMP (a CreateTime topic, and a batch's first or largest
+ * timestamp, other than -1, lies further after now_ms than
+ * timestamp_after_max_ms or further before it than
+ * timestamp_before_max_ms; bad_batch, bad_at and why say which),
  * and those of logd_store_topic_create() and logd_log_append().  Nothing
  * is appended unless every batch is valid.
  */

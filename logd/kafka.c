@@ -282,6 +282,8 @@ static int16_t kafka_code(int rc)
 	case LOGD_ETOOBIG:
 	case LOGD_EFULL:
 		return KERR_MESSAGE_TOO_LARGE;
+	case LOGD_ETIMESTAMP:
+		return KERR_INVALID_TIMESTAMP;
 	case LOGD_ETOPICEXIST:
 		return KERR_TOPIC_ALREADY_EXISTS;
 	case LOGD_EBADNAME:
