@@ -886,7 +886,9 @@ struct logd_client_options {
  * LOGD_DEFAULT_ADDR.  opts may be NULL (defaults).
  * Errors: -EINVAL (bad address), -ENOENT (host not found), LOGD_ETIMEDOUT
  * (connect or HELLO took longer than connect_timeout_ms), -ECONNREFUSED
- * and other negated errno from connect(2), LOGD_EPROTO (the peer is not a
+ * and other negated errno from connect(2), LOGD_ECLOSED (the peer closed
+ * or reset the connection before answering HELLO: logd does that past
+ * its max_connections and while stopping), LOGD_EPROTO (the peer is not a
  * logd broker), -ENOMEM.  Nothing is allocated on failure.
  */
 int logd_client_open(const char *addr, const struct logd_client_options *opts,

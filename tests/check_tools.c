@@ -1604,6 +1604,30 @@ START_TEST(test_skip_bad)
 }
 END_TEST
 
+/* ---- logd at max_connections: logctl says so, not "protocol error" ---- */
+
+START_TEST(test_max_connections_msg)
+{
+	struct logd_client *c = NULL;
+	struct run r;
+
+	testlogd_stop(&T);
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, "max_connections = 1\n"), 0);
+	usleep(100000);   /* testlogd's readiness probe has gone */
+	ck_assert_int_eq(logd_client_open(T.addr, NULL, &c), 0);
+	run(&r, NULL, "logctl", B, "topics", NULL);
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_msg(strstr(err_of(&r), "logd closed the connection before "
+	    "answering (it refuses clients past its max_connections"), "%s",
+	    err_of(&r));
+	run_free(&r);
+	logd_client_close(c);
+	usleep(100000);
+	expect(0, NULL, NULL, "logctl", B, "topics", NULL);
+}
+END_TEST
+
 /* ---- group commit: one sync answers several acks=all requests ---- */
 
 START_TEST(test_group_commit)
@@ -1675,6 +1699,7 @@ static Suite *tools_suite(void)
 		{ "recovery_log", test_recovery_log },
 		{ "group_commit", test_group_commit },
 		{ "skip_bad", test_skip_bad },
+		{ "max_connections_msg", test_max_connections_msg },
 		{ "batch_fits", test_batch_fits },
 		{ "help", test_help },
 	};

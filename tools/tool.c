@@ -390,7 +390,10 @@ int tool_connect(const char *addr, struct logd_client **out)
 		    rc == -ECONNREFUSED ? "connection refused (is logd "
 		    "running?)" : rc == -ENOENT && is_unix ? "no such "
 		    "socket file (is logd running with unix_socket?)" :
-		    rc == -ENOENT ? "unknown host" : logd_strerror(rc));
+		    rc == -ENOENT ? "unknown host" : rc == LOGD_ECLOSED ?
+		    "logd closed the connection before answering (it "
+		    "refuses clients past its max_connections; its log "
+		    "says so)" : logd_strerror(rc));
 		return TOOL_EXIT_CONNECT;
 	}
 	return 0;
