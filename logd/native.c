@@ -736,7 +736,7 @@ static void native_request(struct conn *c, const char *p, size_t len)
 	rc = logd_proto_decode(p + LOGD_FRAME_HEADER, len - LOGD_FRAME_HEADER,
 	    &nc->zone, &m);
 	if (rc) {
-		log_warn("%s: undecodable frame (%s): closing", c->peer,
+		conn_warn(c->peer, "undecodable frame (%s): closing",
 		    rc == LOGD_EPROTO ? m.err : logd_strerror(rc));
 		native_error(c, 0, 0, rc, "undecodable frame: %s; closing the "
 		    "connection", rc == LOGD_EPROTO ? m.err :
@@ -762,7 +762,7 @@ static void native_bad_frame(struct conn *c, int rc, const char *p, size_t n)
 	const char *what = rc == LOGD_ETOOBIG ? "exceeds max_frame_bytes" :
 	    "is invalid";
 
-	log_warn("%s: frame length %u %s: closing", c->peer, len, what);
+	conn_warn(c->peer, "frame length %u %s: closing", len, what);
 	native_error(c, 0, 0, rc, "frame length %u %s (max %llu); closing "
 	    "the connection", len, what,
 	    (unsigned long long)srv.cfg.max_frame_bytes);

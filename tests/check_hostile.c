@@ -27,6 +27,9 @@
  *     segment; a batch two hours ahead of the clock is refused (topic
  *     setting message.timestamp.after.max.ms), and one a year behind
  *     when message.timestamp.before.max.ms says a day.
+ *   warn_flood: 1,000 clients that each send a bad frame once wrote a
+ *     warning line each (36,492 for 100k): a handful now, the next one
+ *     after a quiet spell saying how many more were left out.
  *   utf8_errors: an error reply that names what the client sent (an
  *     unknown group of invalid UTF-8) is valid UTF-8: strict msgpack
  *     decoders refuse anything else.
@@ -283,6 +286,53 @@ START_TEST(test_timestamps)
 }
 END_TEST
 
+/* Lines of logd's log holding s. */
+static int log_lines(const char *s)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(t.logfile, "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, s) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Connects, sends a frame length over max_frame_bytes, waits for EOF. */
+static void bad_frame(void)
+{
+	static const unsigned char huge[4] = { 0x7f, 0xff, 0xff, 0xff };
+	char buf[4096];
+	int fd = testlogd_connect(&t);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, huge, sizeof(huge)), (ssize_t)sizeof(huge));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+START_TEST(test_warn_flood)
+{
+	int i, n;
+
+	for (i = 0; i < 1000; i++)
+		bad_frame();
+	n = log_lines("exceeds max_frame_bytes: closing");
+	ck_assert_msg(n >= 1 && n <= 10, "%d warning lines for 1000 bad "
+	    "frames", n);
+	/* after the window, the next warning counts those left out */
+	sleep(10);
+	usleep(200000);
+	bad_frame();
+	ck_assert_int_eq(log_lines("more like it since the last warning"), 1);
+	ck_assert_int_le(log_lines("exceeds max_frame_bytes: closing"), 11);
+}
+END_TEST
+
 START_TEST(test_commit_past_end)
 {
 	struct logd_consumer_options o = { 0 };
@@ -394,6 +444,11 @@ int main(void)
 	tc = tcase_create("timestamps");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_timestamps);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("warn_flood");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_warn_flood);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("commit_past_end");
