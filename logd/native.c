@@ -387,7 +387,7 @@ static int get_settings(struct conn *c, struct logd_msg *m,
 
 static void native_create(struct conn *c, struct logd_msg *m)
 {
-	char topic[LOGD_TOPIC_NAME_MAX + 2], msg[BROKER_MSG_MAX];
+	char topic[LOGD_TOPIC_NAME_MAX + 1], msg[BROKER_MSG_MAX];
 	const msgpack_object *cfg;
 	struct settings *s;
 	int64_t parts;
