@@ -1304,6 +1304,14 @@ START_TEST(test_logd_usage)
 	fprintf(f, "datadir = %s\nlisten = 127.0.0.1:65536\n", dir);
 	fclose(f);
 	logd_fails("bad.conf:2: listen:", "-c", conf, NULL);
+	/* a UTF-8 byte-order mark is not part of the first key (it once
+	 * made "\xef\xbb\xbfdatadir" an unknown key): line 2 is the error */
+	snprintf(conf, sizeof(conf), "%s/bom.conf", T.dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "\xef\xbb\xbf" "datadir = %s\nbogus = 1\n", dir);
+	fclose(f);
+	logd_fails("bom.conf:2: unknown key \"bogus\"", "-c", conf, NULL);
 	/* -s sets any setting, and is checked like the file */
 	logd_fails("-s bogus=1: unknown key \"bogus\"", "-d", dir, "-s",
 	    "bogus=1", NULL);
