@@ -1357,6 +1357,66 @@ START_TEST(test_logd_usage)
 }
 END_TEST
 
+/* ---- listeners on every interface are warned about ---- */
+
+START_TEST(test_wildcard_warning)
+{
+	char dir[400], sock[420], logf[420], *log = NULL, *argv[20];
+	struct stat st;
+	size_t n = 0;
+	pid_t pid;
+	FILE *f;
+	int i = 0;
+
+	snprintf(dir, sizeof(dir), "%s/dw", T.dir);
+	snprintf(sock, sizeof(sock), "%s/dw.sock", T.dir);
+	snprintf(logf, sizeof(logf), "%s/dw.log", T.dir);
+	argv[i++] = (char *)testlogd_binary();
+	argv[i++] = "-d";
+	argv[i++] = dir;
+	argv[i++] = "-l";
+	argv[i++] = "0.0.0.0:0";
+	argv[i++] = "-u";
+	argv[i++] = sock;
+	argv[i++] = "-o";
+	argv[i++] = logf;
+	argv[i++] = "-s";
+	argv[i++] = "kafka_listen=0.0.0.0:0";
+	argv[i++] = "-s";
+	argv[i++] = "kafka_advertised=127.0.0.1:9092";
+	argv[i++] = "-s";
+	argv[i++] = "http_listen=0.0.0.0:0";
+	argv[i] = NULL;
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
+	    environ), 0);
+	for (i = 0; i < 1000 && stat(sock, &st) != 0; i++)
+		usleep(10000);
+	expect(0, NULL, NULL, "logctl", "-b", sock, "topics", NULL);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(wait_status(pid), 0);
+	f = fopen(logf, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_msg(strstr(log, "warn: native listens on 0.0.0.0:0, every "
+	    "network interface, and logd has no authentication: anyone who "
+	    "can reach it can read, write and delete every topic") &&
+	    strstr(log, "warn: kafka listens on 0.0.0.0:0, every network") &&
+	    strstr(log, "warn: http listens on 0.0.0.0:0, every network"),
+	    "%s", log);
+	free(log);
+	/* loopback only: no such warning */
+	log = NULL;
+	n = 0;
+	f = fopen(T.logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_ptr_null(strstr(log, "every network interface"));
+	free(log);
+}
+END_TEST
+
 /* ---- a LogAppendTime topic stamps what it appends ---- */
 
 START_TEST(test_log_append_time)
@@ -1708,6 +1768,7 @@ static Suite *tools_suite(void)
 		{ "group_commit", test_group_commit },
 		{ "skip_bad", test_skip_bad },
 		{ "max_connections_msg", test_max_connections_msg },
+		{ "wildcard_warning", test_wildcard_warning },
 		{ "batch_fits", test_batch_fits },
 		{ "help", test_help },
 	};
