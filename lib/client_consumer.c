@@ -316,6 +316,46 @@ cs_fill(struct logd_consumer *cs)
 	return 0;
 }
 
+/*
+ * pt's cursor failed with err on a batch.  Names the batch (topic,
+ * partition, its offsets) and, with skip_bad, moves past it: 0 to go on
+ * reading (on_skip was told), else the error poll returns (once, when
+ * the batch was skipped; for good, stopping the partition, when not).
+ */
+static int
+cs_bad_batch(struct logd_consumer *cs, struct cs_part *pt, int err)
+{
+	char why[400];
+	int64_t first, last;
+
+	if (logd_cursor_skip(&pt->cur_rec, &first, &last) < 0) {
+		cl_seterr(cs->c, err, "%s (its header or length is "
+		    "unreadable: it cannot be skipped)", logd_strerror(err));
+		cs_part_reset(cs, pt);
+		cs_fail(cs, pt, err);
+		err = cs->err;
+		cs->err = 0;
+		return cl_seterr(cs->c, err, "%s", cs->errmsg);
+	}
+	snprintf(why, sizeof(why), "%s/%d at offset %lld: the batch of "
+	    "offsets %lld..%lld cannot be read (%s)%s", pt->topic,
+	    (int)pt->partition, (long long)(first > pt->position ? first :
+	    pt->position), (long long)first, (long long)last,
+	    logd_strerror(err), cs->opts.skip_bad ? ": skipped" : "");
+	if (!cs->opts.skip_bad) {
+		cs_part_reset(cs, pt);
+		pt->stopped = err;
+		return cl_seterr(cs->c, err, "%s", why);
+	}
+	if (last + 1 > pt->position)
+		pt->position = last + 1;
+	if (cs->opts.on_skip == NULL)
+		return cl_seterr(cs->c, err, "%s", why);
+	cs->opts.on_skip(cs->opts.cb_arg, pt->topic, pt->partition, first,
+	    last, why);
+	return 0;
+}
+
 /* The next record of pt: 1, 0 when its data is used up, or an error. */
 static int
 cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
@@ -342,7 +382,10 @@ cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
 			/* Replies hold whole batches: a partial one is bad. */
 			if (r == -EAGAIN)
 				r = LOGD_EBADBATCH;
-			goto corrupt;
+			r = cs_bad_batch(cs, pt, r);
+			if (r == 0)
+				continue;
+			return r;
 		}
 		pt->in_chunk = 0;
 		cs_chunk_free(cs, ch);
@@ -352,14 +395,6 @@ cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
 		    (r = cs_fetch(cs, pt)) < 0)
 			return r;
 	}
-corrupt:
-	cs_part_reset(cs, pt);
-	cl_seterr(cs->c, r, "%s", logd_strerror(r));
-	cs_fail(cs, pt, r);
-	r = cs->err;
-	cs->err = 0;
-	cl_seterr(cs->c, r, "%s", cs->errmsg);
-	return r;
 }
 
 int

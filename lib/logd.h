@@ -64,7 +64,8 @@ extern "C" {
 #define LOGD_EMEMBERREQ  (-30023) /* join again with the member id given */
 #define LOGD_ESEQUENCE   (-30024) /* idempotent producer: sequence gap */
 #define LOGD_EFENCED     (-30025) /* idempotent producer: older epoch */
-#define LOGD_ELAST       (-30025)
+#define LOGD_ETIMESTAMP  (-30026) /* a record timestamp too far from now */
+#define LOGD_ELAST       (-30026)
 
 /* A readable name for any code returned by liblogd (static storage). */
 const char *logd_strerror(int err);
@@ -250,6 +251,7 @@ struct logd_cursor {
 	int in_batch;
 	struct logd_batch_iter it;
 	struct logd_batch_info info;   /* of the batch being read */
+	const uint8_t *batch;     /* where the batch last opened starts */
 };
 
 /* Starts at p (len bytes) with the first record at or after from. */
@@ -264,6 +266,16 @@ void logd_cursor_init(struct logd_cursor *c, const void *p, size_t len,
 int logd_cursor_next(struct logd_cursor *c, struct logd_record *rec);
 /* Frees what a cursor left before its end holds (accepts any state). */
 void logd_cursor_release(struct logd_cursor *c);
+/*
+ * After logd_cursor_next() failed on a batch (any error but -EAGAIN):
+ * moves the cursor past that batch, so the next call goes on with the
+ * one after it, and gives the batch's first and last offsets in *first
+ * and *last (from its header).  Records of the batch not yet returned
+ * are lost.  Returns 0, or LOGD_EBADBATCH when the batch's header itself
+ * is unreadable (its length or offsets): then the cursor cannot move on
+ * and is left as it was.
+ */
+int logd_cursor_skip(struct logd_cursor *c, int64_t *first, int64_t *last);
 
 /* Kafka's batch codecs (attributes & 7). */
 #define LOGD_CODEC_NONE   0
@@ -590,20 +602,30 @@ int logd_group_name_check(const char *name);
 struct logd_topic_config {
 	int32_t partitions;
 	struct logd_log_config log;
+	/*
+	 * CreateTime topics: how far a batch's timestamps may lie after
+	 * (in the future) or before the broker's clock when it is produced
+	 * (Kafka 3.6's message.timestamp.after.max.ms and before.max.ms).
+	 */
+	int64_t timestamp_after_max_ms;   /* 3600000 (one hour) */
+	int64_t timestamp_before_max_ms;  /* INT64_MAX (no limit) */
 };
 
-/* Defaults: 1 partition, logd_log_config_default(). */
+/* Defaults: 1 partition, logd_log_config_default(), timestamps up to an
+ * hour ahead and any time before. */
 void logd_topic_config_default(struct logd_topic_config *c);
 
 /*
  * Sets one setting by its Kafka-style name: partitions, segment.bytes,
  * segment.ms, retention.ms, retention.bytes, index.interval.bytes,
  * segment.index.bytes, message.timestamp.type (CreateTime or
- * LogAppendTime).  Values are plain decimal (an optional '-', digits,
- * nothing else) within: partitions 1..10000, segment.bytes 65536..
- * 2^31-1 (index positions are u32), segment.ms >= 1, retention.ms and
- * retention.bytes -1 (none) or >= 0, index.interval.bytes 0..2^31-1,
- * segment.index.bytes 1024..2^30.  On error *c is unchanged.
+ * LogAppendTime), message.timestamp.after.max.ms,
+ * message.timestamp.before.max.ms.  Values are plain decimal (an
+ * optional '-', digits, nothing else) within: partitions 1..10000,
+ * segment.bytes 65536..2^31-1 (index positions are u32), segment.ms >= 1,
+ * retention.ms and retention.bytes -1 (none) or >= 0,
+ * index.interval.bytes 0..2^31-1, segment.index.bytes 1024..2^30, the
+ * timestamp limits >= 0.  On error *c is unchanged.
  * Errors: LOGD_EBADCONFIG (unknown key or bad value).
  */
 int logd_topic_config_set(struct logd_topic_config *c, const char *key,
@@ -664,6 +686,7 @@ struct logd_produce {
 	                             again, first/last are its offsets */
 	size_t bad_batch, bad_at;
 	const char *why;          /* a bad batch: what was wrong, or NULL */
+	char why_buf[200];        /* where why may point */
 };
 
 /*
@@ -673,6 +696,10 @@ struct logd_produce {
  * Errors: LOGD_ESEQUENCE (a gap), LOGD_EFENCED (an older producer epoch),
  * LOGD_ENOTOPIC, LOGD_ENOPART (partition outside the topic),
  * LOGD_EBADBATCH (no batch, or a malformed one), LOGD_ECRC, LOGD_ETOOBIG,
+ * LOGD_ETIMESTAMP (a CreateTime topic, and a batch's first or largest
+ * timestamp, other than -1, lies further after now_ms than
+ * timestamp_after_max_ms or further before it than
+ * timestamp_before_max_ms; bad_batch, bad_at and why say which),
  * and those of logd_store_topic_create() and logd_log_append().  Nothing
  * is appended unless every batch is valid.
  */
@@ -867,7 +894,9 @@ struct logd_client_options {
  * LOGD_DEFAULT_ADDR.  opts may be NULL (defaults).
  * Errors: -EINVAL (bad address), -ENOENT (host not found), LOGD_ETIMEDOUT
  * (connect or HELLO took longer than connect_timeout_ms), -ECONNREFUSED
- * and other negated errno from connect(2), LOGD_EPROTO (the peer is not a
+ * and other negated errno from connect(2), LOGD_ECLOSED (the peer closed
+ * or reset the connection before answering HELLO: logd does that past
+ * its max_connections and while stopping), LOGD_EPROTO (the peer is not a
  * logd broker), -ENOMEM.  Nothing is allocated on failure.
  */
 int logd_client_open(const char *addr, const struct logd_client_options *opts,
@@ -1246,6 +1275,21 @@ struct logd_consumer_options {
 	void (*on_assign)(void *arg, const struct logd_group_assignment *a,
 	    size_t n);
 	void *cb_arg;
+	/*
+	 * A batch poll cannot read (it does not decompress or parse: stored
+	 * before logd checked batches, or damaged) stops its partition with
+	 * an error naming topic, partition and the batch's offsets.  With
+	 * skip_bad 1 the batch is skipped instead (the position moves to
+	 * its last offset + 1; its records are lost) and reported once: to
+	 * on_skip (called inside poll, with why a message naming topic,
+	 * partition and offsets, valid during the call), or, if on_skip is
+	 * NULL, by poll returning the error once, after which the next poll
+	 * goes on after the batch.  A batch whose header itself is
+	 * unreadable cannot be skipped: it stops its partition.
+	 */
+	int skip_bad;
+	void (*on_skip)(void *arg, const char *topic, int32_t partition,
+	    int64_t first, int64_t last, const char *why);
 };
 
 /*

@@ -4,9 +4,13 @@
  *
  * Appends copy whole batches into the active segment's map and rewrite
  * their baseOffset.  A segment rolls before an append that would not fit,
- * when the segment's age passes segment_ms (measured as Kafka does: the
- * new batch's max timestamp minus the first batch's, or wall time since
- * creation when batches carry no timestamp), or when an index is full.
+ * when the segment's age passes segment_ms, or when an index is full.
+ * The age is the broker's clock since the segment was created (or
+ * opened), or as Kafka measures it, the new batch's max timestamp minus
+ * the first batch's; but record time rolls a segment only once it is
+ * LOG_ROLL_FLOOR_MS old on the broker's clock (or segment_ms, if less),
+ * so a producer whose every batch is a week after the one before rolls
+ * one segment an hour, not one per batch.
  *
  * Durability: flush_begin captures, for each segment with unsynced bytes,
  * a reference and the byte range, plus whether the directory changed
@@ -659,6 +663,9 @@ log_roll(struct logd_log *log, int64_t now_ms)
 	return 0;
 }
 
+/* Record time rolls no segment younger than this on the broker's clock. */
+#define LOG_ROLL_FLOOR_MS (3600 * 1000)
+
 /* Must the active segment roll before `len` more bytes with time ts? */
 static int
 log_should_roll(const struct logd_log *log, size_t len, int64_t ts,
@@ -674,11 +681,13 @@ log_should_roll(const struct logd_log *log, size_t len, int64_t ts,
 		limit = s->capacity;
 	if (s->size + len > limit || logd_segment_index_full(s))
 		return 1;
-	if (s->first_timestamp >= 0 && ts >= 0)
-		age = ts - s->first_timestamp;
-	else
-		age = now_ms - s->created_ms;
-	return age > log->cfg.segment_ms;
+	age = now_ms - s->created_ms;
+	if (age > log->cfg.segment_ms)
+		return 1;
+	if (age < LOG_ROLL_FLOOR_MS && age < log->cfg.segment_ms)
+		return 0;
+	return s->first_timestamp >= 0 && ts >= 0 &&
+	    ts - s->first_timestamp > log->cfg.segment_ms;
 }
 
 int

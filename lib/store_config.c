@@ -76,6 +76,11 @@ logd_topic_config_default(struct logd_topic_config *c)
 	memset(c, 0, sizeof(*c));
 	c->partitions = 1;
 	logd_log_config_default(&c->log);
+	/* Kafka 4's defaults: an hour ahead (a clock that is off, not a
+	 * week: far-future stamps would roll and keep segments), any age
+	 * before (replays of old data are normal). */
+	c->timestamp_after_max_ms = 3600000;
+	c->timestamp_before_max_ms = INT64_MAX;
 }
 
 /* Strict decimal: optional '-', digits, nothing else, within [min, max]. */
@@ -126,6 +131,8 @@ logd_topic_config_check(const struct logd_topic_config *c)
 		return LOGD_EBADCONFIG;
 	if (l->log_append_time != 0 && l->log_append_time != 1)
 		return LOGD_EBADCONFIG;
+	if (c->timestamp_after_max_ms < 0 || c->timestamp_before_max_ms < 0)
+		return LOGD_EBADCONFIG;
 	return 0;
 }
 
@@ -135,7 +142,8 @@ logd_topic_config_check(const struct logd_topic_config *c)
  * rule.  min -1 means "-1 (none) or from 0".
  */
 enum { K_PARTITIONS, K_SEGMENT_BYTES, K_SEGMENT_MS, K_RETENTION_MS,
-	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES };
+	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES, K_TS_AFTER,
+	K_TS_BEFORE };
 
 static const struct {
 	const char *key;
@@ -150,6 +158,8 @@ static const struct {
 	[K_INDEX_INTERVAL] = { "index.interval.bytes", 0, INT32_MAX },
 	[K_INDEX_BYTES] = { "segment.index.bytes", INDEX_BYTES_MIN,
 	    INDEX_BYTES_MAX },
+	[K_TS_AFTER] = { "message.timestamp.after.max.ms", 0, INT64_MAX },
+	[K_TS_BEFORE] = { "message.timestamp.before.max.ms", 0, INT64_MAX },
 };
 
 #define N_INT_KEYS (sizeof(int_keys) / sizeof(int_keys[0]))
@@ -207,6 +217,12 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 	case K_INDEX_INTERVAL:
 		c->log.index_interval = (uint32_t)v;
 		break;
+	case K_TS_AFTER:
+		c->timestamp_after_max_ms = v;
+		break;
+	case K_TS_BEFORE:
+		c->timestamp_before_max_ms = v;
+		break;
 	default:
 		c->log.index_bytes = (uint32_t)v;
 		break;
@@ -234,7 +250,9 @@ logd_topic_config_error(const char *key, const char *value, char *buf,
 		n = snprintf(buf, size, "unknown setting \"%s\" (known: "
 		    "partitions, segment.bytes, segment.ms, retention.ms, "
 		    "retention.bytes, index.interval.bytes, "
-		    "segment.index.bytes, message.timestamp.type)", key);
+		    "segment.index.bytes, message.timestamp.type, "
+		    "message.timestamp.after.max.ms, "
+		    "message.timestamp.before.max.ms)", key);
 	else {
 		if (int_keys[k].min == -1)
 			snprintf(range, sizeof(range), "-1 (no limit) or an "
@@ -257,10 +275,12 @@ logd_topic_config_each(const struct logd_topic_config *c,
     int (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
 	const struct logd_log_config *l = &c->log;
-	char v[8][32];
-	const char *keys[9] = { "partitions", "segment.bytes", "segment.ms",
+	char v[10][32];
+	const char *keys[11] = { "partitions", "segment.bytes", "segment.ms",
 	    "retention.ms", "retention.bytes", "index.interval.bytes",
-	    "segment.index.bytes", "message.timestamp.type", NULL };
+	    "segment.index.bytes", "message.timestamp.type",
+	    "message.timestamp.after.max.ms",
+	    "message.timestamp.before.max.ms", NULL };
 	size_t i;
 	int rc;
 
@@ -273,6 +293,8 @@ logd_topic_config_each(const struct logd_topic_config *c,
 	snprintf(v[6], sizeof(v[6]), "%" PRIu32, l->index_bytes);
 	snprintf(v[7], sizeof(v[7]), "%s", l->log_append_time ?
 	    "LogAppendTime" : "CreateTime");
+	snprintf(v[8], sizeof(v[8]), "%" PRId64, c->timestamp_after_max_ms);
+	snprintf(v[9], sizeof(v[9]), "%" PRId64, c->timestamp_before_max_ms);
 	for (i = 0; keys[i]; i++)
 		if ((rc = fn(arg, keys[i], v[i])))
 			return rc;

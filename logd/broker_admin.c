@@ -103,9 +103,15 @@ int broker_topic_create(const char *topic, int32_t partitions,
 		return rc;
 	rc = logd_store_topic_create(srv.store, topic, &tc, ev_wall());
 	if (rc) {
-		if (rc == LOGD_EBADNAME)
+		if (rc == LOGD_EBADNAME && strlen(topic) >
+		    LOGD_TOPIC_NAME_MAX)
+			snprintf(msg, msgsz, "invalid topic name: %zu bytes, "
+			    "longer than %d", strlen(topic),
+			    LOGD_TOPIC_NAME_MAX);
+		else if (rc == LOGD_EBADNAME)
 			snprintf(msg, msgsz, "invalid topic name \"%s\": use "
-			    "1-249 of [A-Za-z0-9._-], not . or ..", topic);
+			    "1-%d of [A-Za-z0-9._-], not . or ..", topic,
+			    LOGD_TOPIC_NAME_MAX);
 		else
 			snprintf(msg, msgsz, "cannot create topic \"%s\": %s",
 			    topic, logd_strerror(rc));

@@ -206,6 +206,14 @@ struct conn {
 
 void conn_accept(int fd, const struct listener *l);
 /*
+ * A warning about a client (peer names it), for every protocol: at most
+ * CONN_WARN_BURST lines per CONN_WARN_WINDOW_MS, all protocols together;
+ * the first line after some were left out says how many ("and N more
+ * like it"), so a flood of bad frames writes a bounded log.
+ */
+void conn_warn(const char *peer, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
  * Queues the stored bytes of r after what is in c->out (takes r).  What
  * was in c->out moves to the queue: positions into c->out are not valid
  * after this call.

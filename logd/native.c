@@ -389,7 +389,7 @@ static int get_settings(struct conn *c, struct logd_msg *m,
 
 static void native_create(struct conn *c, struct logd_msg *m)
 {
-	char topic[LOGD_TOPIC_NAME_MAX + 2], msg[BROKER_MSG_MAX];
+	char topic[LOGD_TOPIC_NAME_MAX + 1], msg[BROKER_MSG_MAX];
 	const msgpack_object *cfg;
 	struct settings *s;
 	int64_t parts;
@@ -738,7 +738,7 @@ static void native_request(struct conn *c, const char *p, size_t len)
 	rc = logd_proto_decode(p + LOGD_FRAME_HEADER, len - LOGD_FRAME_HEADER,
 	    &nc->zone, &m);
 	if (rc) {
-		log_warn("%s: undecodable frame (%s): closing", c->peer,
+		conn_warn(c->peer, "undecodable frame (%s): closing",
 		    rc == LOGD_EPROTO ? m.err : logd_strerror(rc));
 		native_error(c, 0, 0, rc, "undecodable frame: %s; closing the "
 		    "connection", rc == LOGD_EPROTO ? m.err :
@@ -764,7 +764,7 @@ static void native_bad_frame(struct conn *c, int rc, const char *p, size_t n)
 	const char *what = rc == LOGD_ETOOBIG ? "exceeds max_frame_bytes" :
 	    "is invalid";
 
-	log_warn("%s: frame length %u %s: closing", c->peer, len, what);
+	conn_warn(c->peer, "frame length %u %s: closing", len, what);
 	native_error(c, 0, 0, rc, "frame length %u %s (max %llu); closing "
 	    "the connection", len, what,
 	    (unsigned long long)srv.cfg.max_frame_bytes);

@@ -936,6 +936,44 @@ START_TEST(test_slow_consumer)
 }
 END_TEST
 
+/*
+ * Topic names of 250 and 251 bytes: every refusal names the real limit,
+ * 249 (create once said 250, other requests 249).
+ */
+START_TEST(test_name_limit)
+{
+	struct logd_client *c;
+	struct logd_fetch *f = NULL;
+	char name[260];
+	size_t n;
+	int64_t off;
+
+	c = connect_ok();
+	for (n = 250; n <= 251; n++) {
+		memset(name, 'n', n);
+		name[n] = '\0';
+		ck_assert_int_lt(logd_client_topic_create(c, name, 1, NULL, 0),
+		    0);
+		ck_assert_msg(strstr(logd_client_errmsg(c), "249") &&
+		    !strstr(logd_client_errmsg(c), "250"), "create %zu: %s", n,
+		    logd_client_errmsg(c));
+		ck_assert_int_lt(logd_client_fetch(c, name, 0, 0, 0, 0, &f), 0);
+		ck_assert_msg(strstr(logd_client_errmsg(c), "249") &&
+		    !strstr(logd_client_errmsg(c), "250"), "fetch %zu: %s", n,
+		    logd_client_errmsg(c));
+		ck_assert_int_lt(logd_client_list_offset(c, name, 0,
+		    LOGD_OFFSET_LATEST, &off), 0);
+		ck_assert_msg(strstr(logd_client_errmsg(c), "249") &&
+		    !strstr(logd_client_errmsg(c), "250"), "list %zu: %s", n,
+		    logd_client_errmsg(c));
+	}
+	memset(name, 'n', 249);
+	name[249] = '\0';
+	ck_assert_int_eq(logd_client_topic_create(c, name, 1, NULL, 0), 0);
+	logd_client_close(c);
+}
+END_TEST
+
 static Suite *
 client_suite(void)
 {
@@ -947,6 +985,7 @@ client_suite(void)
 		{ "produce_consume", test_produce_consume },
 		{ "key_partition", test_key_partition },
 		{ "admin", test_admin },
+		{ "name_limit", test_name_limit },
 		{ "restart", test_restart },
 		{ "kill9_acks_all", test_kill9_acks_all },
 		{ "long_poll", test_long_poll },

@@ -1045,6 +1045,13 @@ START_TEST(test_max_connections)
 	c = connect_ok();
 	ck_assert(closed_by_peer(c, 5000));
 	close(c);
+	/* liblogd says the broker closed it, not "protocol error" */
+	{
+		struct logd_client *lc = NULL;
+
+		ck_assert_int_eq(logd_client_open(t.addr, NULL, &lc),
+		    LOGD_ECLOSED);
+	}
 	hello_ok(a);
 	close(b);
 	usleep(100000);

@@ -921,18 +921,58 @@ START_TEST(test_roll_age)
 	rng_state = 8;
 	small_config(&c);
 	c.segment_ms = 1000;
-	log = open_log(&c, NULL);
-	append_model(log, &m, 1, 10, 1000, 0, 1);
-	append_model(log, &m, 1, 10, 1500, 0, 1);
-	append_model(log, &m, 1, 10, 2000, 0, 1);
+	log = open_log(&c, NULL);   /* at 1000 on the broker's clock */
+	/* record time rolls a segment as old as segment.ms on the clock */
+	append_model(log, &m, 1, 10, 1000, 0, 2000);
+	append_model(log, &m, 1, 10, 1500, 0, 2000);
+	append_model(log, &m, 1, 10, 2000, 0, 2000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 1);
-	append_model(log, &m, 1, 10, 2001, 0, 1);
+	append_model(log, &m, 1, 10, 2001, 0, 2000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 2);
 	ck_assert(file_exists(seg_path(3, "log")));
 	/* an older timestamp does not roll */
-	append_model(log, &m, 1, 10, 500, 0, 1);
+	append_model(log, &m, 1, 10, 500, 0, 3000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 2);
-	append_model(log, &m, 1, 10, 3002, 0, 1);
+	append_model(log, &m, 1, 10, 3002, 0, 3000);
+	ck_assert_uint_eq(logd_log_segment_count(log), 3);
+	check_all(log, &m);
+	logd_log_close(log);
+	model_free(&m);
+}
+END_TEST
+
+/*
+ * segment.ms on the broker's clock: batches a week and a day apart in
+ * record time, appended within a second, once rolled a segment each
+ * (21,800 segments exhausted the maps); now the segment rolls when it
+ * is segment.ms old on the clock, or by record time once an hour old.
+ */
+START_TEST(test_roll_clock)
+{
+	const int64_t day = 24 * 3600 * 1000LL;
+	struct logd_log_config c;
+	struct model m = { 0 };
+	struct logd_log *log;
+	int64_t now = 1000;
+	int i;
+
+	rng_state = 81;
+	small_config(&c);
+	c.segment_ms = 7 * day;
+	log = open_log(&c, NULL);
+	for (i = 0; i < 200; i++)
+		append_model(log, &m, 1, 10, 1000 + i * 8 * day, 0, now + i);
+	ck_assert_uint_eq(logd_log_segment_count(log), 1);
+	/* an hour later on the clock, record time rolls it */
+	now += 3600 * 1000;
+	append_model(log, &m, 1, 10, 1000 + 200 * 8 * day, 0, now);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	append_model(log, &m, 1, 10, 1000 + 201 * 8 * day, 0, now + 1);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	/* segment.ms on the clock rolls it, whatever the records say */
+	append_model(log, &m, 1, 10, 5, 0, now + 7 * day);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	append_model(log, &m, 1, 10, 5, 0, now + 7 * day + 1);
 	ck_assert_uint_eq(logd_log_segment_count(log), 3);
 	check_all(log, &m);
 	logd_log_close(log);
@@ -988,7 +1028,7 @@ three_segments(struct logd_log_config *c, struct model *m)
 	/* segment k holds times 10000k .. 10000k + 500 */
 	for (i = 0; i < 15; i++)
 		append_model(log, m, 10, 100, 10000 * (i / 5) + (i % 5) * 100,
-		    0, 1);
+		    0, 1000 + 10000 * (i / 5) + (i % 5) * 100);
 	ck_assert_uint_eq(logd_log_segment_count(log), 3);
 	return log;
 }
@@ -1086,8 +1126,8 @@ START_TEST(test_retention_bytes)
 	ck_assert(memcmp(held.data, m.b[6], m.len[6]) == 0);
 	logd_log_read_release(&held);
 	/* delete_before: whole segments only */
-	append_model(log, &m, 10, 100, 50000, 0, 1);
-	append_model(log, &m, 10, 100, 60000, 0, 1);
+	append_model(log, &m, 10, 100, 50000, 0, 51000);
+	append_model(log, &m, 10, 100, 60000, 0, 61000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 3);
 	ck_assert_int_eq(logd_log_delete_before(log, m.first[15] + 1), 0);
 	ck_assert_int_eq(logd_log_start_offset(log), m.first[15]);
@@ -1508,6 +1548,7 @@ log_suite(void)
 	ADD("recovery_segments", test_recovery_segments);
 	ADD("roll_size", test_roll_size);
 	ADD("roll_age", test_roll_age);
+	ADD("roll_clock", test_roll_clock);
 	ADD("roll_index_full", test_roll_index_full);
 	ADD("retention_time", test_retention_time);
 	ADD("retention_bytes", test_retention_bytes);

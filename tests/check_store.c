@@ -159,7 +159,9 @@ config_eq(const struct logd_topic_config *a, const struct logd_topic_config *b)
 	    a->log.retention_bytes == b->log.retention_bytes &&
 	    a->log.index_interval == b->log.index_interval &&
 	    a->log.index_bytes == b->log.index_bytes &&
-	    a->log.log_append_time == b->log.log_append_time;
+	    a->log.log_append_time == b->log.log_append_time &&
+	    a->timestamp_after_max_ms == b->timestamp_after_max_ms &&
+	    a->timestamp_before_max_ms == b->timestamp_before_max_ms;
 }
 
 START_TEST(test_config_defaults)
@@ -170,6 +172,8 @@ START_TEST(test_config_defaults)
 	logd_topic_config_default(&c);
 	d.partitions = 1;
 	logd_log_config_default(&d.log);
+	d.timestamp_after_max_ms = 3600000;
+	d.timestamp_before_max_ms = INT64_MAX;
 	ck_assert(config_eq(&c, &d));
 	ck_assert_int_eq(c.partitions, 1);
 	logd_topic_config_format(&c, buf, sizeof(buf));
@@ -216,6 +220,10 @@ START_TEST(test_config_round_trip)
 	    "65536"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "message.timestamp.type",
 	    "LogAppendTime"), 0);
+	ck_assert_int_eq(logd_topic_config_set(&c,
+	    "message.timestamp.after.max.ms", "60000"), 0);
+	ck_assert_int_eq(logd_topic_config_set(&c,
+	    "message.timestamp.before.max.ms", "86400000"), 0);
 	ck_assert_int_eq(c.partitions, 12);
 	ck_assert_uint_eq(c.log.segment_bytes, 1048576);
 	ck_assert_int_eq(c.log.segment_ms, 3600000);
@@ -235,7 +243,9 @@ START_TEST(test_config_round_trip)
 	    "retention.bytes=1073741824\n"
 	    "index.interval.bytes=8192\n"
 	    "segment.index.bytes=65536\n"
-	    "message.timestamp.type=LogAppendTime\n");
+	    "message.timestamp.type=LogAppendTime\n"
+	    "message.timestamp.after.max.ms=60000\n"
+	    "message.timestamp.before.max.ms=86400000\n");
 
 	logd_topic_config_default(&d);
 	strcpy(buf2, buf);

@@ -1305,6 +1305,14 @@ START_TEST(test_logd_usage)
 	fprintf(f, "datadir = %s\nlisten = 127.0.0.1:65536\n", dir);
 	fclose(f);
 	logd_fails("bad.conf:2: listen:", "-c", conf, NULL);
+	/* a UTF-8 byte-order mark is not part of the first key (it once
+	 * made "\xef\xbb\xbfdatadir" an unknown key): line 2 is the error */
+	snprintf(conf, sizeof(conf), "%s/bom.conf", T.dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "\xef\xbb\xbf" "datadir = %s\nbogus = 1\n", dir);
+	fclose(f);
+	logd_fails("bom.conf:2: unknown key \"bogus\"", "-c", conf, NULL);
 	/* -s sets any setting, and is checked like the file */
 	logd_fails("-s bogus=1: unknown key \"bogus\"", "-d", dir, "-s",
 	    "bogus=1", NULL);
@@ -1347,6 +1355,66 @@ START_TEST(test_logd_usage)
 	run_free(&r);
 	kill(pid, SIGTERM);
 	ck_assert_int_eq(wait_status(pid), 0);
+}
+END_TEST
+
+/* ---- listeners on every interface are warned about ---- */
+
+START_TEST(test_wildcard_warning)
+{
+	char dir[400], sock[420], logf[420], *log = NULL, *argv[20];
+	struct stat st;
+	size_t n = 0;
+	pid_t pid;
+	FILE *f;
+	int i = 0;
+
+	snprintf(dir, sizeof(dir), "%s/dw", T.dir);
+	snprintf(sock, sizeof(sock), "%s/dw.sock", T.dir);
+	snprintf(logf, sizeof(logf), "%s/dw.log", T.dir);
+	argv[i++] = (char *)testlogd_binary();
+	argv[i++] = "-d";
+	argv[i++] = dir;
+	argv[i++] = "-l";
+	argv[i++] = "0.0.0.0:0";
+	argv[i++] = "-u";
+	argv[i++] = sock;
+	argv[i++] = "-o";
+	argv[i++] = logf;
+	argv[i++] = "-s";
+	argv[i++] = "kafka_listen=0.0.0.0:0";
+	argv[i++] = "-s";
+	argv[i++] = "kafka_advertised=127.0.0.1:9092";
+	argv[i++] = "-s";
+	argv[i++] = "http_listen=0.0.0.0:0";
+	argv[i] = NULL;
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
+	    environ), 0);
+	for (i = 0; i < 1000 && stat(sock, &st) != 0; i++)
+		usleep(10000);
+	expect(0, NULL, NULL, "logctl", "-b", sock, "topics", NULL);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(wait_status(pid), 0);
+	f = fopen(logf, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_msg(strstr(log, "warn: native listens on 0.0.0.0:0, every "
+	    "network interface, and logd has no authentication: anyone who "
+	    "can reach it can read, write and delete every topic") &&
+	    strstr(log, "warn: kafka listens on 0.0.0.0:0, every network") &&
+	    strstr(log, "warn: http listens on 0.0.0.0:0, every network"),
+	    "%s", log);
+	free(log);
+	/* loopback only: no such warning */
+	log = NULL;
+	n = 0;
+	f = fopen(T.logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_ptr_null(strstr(log, "every network interface"));
+	free(log);
 }
 END_TEST
 
@@ -1502,6 +1570,133 @@ START_TEST(test_recovery_log)
 }
 END_TEST
 
+/* ---- a stored batch that cannot be read: named, and skipped ---- */
+
+/*
+ * Appends to topic's partition 0, logd stopped, a batch of one plain
+ * record whose attributes say gzip (with a good CRC), as logd stored it
+ * before it checked batches: logd_log_append() checks only framing.
+ */
+static void store_poison(const char *topic)
+{
+	struct logd_batch_builder *b;
+	struct logd_log_config cfg;
+	struct logd_log *log;
+	const uint8_t *batch;
+	uint8_t *bad;
+	char dir[700];
+	uint32_t crc;
+	size_t len;
+
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	ck_assert_int_eq(logd_batch_builder_add(b, tool_now_ms(), NULL, 0,
+	    "plain", 5, NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	bad = malloc(len);
+	ck_assert_ptr_nonnull(bad);
+	memcpy(bad, batch, len);
+	bad[22] |= LOGD_CODEC_GZIP;
+	crc = logd_crc32c(0, bad + 21, len - 21);
+	bad[17] = (uint8_t)(crc >> 24);
+	bad[18] = (uint8_t)(crc >> 16);
+	bad[19] = (uint8_t)(crc >> 8);
+	bad[20] = (uint8_t)crc;
+	snprintf(dir, sizeof(dir), "%s/topics/%s-0", T.datadir, topic);
+	logd_log_config_default(&cfg);
+	ck_assert_int_eq(logd_log_open(dir, &cfg, tool_now_ms(), &log, NULL),
+	    0);
+	ck_assert_int_eq(logd_log_append(log, bad, len, tool_now_ms(), NULL,
+	    NULL), 0);
+	logd_log_close(log);
+	free(bad);
+	logd_batch_builder_free(b);
+}
+
+START_TEST(test_skip_bad)
+{
+	struct run r;
+
+	create_topic("pz", "1");
+	expect(0, "", "a\nb\nc\n", "logput", B, "-q", "pz", NULL);
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	store_poison("pz");
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(0, "", "d\ne\n", "logput", B, "-q", "pz", NULL);
+
+	/* replay stops there, naming topic, partition and offsets */
+	run(&r, NULL, "logtail", B, "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(out_of(&r), "0 a\n1 b\n2 c\n");
+	ck_assert_msg(strstr(err_of(&r), "pz partition 0 offset 3: the batch "
+	    "of offsets 3..3 cannot be read (gzip batch does not inflate") &&
+	    strstr(err_of(&r), "--skip-bad"), "%s", err_of(&r));
+	run_free(&r);
+	/* --skip-bad reads every other record, and says what it skipped */
+	run(&r, NULL, "logtail", B, "--skip-bad", "-F", "%o %s\n", "pz",
+	    NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), "0 a\n1 b\n2 c\n4 d\n5 e\n");
+	ck_assert_msg(strstr(err_of(&r), "warning: pz partition 0: skipped "
+	    "the batch of offsets 3..3"), "%s", err_of(&r));
+	run_free(&r);
+
+	/* a group member (liblogd's consumer) fails there on every run */
+	run(&r, NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(err_of(&r), "pz/0 at offset 3: the batch of "
+	    "offsets 3..3 cannot be read"), "%s", err_of(&r));
+	run_free(&r);
+	run(&r, NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(out_of(&r), "");
+	run_free(&r);
+	/* with --skip-bad it reads past it and commits past it */
+	run(&r, NULL, "logtail", B, "-g", "gz", "--skip-bad", "-F",
+	    "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), "4 d\n5 e\n");
+	ck_assert_msg(strstr(err_of(&r), "warning: pz/0 at offset 3: the "
+	    "batch of offsets 3..3 cannot be read"), "%s", err_of(&r));
+	run_free(&r);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	/* the same past the batch when it is the last one stored */
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	store_poison("pz");
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(1, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "--skip-bad", "pz",
+	    NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	expect(0, "", "f\n", "logput", B, "-q", "pz", NULL);
+	expect(0, "7 f\n", NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n",
+	    "pz", NULL);
+}
+END_TEST
+
+/* ---- logd at max_connections: logctl says so, not "protocol error" ---- */
+
+START_TEST(test_max_connections_msg)
+{
+	struct logd_client *c = NULL;
+	struct run r;
+
+	testlogd_stop(&T);
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, "max_connections = 1\n"), 0);
+	usleep(100000);   /* testlogd's readiness probe has gone */
+	ck_assert_int_eq(logd_client_open(T.addr, NULL, &c), 0);
+	run(&r, NULL, "logctl", B, "topics", NULL);
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_msg(strstr(err_of(&r), "logd closed the connection before "
+	    "answering (it refuses clients past its max_connections"), "%s",
+	    err_of(&r));
+	run_free(&r);
+	logd_client_close(c);
+	usleep(100000);
+	expect(0, NULL, NULL, "logctl", B, "topics", NULL);
+}
+END_TEST
+
 /* ---- group commit: one sync answers several acks=all requests ---- */
 
 START_TEST(test_group_commit)
@@ -1572,6 +1767,9 @@ static Suite *tools_suite(void)
 		{ "logbench", test_logbench },
 		{ "recovery_log", test_recovery_log },
 		{ "group_commit", test_group_commit },
+		{ "skip_bad", test_skip_bad },
+		{ "max_connections_msg", test_max_connections_msg },
+		{ "wildcard_warning", test_wildcard_warning },
 		{ "batch_fits", test_batch_fits },
 		{ "help", test_help },
 	};

@@ -93,6 +93,7 @@ struct opts {
 	int exit_at_end;
 	int print;
 	int quiet;
+	int skip_bad;              /* --skip-bad */
 };
 
 /* A string or number field of a reading, borrowed from the msgpack. */
@@ -124,6 +125,7 @@ struct app {
 	uint64_t processed, skipped, alerts, alerts_new, published;
 	uint64_t next_stats;
 	int in_txn;
+	int skipped_batch;         /* a bad batch was skipped: commit */
 	double started;
 };
 
@@ -712,6 +714,21 @@ alerts_topic_ensure(struct app *a)
 	return r == LOGD_ETOPICEXIST ? 0 : r;
 }
 
+/* --skip-bad: the consumer skipped a batch it cannot read. */
+static void
+on_skip(void *arg, const char *topic, int32_t partition, int64_t first,
+    int64_t last, const char *why)
+{
+	struct app *a = arg;
+
+	(void)topic;
+	(void)partition;
+	(void)first;
+	(void)last;
+	tool_err("warning: %s", why);
+	a->skipped_batch = 1;
+}
+
 /*
  * A rebalance takes partitions away: make the open batch durable (alerts
  * published, SQLite COMMIT) before the consumer commits their offsets.
@@ -783,6 +800,8 @@ attach(struct app *a, const char **what)
 	memset(&co, 0, sizeof(co));
 	co.group = a->o.group;
 	co.on_revoke = on_revoke;
+	co.skip_bad = a->o.skip_bad;
+	co.on_skip = on_skip;
 	co.cb_arg = a;
 	*what = "consumer";
 	r = logd_consumer_new(a->c, &co, &a->cs);
@@ -977,8 +996,16 @@ batch(struct app *a, int *n)
 			goto rollback_r;
 		}
 	}
-	if (!a->in_txn)
+	if (!a->in_txn) {
+		/* Nothing taken, but a skipped batch moved a position. */
+		if (a->skipped_batch && perr == 0) {
+			a->skipped_batch = 0;
+			if ((r = logd_consumer_commit(a->cs)) < 0)
+				return r;
+		}
 		return perr;
+	}
+	a->skipped_batch = 0;
 	if (a->p != NULL && (r = logd_producer_flush(a->p)) < 0) {
 		tool_client_err(a->c, r, "publish to %s", a->o.alerts_topic);
 		goto rollback_r;
@@ -1064,7 +1091,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: logalerts [-hPqVx] [-b addr] [-d database] [-g group] "
 	    "[-o alerts_topic]\n"
-	    "                 [-r rules_file] [-s every] [-t topic]\n"
+	    "                 [-r rules_file] [-s every] [-t topic] "
+	    "[--skip-bad]\n"
 	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
 	    "%s)\n"
 	    "  -d, --database FILE      SQLite database (default alerts.db)\n"
@@ -1079,6 +1107,8 @@ usage(FILE *f)
 	    "  -t, --topic TOPIC        topic of readings (default "
 	    "sensor_data)\n"
 	    "  -x, --exit-at-end        exit 0 once caught up\n"
+	    "      --skip-bad           skip a stored batch that cannot be "
+	    "read (say which)\n"
 	    "  -h, --help               print this help and exit\n"
 	    "  -V, --version            print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -1097,6 +1127,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rules", required_argument, NULL, 'r' },
+		{ "skip-bad", no_argument, NULL, 'S' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "topic", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1154,6 +1185,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			exit(0);
 		case 'x':
 			o->exit_at_end = 1;
+			break;
+		case 'S':
+			o->skip_bad = 1;
 			break;
 		default:
 			usage(stderr);

@@ -4,7 +4,8 @@
 # (error 35 with logd's ranges, in the v0 format, so a client retries
 # lower); an unknown API key, a truncated request and an oversized size
 # close only their own connection while another client is served;
-# Metadata, Produce v3 (acks 1 and -1) and Fetch v4 return the same bytes.
+# Metadata, Produce v3 (acks 1 and -1) and Fetch v4 return the same bytes;
+# a batch two hours ahead of the clock gets 32 (INVALID_TIMESTAMP).
 set -u
 build=${LOGD_BUILDDIR:?run by make check}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kraw.XXXXXX")
@@ -166,7 +167,11 @@ bad = bytearray(b1)
 bad[-1] ^= 1
 e, _ = produce(s, b"rawt", 1, bytes(bad), 35)
 assert e == 2, e       # CORRUPT_MESSAGE
-print("raw: Produce v3 acks 1 and -1, Fetch v4 bytes exact, errors 1 and 2")
+import time
+later = batch([b"later"], ts=int(time.time() * 1000) + 2 * 3600 * 1000)
+e, _ = produce(s, b"rawt", 1, later, 36)
+assert e == 32, e      # INVALID_TIMESTAMP: two hours ahead of the clock
+print("raw: Produce v3 acks 1 and -1, Fetch v4 bytes exact, errors 1, 2 and 32")
 
 # An idempotent producer: a retried batch is answered with the offsets it
 # got and not appended again; a gap gets 45 (OUT_OF_ORDER_SEQUENCE).
