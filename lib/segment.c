@@ -367,6 +367,69 @@ seg_index_batch(struct logd_segment *s, size_t pos, size_t size,
 		s->max_timestamp = max_ts;
 }
 
+int
+logd_segment_unmap(struct logd_segment *s)
+{
+	if (s->writable || s->refs != 1 || s->map == NULL)
+		return 0;
+	seg_unmap((void **)&s->map, &s->map_len);
+	seg_unmap((void **)&s->idx, &s->idx_map_len);
+	seg_unmap((void **)&s->tix, &s->tix_map_len);
+	return 1;
+}
+
+/* Maps one file of a closed segment read-only; its length in *len. */
+static int
+seg_map_file(int dirfd, int64_t base, const char *ext, uint8_t **map,
+    size_t *len)
+{
+	struct stat st;
+	char name[32];
+	int fd, rc = 0;
+
+	logd_segment_name(name, base, ext);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (st.st_size > 0)
+		*map = seg_map(fd, (size_t)st.st_size, PROT_READ, &rc);
+	close(fd);
+	if (rc == 0)
+		*len = (size_t)st.st_size;
+	return rc;
+}
+
+int
+logd_segment_remap(int dirfd, struct logd_segment *s)
+{
+	int rc;
+
+	if (s->map != NULL || s->writable || s->size == 0)
+		return 0;
+	if ((rc = seg_map_file(dirfd, s->base_offset, "log", &s->map,
+	    &s->map_len)) < 0 ||
+	    (rc = seg_map_file(dirfd, s->base_offset, "idx", &s->idx,
+	    &s->idx_map_len)) < 0 ||
+	    (rc = seg_map_file(dirfd, s->base_offset, "tix", &s->tix,
+	    &s->tix_map_len)) < 0)
+		goto fail;
+	/* The files are what was opened: anything else is damage. */
+	if (s->map_len < s->size ||
+	    s->idx_map_len < (size_t)s->idx_n * LOGD_IDX_ENTRY ||
+	    s->tix_map_len < (size_t)s->tix_n * LOGD_TIX_ENTRY) {
+		rc = LOGD_ECORRUPT;
+		goto fail;
+	}
+	return 0;
+fail:
+	seg_unmap((void **)&s->map, &s->map_len);
+	seg_unmap((void **)&s->idx, &s->idx_map_len);
+	seg_unmap((void **)&s->tix, &s->tix_map_len);
+	return rc;
+}
+
 static uint64_t
 seg_blocks(uint64_t n)
 {

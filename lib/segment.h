@@ -198,6 +198,15 @@ int logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
     int64_t next, int active, size_t capacity, uint32_t index_bytes,
     uint32_t index_interval);
 
+/*
+ * Maps on demand: a closed segment nobody reads (refs 1) gives its three
+ * maps back (1 when it did, 0 when it keeps them); remap maps them again
+ * read-only from the files, before a read or a time lookup.  The
+ * segment's counts and timestamps stay in memory meanwhile.
+ */
+int logd_segment_unmap(struct logd_segment *s);
+int logd_segment_remap(int dirfd, struct logd_segment *s);
+
 /* The bytes of disk its three files take, rounded to 4 KiB blocks. */
 uint64_t logd_segment_disk(const struct logd_segment *s);
 

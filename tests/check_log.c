@@ -1476,6 +1476,32 @@ count_fds(void)
  * thousands of segments ran out of descriptors (torture --cycles 1000:
  * EMFILE, appends refused).  Reopening must not need them all at once.
  */
+/* Mappings of files under dir, from /proc/self/maps. */
+static int
+count_maps(const char *dir)
+{
+	char line[4096];
+	size_t n = strlen(dir);
+	int count = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (p && strncmp(p, dir, n) == 0)
+			count++;
+	}
+	fclose(f);
+	return count;
+}
+
+/*
+ * Closed segments map on demand (vm.max_map_count is 65530 and each
+ * segment has three files): a log of 300 segments holds the active
+ * one's three maps and those of at most two closed ones, when written,
+ * reopened and read through.
+ */
 START_TEST(test_many_segments_fds)
 {
 	struct logd_log_config c;
@@ -1500,7 +1526,9 @@ START_TEST(test_many_segments_fds)
 	ck_assert_int_eq(logd_log_flush_end(log, f), 0);
 	/* the directory and the active segment's three files */
 	ck_assert_int_le(count_fds() - base, 4);
+	ck_assert_int_le(count_maps(logdir), 9);
 	check_all(log, &m);
+	ck_assert_int_le(count_maps(logdir), 9);
 	logd_log_close(log);
 	ck_assert_int_eq(count_fds(), base);
 
@@ -1514,7 +1542,11 @@ START_TEST(test_many_segments_fds)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 ||
 		    logd_log_open(logdir, &c, 1000, &l2, NULL) < 0)
 			_exit(1);
+		if (count_maps(logdir) > 3)
+			_exit(2);
 		check_all(l2, &m);
+		if (count_maps(logdir) > 9)
+			_exit(3);
 		append_model(l2, &m, 1, 900, 1000, 0, 1);
 		check_all(l2, &m);
 		logd_log_close(l2);
