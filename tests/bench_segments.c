@@ -7,7 +7,7 @@
  * Writes SEGMENTS (default 100000) one-record segments into DIR/log (a
  * new directory under /tmp by default; removed at the end), rolling on
  * every append (segment.ms 1 on a clock that advances 2 ms per append),
- * closes, reopens and reads every record from the start, and prints one
+ * flushing every 500 appends as logd's flusher would, closes, reopens and reads every record from the start, and prints one
  * JSON line: segments, open ms, maps after open and after reading
  * (mappings of files in the log's directory, from /proc/self/maps), the
  * vm.max_map_count the machine has, and records read.  Before closed
@@ -122,6 +122,15 @@ int main(int argc, char **argv)
 		if ((rc = logd_log_append(log, batch, len, clock, &first,
 		    &last)))
 			die("append", rc);
+		/* as logd's flusher does: synced segments give their fds back */
+		if (i % 500 == 499) {
+			struct logd_flush *f;
+
+			if ((rc = logd_log_flush_begin(log, &f)) ||
+			    (rc = logd_flush_run(f)) ||
+			    (rc = logd_log_flush_end(log, f)))
+				die("flush", rc);
+		}
 	}
 	logd_log_close(log);
 	t0 = now_ms();
