@@ -130,6 +130,8 @@ logd_consumer_close(struct logd_consumer *cs)
 
 	if (cs == NULL)
 		return;
+	/* Asynchronous commits in flight are forgotten (see logd.h). */
+	cl_cancel(cs->c, cs);
 	cs_member_close(cs);
 	for (i = 0; i < cs->nparts; i++)
 		cs_part_free(cs, cs->parts[i]);
@@ -627,6 +629,75 @@ logd_consumer_position(const struct logd_consumer *cs, const char *topic,
 	return 0;
 }
 
+/* The failure of an earlier asynchronous commit, reported once. */
+static int
+cs_async_error(struct logd_consumer *cs)
+{
+	int r = cs->commit_err;
+
+	if (r == 0)
+		return 0;
+	cs->commit_err = 0;
+	return cl_seterr(cs->c, r, "an asynchronous commit failed: %s",
+	    cs->commit_errmsg);
+}
+
+static void
+cs_commit_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
+    struct cl_frame *f)
+{
+	struct logd_consumer *cs = arg;
+
+	cs->commits_inflight--;
+	if (err == 0)
+		return;
+	if (cs->member != NULL)
+		cs_member_commit_seen(cs, err);
+	if (cs->commit_err == 0) {
+		cs->commit_err = err;
+		snprintf(cs->commit_errmsg, sizeof(cs->commit_errmsg), "%s",
+		    logd_client_errmsg(c));
+	}
+}
+
+int
+logd_consumer_commit_async(struct logd_consumer *cs)
+{
+	msgpack_packer *pk;
+	size_t i;
+	int r;
+
+	if (cs->group == NULL)
+		return cl_seterr(cs->c, -EINVAL, "consumer has no group");
+	if ((r = cs_async_error(cs)) < 0)
+		return r;
+	if (cs->member != NULL) {
+		cs_member_heartbeat(cs);
+		if ((r = cs_member_commit_begin(cs)) <= 0)
+			return r;
+	} else {
+		if (cs->nparts == 0)
+			return 0;
+		if ((r = cl_req_begin(cs->c, LOGD_API_OFFSET_COMMIT, &pk)) < 0)
+			return r;
+		msgpack_pack_map(pk, 2);
+		logd_pack_kv_str(pk, "group", cs->group);
+		logd_pack_str(pk, "offsets");
+		msgpack_pack_array(pk, cs->nparts);
+		for (i = 0; i < cs->nparts; i++) {
+			msgpack_pack_map(pk, 3);
+			logd_pack_kv_str(pk, "topic", cs->parts[i]->topic);
+			logd_pack_kv_int(pk, "partition",
+			    cs->parts[i]->partition);
+			logd_pack_kv_int(pk, "offset", cs->parts[i]->position);
+		}
+	}
+	if ((r = cl_req_end(cs->c, cs_commit_done, cs, 0)) < 0)
+		return r;
+	cs->commits_inflight++;
+	return 0;
+}
+
 int
 logd_consumer_commit(struct logd_consumer *cs)
 {
@@ -636,6 +707,8 @@ logd_consumer_commit(struct logd_consumer *cs)
 
 	if (cs->group == NULL)
 		return cl_seterr(cs->c, -EINVAL, "consumer has no group");
+	if ((r = cs_async_error(cs)) < 0)
+		return r;
 	if (cs->member != NULL) {
 		cs_member_heartbeat(cs);
 		return cs_member_commit(cs);

@@ -823,6 +823,24 @@ struct logd_offset_commit {
 int logd_store_offsets_commit(struct logd_store *st, const char *group,
     const struct logd_offset_commit *c, size_t n, int64_t now_ms);
 
+/* One group's commit in logd_store_offsets_commit_many(). */
+struct logd_offsets_op {
+	const char *group;
+	const struct logd_offset_commit *c;
+	size_t n;
+	int err;                  /* out: as logd_store_offsets_commit() */
+};
+
+/*
+ * Several groups' commits with one sync (group commit): each op is all
+ * or none on its own (a nested transaction), and every op that succeeds
+ * is durable when this returns.  Returns 0 with each op's err set, or an
+ * error that failed them all (then every err is that error).  Thread
+ * safety as logd_store_offsets_commit().
+ */
+int logd_store_offsets_commit_many(struct logd_store *st,
+    struct logd_offsets_op *ops, size_t n, int64_t now_ms);
+
 /*
  * The committed offset of group on topic/partition in *offset, and its
  * metadata (copied, NUL-terminated, truncated to meta_size; meta may be
@@ -1375,6 +1393,18 @@ int logd_consumer_position(const struct logd_consumer *cs, const char *topic,
  * again by the partitions' new owner).
  */
 int logd_consumer_commit(struct logd_consumer *cs);
+
+/*
+ * The same commit without waiting (Kafka's commitAsync): the request is
+ * sent and the consumer goes on; the reply is read by later polls and
+ * commits.  A failed asynchronous commit is reported once, by the next
+ * logd_consumer_commit_async() or logd_consumer_commit() (with its
+ * message in logd_client_errmsg()); the commits of one consumer are
+ * applied in the order they were made.  A synchronous commit waits for
+ * the asynchronous ones before it; logd_consumer_close() forgets those
+ * still in flight (it commits nothing).  Returns 0 once sent.
+ */
+int logd_consumer_commit_async(struct logd_consumer *cs);
 
 /*
  * Joins the consumer's group as a member reading topic (call once per

@@ -250,8 +250,7 @@ struct commit_op {
 	void *arg;
 	/* private */
 	char *strings;
-	int64_t now_ms;
-	struct fjob job;
+	struct commit_op *next;    /* waiting for the next transaction */
 };
 
 /*

@@ -296,6 +296,8 @@ struct fjob {
 
 int flusher_start(void);
 void flusher_submit(struct fjob *j);
+/* Between flusher_start() and flusher_stop(). */
+int flusher_running(void);
 /* Runs what is queued, finishes it, joins the thread. */
 void flusher_stop(void);
 

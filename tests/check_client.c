@@ -974,6 +974,68 @@ START_TEST(test_name_limit)
 }
 END_TEST
 
+/*
+ * logd_consumer_commit_async: commits go out without waiting and land in
+ * order (the last one wins, and a later synchronous commit waits for
+ * them); a failed one (its topic deleted meanwhile) is reported by the
+ * next commit call, once, with the broker's message.
+ */
+START_TEST(test_commit_async)
+{
+	struct logd_consumer_options co = { .group = "asy" };
+	struct logd_consumer_record cr;
+	struct logd_producer *p;
+	struct logd_consumer *cs;
+	struct logd_client *c, *admin;
+	struct logd_group *g = NULL;
+	uint8_t val[128];
+	int i, r;
+
+	c = connect_ok();
+	admin = connect_ok();
+	create_ok(c, "asy", 1);
+	ck_assert_int_eq(logd_producer_new(c, NULL, &p), 0);
+	for (i = 0; i < 500; i++) {
+		struct logd_message m = { .topic = "asy", .partition = 0,
+			.value = val };
+
+		m.value_len = make_value(val, i);
+		ck_assert_int_eq(logd_producer_send(p, &m), 0);
+	}
+	ck_assert_int_eq(logd_producer_close(p), 0);
+	ck_assert_int_eq(logd_consumer_new(c, &co, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, "asy", 0,
+	    LOGD_OFFSET_EARLIEST), 0);
+	for (i = 0; i < 500; i++) {
+		ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+		if (i % 10 == 9)
+			ck_assert_int_eq(logd_consumer_commit_async(cs), 0);
+	}
+	/* a synchronous commit after them: everything is in, in order */
+	ck_assert_int_eq(logd_consumer_commit(cs), 0);
+	ck_assert_int_eq(logd_client_offsets_fetch(admin, "asy", "asy", &g),
+	    0);
+	ck_assert_uint_eq(g->offset_count, 1);
+	ck_assert_int_eq(g->offsets[0].offset, 500);
+	logd_group_free(g);
+
+	/* the topic goes: the next async commit fails at the broker */
+	ck_assert_int_eq(logd_client_topic_delete(admin, "asy"), 0);
+	ck_assert_int_eq(logd_consumer_commit_async(cs), 0);
+	r = 0;
+	for (i = 0; i < 100 && r == 0; i++) {
+		(void)logd_consumer_poll(cs, 20, &cr);
+		r = logd_consumer_commit_async(cs);
+	}
+	ck_assert_int_eq(r, LOGD_ENOTOPIC);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "asynchronous commit"),
+	    "%s", logd_client_errmsg(c));
+	logd_consumer_close(cs);
+	logd_client_close(admin);
+	logd_client_close(c);
+}
+END_TEST
+
 static Suite *
 client_suite(void)
 {
@@ -991,6 +1053,7 @@ client_suite(void)
 		{ "long_poll", test_long_poll },
 		{ "many_clients", test_many_clients },
 		{ "slow_consumer", test_slow_consumer },
+		{ "commit_async", test_commit_async },
 	};
 	size_t i;
 

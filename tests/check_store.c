@@ -831,6 +831,37 @@ fetch(struct logd_store *st, const char *g, const char *t, int32_t p)
 	return rc == 0 ? off : rc;
 }
 
+/*
+ * Several groups' commits in one transaction (logd's group commit): a
+ * bad one fails alone, the others land and stay after a reopen.
+ */
+START_TEST(test_offsets_commit_many)
+{
+	struct logd_store *st = open_store();
+	struct logd_offset_commit a = { "w", 0, 7, NULL }, b = { "w", 5, 1,
+	    NULL }, c = { "nosuch", 0, 1, NULL }, d = { "w", 1, 9, "m" };
+	struct logd_offsets_op ops[5] = {
+		{ "g1", &a, 1, 99 }, { "g2", &b, 1, 99 }, { "g3", &c, 1, 99 },
+		{ "", &a, 1, 99 }, { "g1", &d, 1, 99 },
+	};
+
+	create_topic(st, "w", 2);
+	ck_assert_int_eq(logd_store_offsets_commit_many(st, ops, 5, 1), 0);
+	ck_assert_int_eq(ops[0].err, 0);
+	ck_assert_int_eq(ops[1].err, LOGD_ENOPART);
+	ck_assert_int_eq(ops[2].err, LOGD_ENOTOPIC);
+	ck_assert_int_eq(ops[3].err, LOGD_EBADNAME);
+	ck_assert_int_eq(ops[4].err, 0);
+	ck_assert_int_eq(fetch(st, "g2", "w", 5), LOGD_ENOGROUP);
+	logd_store_close(st);
+	st = open_store();
+	ck_assert_int_eq(fetch(st, "g1", "w", 0), 7);
+	ck_assert_int_eq(fetch(st, "g1", "w", 1), 9);
+	ck_assert_int_eq(fetch(st, "g3", "nosuch", 0), LOGD_ENOGROUP);
+	logd_store_close(st);
+}
+END_TEST
+
 START_TEST(test_offsets_commit_fetch)
 {
 	struct logd_store *st = open_store();
@@ -1230,6 +1261,7 @@ store_suite(void)
 	ADD("open_orphans", test_open_orphans);
 	ADD("open_meta_lost", test_open_meta_lost);
 	ADD("offsets_commit_fetch", test_offsets_commit_fetch);
+	ADD("offsets_commit_many", test_offsets_commit_many);
 	ADD("offsets_atomic", test_offsets_atomic);
 	ADD("offsets_list_delete", test_offsets_list_delete);
 	ADD("offsets_topic_deleted", test_offsets_topic_deleted);

@@ -47,6 +47,8 @@ struct opts {
 	double rate;
 	double seconds;
 	int commit_ms;
+	uint64_t commit_every;     /* records between commits; 0: commit_ms */
+	int commit_async;
 	size_t fetch_bytes;
 };
 
@@ -61,7 +63,9 @@ usage(FILE *f)
 	    "                        [-l linger_ms] [-i in_flight]\n"
 	    "       logbench consume [-b addr] [-t topic] [-n records] "
 	    "[-g group]\n"
-	    "                        [-c commit_ms] [-m fetch_bytes]\n"
+	    "                        [-c commit_ms] [--commit-every N] "
+	    "[--async-commit]\n"
+	    "                        [-m fetch_bytes]\n"
 	    "       logbench latency [-b addr] [-t topic] [-p partitions] "
 	    "[-r rate]\n"
 	    "                        [-d seconds] [-s size] [--acks 0|1|all]\n"
@@ -72,6 +76,8 @@ usage(FILE *f)
 	    "(default 1)\n"
 	    "  -c MS             ms between group commits (consume -g; "
 	    "default 100)\n"
+	    "  --commit-every N  commit every N records instead (consume -g)\n"
+	    "  --async-commit    commit without waiting (consume -g)\n"
 	    "  -d SECONDS        length of the latency test (default 10)\n"
 	    "  -g GROUP          consume as this group, committing\n"
 	    "  -i N              produce requests in flight per producer\n"
@@ -361,9 +367,12 @@ cmd_consume(const struct opts *o)
 		}
 		got++;
 		bytes += rec.rec.value_len + rec.rec.key_len;
-		if (o->group != NULL && (got & 1023) == 0 &&
-		    tool_mono_s() - last_commit >= o->commit_ms / 1000.0) {
-			if ((r = logd_consumer_commit(cs)) < 0)
+		if (o->group != NULL && (o->commit_every ?
+		    got % o->commit_every == 0 : (got & 1023) == 0 &&
+		    tool_mono_s() - last_commit >= o->commit_ms / 1000.0)) {
+			r = o->commit_async ? logd_consumer_commit_async(cs) :
+			    logd_consumer_commit(cs);
+			if (r < 0)
 				goto fail;
 			commits++;
 			last_commit = tool_mono_s();
@@ -579,6 +588,18 @@ set_opt(struct opts *o, int ch, const char *arg)
 			return 4;
 		o->addr = arg;
 		break;
+	case 'Y':
+		o->commit_async = 1;
+		break;
+	case 'E': {
+		char *e;
+		unsigned long long every = strtoull(arg, &e, 10);
+
+		if (e == arg || *e || every == 0)
+			return -1;
+		o->commit_every = every;
+		break;
+	}
 	case 'A':
 		if (strcmp(arg, "all") == 0 ||
 		    strcmp(arg, "-1") == 0)
@@ -666,6 +687,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "acks", required_argument, NULL, 'A' },
 		{ "addr", required_argument, NULL, 'a' },
+		{ "async-commit", no_argument, NULL, 'Y' },
+		{ "commit-every", required_argument, NULL, 'E' },
 		{ "batch", required_argument, NULL, 'z' },
 		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
