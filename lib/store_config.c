@@ -126,6 +126,50 @@ logd_topic_config_check(const struct logd_topic_config *c)
 		return LOGD_EBADCONFIG;
 	if (l->log_append_time != 0 && l->log_append_time != 1)
 		return LOGD_EBADCONFIG;
+	if (l->cleanup_policy < 1 || l->cleanup_policy > 3 ||
+	    !(l->min_cleanable_dirty_ratio >= 0.0 &&
+	    l->min_cleanable_dirty_ratio <= 1.0) ||
+	    l->min_compaction_lag_ms < 0 || l->delete_retention_ms < 0)
+		return LOGD_EBADCONFIG;
+	return 0;
+}
+
+/* "delete", "compact", "compact,delete" or "delete,compact". */
+static int
+parse_policy(const char *s)
+{
+	if (strcmp(s, "delete") == 0)
+		return LOGD_CLEANUP_DELETE;
+	if (strcmp(s, "compact") == 0)
+		return LOGD_CLEANUP_COMPACT;
+	if (strcmp(s, "compact,delete") == 0 ||
+	    strcmp(s, "delete,compact") == 0)
+		return LOGD_CLEANUP_DELETE | LOGD_CLEANUP_COMPACT;
+	return LOGD_EBADCONFIG;
+}
+
+/* A ratio from 0 to 1: digits, at most one '.', digits; nothing else. */
+static int
+parse_ratio(const char *s, double *out)
+{
+	const char *p = s;
+	int digits = 0, dot = 0;
+	double v;
+
+	for (; *p; p++) {
+		if (*p == '.' && !dot)
+			dot = 1;
+		else if (isdigit((unsigned char)*p))
+			digits++;
+		else
+			return LOGD_EBADCONFIG;
+	}
+	if (digits == 0 || digits > 20)
+		return LOGD_EBADCONFIG;
+	v = strtod(s, NULL);
+	if (!(v >= 0.0 && v <= 1.0))
+		return LOGD_EBADCONFIG;
+	*out = v;
 	return 0;
 }
 
@@ -135,7 +179,8 @@ logd_topic_config_check(const struct logd_topic_config *c)
  * rule.  min -1 means "-1 (none) or from 0".
  */
 enum { K_PARTITIONS, K_SEGMENT_BYTES, K_SEGMENT_MS, K_RETENTION_MS,
-	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES };
+	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES, K_COMPACTION_LAG,
+	K_DELETE_RETENTION };
 
 static const struct {
 	const char *key;
@@ -150,6 +195,8 @@ static const struct {
 	[K_INDEX_INTERVAL] = { "index.interval.bytes", 0, INT32_MAX },
 	[K_INDEX_BYTES] = { "segment.index.bytes", INDEX_BYTES_MIN,
 	    INDEX_BYTES_MAX },
+	[K_COMPACTION_LAG] = { "min.compaction.lag.ms", 0, INT64_MAX },
+	[K_DELETE_RETENTION] = { "delete.retention.ms", 0, INT64_MAX },
 };
 
 #define N_INT_KEYS (sizeof(int_keys) / sizeof(int_keys[0]))
@@ -183,6 +230,14 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 			return LOGD_EBADCONFIG;
 		return 0;
 	}
+	if (strcmp(key, "cleanup.policy") == 0) {
+		if ((rc = parse_policy(value)) < 0)
+			return rc;
+		c->log.cleanup_policy = rc;
+		return 0;
+	}
+	if (strcmp(key, "min.cleanable.dirty.ratio") == 0)
+		return parse_ratio(value, &c->log.min_cleanable_dirty_ratio);
 	if ((k = int_key(key)) < 0)
 		return LOGD_EBADCONFIG;
 	rc = parse_i64(value, int_keys[k].min, int_keys[k].max, &v);
@@ -207,6 +262,12 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 	case K_INDEX_INTERVAL:
 		c->log.index_interval = (uint32_t)v;
 		break;
+	case K_COMPACTION_LAG:
+		c->log.min_compaction_lag_ms = v;
+		break;
+	case K_DELETE_RETENTION:
+		c->log.delete_retention_ms = v;
+		break;
 	default:
 		c->log.index_bytes = (uint32_t)v;
 		break;
@@ -230,11 +291,19 @@ logd_topic_config_error(const char *key, const char *value, char *buf,
 	else if (strcmp(key, "message.timestamp.type") == 0)
 		n = snprintf(buf, size, "%s = \"%s\": expected CreateTime or "
 		    "LogAppendTime", key, value);
+	else if (strcmp(key, "cleanup.policy") == 0)
+		n = snprintf(buf, size, "%s = \"%s\": expected delete, "
+		    "compact or compact,delete", key, value);
+	else if (strcmp(key, "min.cleanable.dirty.ratio") == 0)
+		n = snprintf(buf, size, "%s = \"%s\": expected a decimal "
+		    "from 0 to 1", key, value);
 	else if ((k = int_key(key)) < 0)
 		n = snprintf(buf, size, "unknown setting \"%s\" (known: "
 		    "partitions, segment.bytes, segment.ms, retention.ms, "
 		    "retention.bytes, index.interval.bytes, "
-		    "segment.index.bytes, message.timestamp.type)", key);
+		    "segment.index.bytes, message.timestamp.type, "
+		    "cleanup.policy, min.cleanable.dirty.ratio, "
+		    "min.compaction.lag.ms, delete.retention.ms)", key);
 	else {
 		if (int_keys[k].min == -1)
 			snprintf(range, sizeof(range), "-1 (no limit) or an "
@@ -257,10 +326,12 @@ logd_topic_config_each(const struct logd_topic_config *c,
     int (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
 	const struct logd_log_config *l = &c->log;
-	char v[8][32];
-	const char *keys[9] = { "partitions", "segment.bytes", "segment.ms",
+	char v[12][32];
+	const char *keys[13] = { "partitions", "segment.bytes", "segment.ms",
 	    "retention.ms", "retention.bytes", "index.interval.bytes",
-	    "segment.index.bytes", "message.timestamp.type", NULL };
+	    "segment.index.bytes", "message.timestamp.type",
+	    "cleanup.policy", "min.cleanable.dirty.ratio",
+	    "min.compaction.lag.ms", "delete.retention.ms", NULL };
 	size_t i;
 	int rc;
 
@@ -273,6 +344,12 @@ logd_topic_config_each(const struct logd_topic_config *c,
 	snprintf(v[6], sizeof(v[6]), "%" PRIu32, l->index_bytes);
 	snprintf(v[7], sizeof(v[7]), "%s", l->log_append_time ?
 	    "LogAppendTime" : "CreateTime");
+	snprintf(v[8], sizeof(v[8]), "%s", l->cleanup_policy ==
+	    LOGD_CLEANUP_COMPACT ? "compact" : l->cleanup_policy ==
+	    LOGD_CLEANUP_DELETE ? "delete" : "compact,delete");
+	snprintf(v[9], sizeof(v[9]), "%.6g", l->min_cleanable_dirty_ratio);
+	snprintf(v[10], sizeof(v[10]), "%" PRId64, l->min_compaction_lag_ms);
+	snprintf(v[11], sizeof(v[11]), "%" PRId64, l->delete_retention_ms);
 	for (i = 0; keys[i]; i++)
 		if ((rc = fn(arg, keys[i], v[i])))
 			return rc;

@@ -235,7 +235,11 @@ START_TEST(test_config_round_trip)
 	    "retention.bytes=1073741824\n"
 	    "index.interval.bytes=8192\n"
 	    "segment.index.bytes=65536\n"
-	    "message.timestamp.type=LogAppendTime\n");
+	    "message.timestamp.type=LogAppendTime\n"
+	    "cleanup.policy=delete\n"
+	    "min.cleanable.dirty.ratio=0.5\n"
+	    "min.compaction.lag.ms=0\n"
+	    "delete.retention.ms=86400000\n");
 
 	logd_topic_config_default(&d);
 	strcpy(buf2, buf);
