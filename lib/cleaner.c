@@ -529,7 +529,7 @@ seg_cleanable(const struct logd_log *log, size_t i, int64_t now_ms)
 	const struct logd_segment *s = log->segs[i];
 	int64_t lag = log->cfg.min_compaction_lag_ms;
 
-	if (i + 1 >= log->nsegs || s->size == 0)
+	if (i + 1 >= log->nsegs)
 		return 0;
 	if (s->next_offset > log->rp_written || s->synced < s->size ||
 	    s->index_dirty)
@@ -883,7 +883,9 @@ clean_segment(struct logd_clean *c, struct clean_item *it)
 		c->st.bytes_after += s->size;
 		return 0;
 	}
-	if (rc == 0 && w.size == 0) {
+	/* Emptied: deleted, but for the log's first segment, which stays
+	 * as an empty file so that the log start does not move. */
+	if (rc == 0 && w.size == 0 && it != &c->items[0]) {
 		writer_free(&w);
 		unlink_cleaned(c->dirfd, s->base_offset);
 		it->what = ITEM_EMPTY;

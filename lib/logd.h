@@ -554,8 +554,8 @@ int logd_log_delete_before(struct logd_log *log, int64_t offset);
  * that loses some is rewritten uncompressed, one batch per run of
  * consecutive kept offsets, with the original offsets, timestamps
  * (timestamp type too), keys, values and headers.  A segment left empty
- * is deleted (when it is the first, the log start moves up to the next
- * one).  The output is built beside the segment (NNN.log.cleaned and its
+ * is deleted, but for the log's first one, which stays as an empty file:
+ * the log start offset never moves by cleaning (as in Kafka).  The output is built beside the segment (NNN.log.cleaned and its
  * indexes), synced, and swapped in by rename, oldest segment first: the
  * rename of the .log is the commit of each segment, and a crash leaves
  * every segment either old or new (logd_log_open() finishes or undoes
@@ -1030,6 +1030,19 @@ int logd_client_topic_delete(struct logd_client *c, const char *topic);
 int logd_client_topic_alter(struct logd_client *c, const char *topic,
     const struct logd_kv *config, size_t n);
 
+/*
+ * Cleans partition (-1: every partition) of a compacted topic now,
+ * whatever its dirty ratio, and waits until done (the request timeout
+ * is extended by timeout_ms).  On success *st (may be NULL) holds the
+ * counts summed over the partitions (clean_point is not set) and
+ * *partitions (may be NULL) how many were cleaned.  Errors:
+ * LOGD_ENOTOPIC, LOGD_ENOPART, LOGD_EBADCONFIG (cleanup.policy has no
+ * compact), and the clean's own (LOGD_ECLOSED when logd stops first).
+ */
+int logd_client_topic_compact(struct logd_client *c, const char *topic,
+    int32_t partition, int timeout_ms, struct logd_clean_stats *st,
+    uint32_t *partitions);
+
 /* Metadata, as returned by logd_client_metadata() (owned by it). */
 struct logd_partition_meta {
 	int32_t partition;
@@ -1037,6 +1050,8 @@ struct logd_partition_meta {
 	int64_t end_offset;       /* next offset to be assigned */
 	uint64_t size;            /* bytes stored */
 	int error;                /* 0, or LOGD_EREADONLY after a failed sync */
+	double dirty_ratio;       /* compaction: dirty / cleanable bytes */
+	int64_t clean_point;      /* compaction: first dirty offset */
 };
 
 struct logd_topic_meta {

@@ -513,6 +513,8 @@ logd_segment_find(const struct logd_segment *s, int64_t offset, size_t *pos)
 
 	if (offset < s->base_offset || offset >= s->next_offset)
 		return LOGD_ERANGE;
+	if (s->size == 0)
+		return -ENOENT;       /* emptied by the cleaner */
 	p = s->map + seg_index_lookup(s, offset);
 	if (p > end)
 		return LOGD_ECORRUPT;
@@ -771,6 +773,15 @@ logd_segment_load_closed(int dirfd, struct logd_segment *s, int64_t next,
 	int64_t expect = s->base_offset, max_ts = -1;
 	int rc, indexes_ok;
 
+	if (flen == 0 && gaps) {
+		/* The cleaner left the log's first segment empty (so that the
+		 * log start stays): no batches, no indexes. */
+		seg_index_drop(s);
+		s->size = s->capacity = s->synced = 0;
+		s->next_offset = next;
+		s->max_timestamp = s->first_timestamp = -1;
+		return 0;
+	}
 	if (flen == 0)
 		return LOGD_ECORRUPT;
 	seg_index_drop(s);

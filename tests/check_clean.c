@@ -470,13 +470,32 @@ START_TEST(test_all_deleted)
 	ck_assert_int_eq(logd_log_clean(log, t + 1, LOGD_CLEAN_FORCE, &st),
 	    0);
 	ck_assert_uint_gt(st.tombstones_dropped, 0);
-	/* the log now starts at the active segment */
-	ck_assert_uint_eq(logd_log_segment_count(log), 1);
-	ck_assert_int_eq(logd_log_start_offset(log), end);
+	/* an empty first segment (the log start stays 0), the active one */
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	ck_assert_int_eq(logd_log_start_offset(log), 0);
 	check_against_model(log, end, 1, NULL);
 	logd_log_close(log);
+	verify_all();
 	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
-	ck_assert_int_eq(logd_log_start_offset(log), end);
+	ck_assert_int_eq(logd_log_start_offset(log), 0);
+	check_against_model(log, end, 1, NULL);
+	/* more data, cleaned again past the empty segment */
+	for (i = 0; i < 100; i++)
+		append_batch(log, b, 10, 10, 0, LOGD_CODEC_NONE, t + i);
+	ck_assert_int_eq(logd_log_clean(log, t + 2, 0, &st), 0);
+	ck_assert_uint_gt(st.segments, 0);
+	check_against_model(log, st.clean_point, 1, NULL);
+	logd_log_close(log);
+	/* recovery without a recovery point scans the empty segment */
+	{
+		char rp[PATH_MAX + 32];
+
+		snprintf(rp, sizeof(rp), "%s/recovery-point", logdir);
+		ck_assert_int_eq(unlink(rp), 0);
+	}
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
+	ck_assert_int_eq(logd_log_start_offset(log), 0);
+	check_against_model(log, st.clean_point, 1, NULL);
 	logd_log_close(log);
 	logd_batch_builder_free(b);
 }
@@ -513,8 +532,6 @@ START_TEST(test_held_read)
 		struct logd_record rec;
 		size_t j;
 
-		if (model[i].offset < logd_log_start_offset(log))
-			continue;
 
 		for (j = i; j < nmodel && !expected(j, st.clean_point, 0); j++)
 			;
