@@ -247,7 +247,34 @@ t_kill9() {
 	    bad "compact after kills: $(cat "$T/cc.out")"
 }
 
+# The pipeline: sensorgen -L keeps each station's latest reading (its
+# producer's batches are up to 256 KiB: segments of 1 MiB).
+t_sensorgen() {
+	local n keys
+	"$LOGCTL" create station_latest -p 1 --config cleanup.policy=compact \
+	    --config segment.bytes=1048576 > "$T/c.out" 2>&1
+	"$LOGD_BUILDDIR/tools/sensorgen" -q -i 0 -c 40000 -n 25 -s 7 \
+	    -p 2 -t readings -L station_latest > "$T/sg.out" 2>&1 ||
+	    { bad "sensorgen -L: $(cat "$T/sg.out")"; return; }
+	"$LOGCTL" compact station_latest > "$T/cc.out" 2>&1 ||
+	    { bad "compact: $(cat "$T/cc.out")"; return; }
+	timeout 20 "$LOGTAIL" -o beginning -F '%k\n' station_latest \
+	    > "$T/sl" 2>&1
+	n=$(wc -l < "$T/sl")
+	keys=$(sort -u "$T/sl" | wc -l)
+	expect_eq "station_latest holds all 25 stations" "$keys" 25
+	[ "$n" -lt 20000 ] && check "sensorgen -L: $n records left of 40000" \
+	    "in station_latest" ||
+	    bad "station_latest: $n records of 40000 after compact"
+	expect_eq "readings keeps all 40000" \
+	    "$("$LOGCTL" --json describe readings | python3 -c '
+import json, sys
+print(sum(p["records"] for p in json.load(sys.stdin)["partitions"]))')" \
+	    40000
+}
+
 t_compact
+t_sensorgen
 t_keyless
 t_tombstones
 t_concurrent
