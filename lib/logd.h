@@ -590,7 +590,7 @@ struct logd_clean_stats {
 
 /* Clean even below min_cleanable_dirty_ratio (logctl compact). */
 #define LOGD_CLEAN_FORCE 0x1
-/* The key map's default size: 16 MiB, about 500,000 keys a pass. */
+/* The key map's default size: 16 MiB, 393,216 keys a pass. */
 #define LOGD_CLEAN_MAP_BYTES (16u << 20)
 
 /*

@@ -497,12 +497,13 @@ struct compact_op {
 	int32_t partition;         /* -1: every partition */
 	int err;
 	char msg[BROKER_MSG_MAX];
-	uint32_t partitions;       /* out: partitions cleaned */
+	uint32_t partitions;       /* out: partitions done */
 	struct logd_clean_stats st;/* out: summed over them */
 	void (*done)(struct compact_op *op);
 	void *arg;
 	struct compact_op *next;   /* private */
 	int32_t at, count;         /* private: next partition, how many */
+	int tries;                 /* private: waits for a sync */
 };
 
 int cleaner_start(void);

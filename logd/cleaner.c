@@ -48,7 +48,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct cjob *todo, *finished;   /* under lock */
 static int quit, running;
 static struct ev_io efd_io = { .fd = -1 };
-static struct ev_timer timer;
+static struct ev_timer timer, retry;
 
 static struct cjob *cur;               /* begun, not ended (loop) */
 static struct compact_op *ops, **ops_tail = &ops;
@@ -106,6 +106,7 @@ static void job_end(struct cjob *j)
 		    st.tombstones_dropped, st.keyless_dropped, st.bytes_before,
 		    st.bytes_after, st.run_ms, st.clean_point);
 	if (op) {
+		op->tries = 0;
 		if (rc && !op->err) {
 			op->err = rc;
 			snprintf(op->msg, sizeof(op->msg), "cleaning %.200s-%"
@@ -204,6 +205,32 @@ static int sweep_topic(void *arg, const char *name,
 	return 0;
 }
 
+/*
+ * A forced clean that found nothing cleanable while the partition has
+ * data not yet synced: segments become cleanable once a sync covers them
+ * (and writes the recovery point).  Asks for that sync and tries again
+ * shortly, for up to 5 s.
+ */
+static int wait_sync(struct compact_op *op, int32_t p)
+{
+	struct logd_log *log;
+
+	if (op->tries >= 100 || logd_store_log(srv.store, op->topic, p, &log) ||
+	    logd_log_segment_count(log) < 2 ||
+	    logd_log_flushed_offset(log) >= logd_log_end_offset(log))
+		return 0;
+	op->tries++;
+	commit_flush_due();
+	ev_timer_start(&retry, 50);
+	return 1;
+}
+
+static void on_retry(struct ev_timer *t)
+{
+	(void)t;
+	kick();
+}
+
 /* Starts the next clean: queued requests first, then the sweep. */
 static void kick(void)
 {
@@ -214,11 +241,19 @@ static void kick(void)
 		return;
 	while ((op = ops)) {
 		while (op->at < op->count) {
-			int32_t p = op->at++;
+			int32_t p = op->at;
 
 			rc = start_job(op->topic, p, LOGD_CLEAN_FORCE, op);
-			if (rc == 1)
+			if (rc == 1) {
+				op->at++;
 				return;
+			}
+			if (rc == 0 && wait_sync(op, p))
+				return;
+			op->at++;
+			op->tries = 0;
+			if (rc == 0)
+				op->partitions++;
 			if (rc < 0 && !op->err) {
 				op->err = rc;
 				snprintf(op->msg, sizeof(op->msg), "cannot "
@@ -297,6 +332,7 @@ int cleaner_start(void)
 		return -rc;
 	running = 1;
 	timer.fn = on_timer;
+	retry.fn = on_retry;
 	if (srv.cfg.cleaner_check_ms > 0)
 		ev_timer_start(&timer, srv.cfg.cleaner_check_ms);
 	return 0;
@@ -311,6 +347,7 @@ void cleaner_stop(void)
 		return;
 	running = 0;
 	ev_timer_stop(&timer);
+	ev_timer_stop(&retry);
 	if (cur)
 		logd_clean_cancel(cur->c);
 	pthread_mutex_lock(&lock);

@@ -74,7 +74,7 @@ void config_default(struct config *c)
 	c->retention_check_ms = 60000;
 	/* Kafka's cleaner backs off 15 s when it finds nothing to do. */
 	c->cleaner_check_ms = 15000;
-	/* 16 MiB: about 500,000 keys a pass (24 bytes a key, 3/4 full). */
+	/* 16 MiB: 2^19 slots of 24 bytes, 3/4 full: 393,216 keys a pass. */
 	c->cleaner_map_bytes = LOGD_CLEAN_MAP_BYTES;
 	logd_topic_config_default(&c->topic);
 }
