@@ -88,6 +88,72 @@ logd_client_topic_alter(struct logd_client *c, const char *topic,
 	return cl_call(c, NULL, NULL, 0);
 }
 
+struct cl_compact_res {
+	struct logd_clean_stats st;
+	int64_t partitions;
+};
+
+static int
+cl_compact_parse(struct logd_client *c, struct logd_msg *m,
+    struct cl_frame *f, void *arg)
+{
+	struct cl_compact_res *res = arg;
+	int64_t v[9];
+	int r;
+
+	(void)c;
+	(void)f;
+	if ((r = logd_proto_int_opt(m, NULL, "partitions", 0,
+	    &res->partitions)) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "segments", 0, &v[0])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "deleted", 0, &v[1])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "records_read", 0, &v[2])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "records_kept", 0, &v[3])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "tombstones", 0, &v[4])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "keyless", 0, &v[5])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "bytes_before", 0, &v[6])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "bytes_after", 0, &v[7])) < 0 ||
+	    (r = logd_proto_int_opt(m, NULL, "run_ms", 0, &v[8])) < 0)
+		return r;
+	memset(&res->st, 0, sizeof(res->st));
+	res->st.segments = (uint32_t)v[0];
+	res->st.deleted = (uint32_t)v[1];
+	res->st.records_read = (uint64_t)v[2];
+	res->st.records_kept = (uint64_t)v[3];
+	res->st.tombstones_dropped = (uint64_t)v[4];
+	res->st.keyless_dropped = (uint64_t)v[5];
+	res->st.bytes_before = (uint64_t)v[6];
+	res->st.bytes_after = (uint64_t)v[7];
+	res->st.run_ms = v[8];
+	res->st.clean_point = -1;
+	return 0;
+}
+
+int
+logd_client_topic_compact(struct logd_client *c, const char *topic,
+    int32_t partition, int timeout_ms, struct logd_clean_stats *st,
+    uint32_t *partitions)
+{
+	struct cl_compact_res res;
+	msgpack_packer *pk;
+	int r;
+
+	if ((r = cl_need(c, "topic", topic)) < 0 ||
+	    (r = cl_req_begin(c, LOGD_API_COMPACT, &pk)) < 0)
+		return r;
+	msgpack_pack_map(pk, 2);
+	logd_pack_kv_str(pk, "topic", topic);
+	logd_pack_kv_int(pk, "partition", partition);
+	r = cl_call(c, cl_compact_parse, &res, timeout_ms);
+	if (r < 0)
+		return r;
+	if (st != NULL)
+		*st = res.st;
+	if (partitions != NULL)
+		*partitions = (uint32_t)res.partitions;
+	return 0;
+}
+
 /* A msgpack str or integer as a malloc'd C string (NULL: bad type). */
 static char *
 cl_obj_strdup(const msgpack_object *o)
@@ -168,7 +234,7 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 		for (i = 0; i < parts->size; i++) {
 			struct logd_partition_meta *pm = &t->partitions[i];
 			const msgpack_object *po = &parts->ptr[i];
-			int64_t pn, s, e, pe;
+			int64_t pn, s, e, pe, ppm, cp;
 			uint64_t sz, dk;
 
 			if ((r = logd_proto_int(m, po, "partition", &pn)) < 0 ||
@@ -180,8 +246,14 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 			    (r = logd_proto_uint_opt(m, po, "disk", 0,
 			    &dk)) < 0 ||
 			    (r = logd_proto_int_opt(m, po, "error", 0,
-			    &pe)) < 0)
+			    &pe)) < 0 ||
+			    (r = logd_proto_int_opt(m, po, "dirty_ppm", 0,
+			    &ppm)) < 0 ||
+			    (r = logd_proto_int_opt(m, po, "clean_point", 0,
+			    &cp)) < 0)
 				return r;
+			pm->dirty_ratio = (double)ppm / 1e6;
+			pm->clean_point = cp;
 			pm->partition = (int32_t)pn;
 			pm->error = (int)pe;
 			pm->start_offset = s;

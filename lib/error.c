@@ -43,6 +43,8 @@ static const char *const logd_errors[] = {
 	    "producer epoch is older than the producer's current one",
 	[LOGD_ECORRUPT - LOGD_ETIMESTAMP] =
 	    "record timestamp too far from the broker's clock",
+	[LOGD_ECORRUPT - LOGD_ENOKEY] =
+	    "a compacted topic takes only records with a key",
 };
 
 const char *

@@ -65,7 +65,9 @@ extern "C" {
 #define LOGD_ESEQUENCE   (-30024) /* idempotent producer: sequence gap */
 #define LOGD_EFENCED     (-30025) /* idempotent producer: older epoch */
 #define LOGD_ETIMESTAMP  (-30026) /* a record timestamp too far from now */
-#define LOGD_ELAST       (-30026)
+#define LOGD_ENOKEY      (-30027) /* a record without a key for a compacted
+                                   * topic (Kafka's INVALID_RECORD, 87) */
+#define LOGD_ELAST       (-30027)
 
 /* A readable name for any code returned by liblogd (static storage). */
 const char *logd_strerror(int err);
@@ -375,7 +377,15 @@ struct logd_log_config {
 	uint32_t index_interval;  /* bytes between index entries (4096) */
 	uint32_t index_bytes;     /* capacity of each index file (10 MiB) */
 	int log_append_time;      /* 1: stamp batches with append time */
+	int cleanup_policy;       /* LOGD_CLEANUP_* bits (DELETE) */
+	double min_cleanable_dirty_ratio; /* clean when dirty/total >= (0.5) */
+	int64_t min_compaction_lag_ms;    /* keep newer records uncleaned (0) */
+	int64_t delete_retention_ms;      /* tombstones after a clean (1 day) */
 };
+
+/* cleanup.policy: delete, compact, or both ("compact,delete"). */
+#define LOGD_CLEANUP_DELETE  0x1  /* retention.ms/bytes delete segments */
+#define LOGD_CLEANUP_COMPACT 0x2  /* the cleaner keeps each key's last */
 
 /* Fills *c with the defaults above. */
 void logd_log_config_default(struct logd_log_config *c);
@@ -538,6 +548,109 @@ int logd_log_retain(struct logd_log *log, int64_t now_ms, uint32_t *deleted);
  * administrative trimming.
  */
 int logd_log_delete_before(struct logd_log *log, int64_t offset);
+
+/* ------------------------------------------------------------------ */
+/* Log compaction (cleanup.policy compact)                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The cleaner keeps the last record of each key in the closed segments
+ * of a log whose config has LOGD_CLEANUP_COMPACT, as Kafka's does.
+ *
+ * The clean point (the first dirty offset, kept in the partition's
+ * cleaner-point file) splits the cleanable segments into clean ones
+ * (cleaned before) and dirty ones.  A segment is cleanable when it is
+ * closed, synced and below the recovery point on disk, and (with
+ * min_compaction_lag_ms) its newest timestamp is at least that old; the
+ * first segment that is not ends the cleanable range.  A clean maps the
+ * keys of the dirty segments to their last offsets (a 128-bit hash of
+ * each key, 24 bytes an entry, at most map_bytes; when the map is full
+ * the dirty range ends at the record that did not fit), then rewrites
+ * every cleanable segment up to there, dropping each record whose key
+ * has a later offset, records without a key, and tombstones (null
+ * values) of segments that were already clean delete_retention_ms ago
+ * (a segment's .log mtime is the time it was first cleaned).  A batch
+ * that loses no record is copied as it is (compression included); one
+ * that loses some is rewritten uncompressed, one batch per run of
+ * consecutive kept offsets, with the original offsets, timestamps
+ * (timestamp type too), keys, values and headers.  A segment left empty
+ * is deleted, but for the log's first one, which stays as an empty file:
+ * the log start offset never moves by cleaning (as in Kafka).  The output is built beside the segment (NNN.log.cleaned and its
+ * indexes), synced, and swapped in by rename, oldest segment first: the
+ * rename of the .log is the commit of each segment, and a crash leaves
+ * every segment either old or new (logd_log_open() finishes or undoes
+ * an interrupted swap).  Readers of the old segments keep their slices
+ * until they release them.  Fetches at an offset that was removed get
+ * the next record kept.
+ *
+ * In three steps, as a flush: logd_log_clean_begin() on the log's
+ * thread picks the segments and takes references; logd_clean_run() on
+ * any thread does all the reading, writing, syncing and renaming;
+ * logd_log_clean_end() on the log's thread puts the new segments in the
+ * log.  Between begin and end the caller must not call
+ * logd_log_retain(), logd_log_delete_before() or logd_log_close() on the
+ * log (appends, reads and flushes go on).
+ */
+struct logd_clean;
+
+/* What a clean did. */
+struct logd_clean_stats {
+	uint32_t segments;        /* segments rewritten (or deleted) */
+	uint32_t deleted;         /* of them, left empty and deleted */
+	uint64_t bytes_before;    /* bytes of the cleanable segments */
+	uint64_t bytes_after;
+	uint64_t records_read;    /* records in the cleaned segments */
+	uint64_t records_kept;
+	uint64_t tombstones_dropped;
+	uint64_t keyless_dropped;
+	uint64_t keys;            /* distinct keys mapped in the dirty range */
+	int64_t clean_point;      /* the first dirty offset after the clean */
+	int64_t run_ms;           /* wall time of logd_clean_run() */
+};
+
+/* Clean even below min_cleanable_dirty_ratio (logctl compact). */
+#define LOGD_CLEAN_FORCE 0x1
+/* The key map's default size: 16 MiB, 393,216 keys a pass. */
+#define LOGD_CLEAN_MAP_BYTES (16u << 20)
+
+/*
+ * The dirty ratio of the cleanable segments: dirty bytes / (clean +
+ * dirty bytes), 0 when there are none; *dirty (may be NULL) the dirty
+ * bytes.  For any log (policy not consulted).
+ */
+double logd_log_dirty_ratio(const struct logd_log *log, int64_t now_ms,
+    uint64_t *dirty);
+/* The clean point: offsets below it were cleaned (0 if never). */
+int64_t logd_log_clean_point(const struct logd_log *log);
+
+/*
+ * Starts a clean when the log is compacted and its dirty ratio is at
+ * least min_cleanable_dirty_ratio (with LOGD_CLEAN_FORCE: whenever a
+ * segment is cleanable).  *out is NULL when there is nothing to do.
+ * map_bytes 0 means LOGD_CLEAN_MAP_BYTES.  Errors: -EBUSY (a clean is
+ * begun), LOGD_EREADONLY, -ENOMEM, negated errno (dup of the directory).
+ */
+int logd_log_clean_begin(struct logd_log *log, int64_t now_ms,
+    unsigned flags, size_t map_bytes, struct logd_clean **out);
+/*
+ * Does the clean (any thread; touches no state of the log).  Returns 0
+ * or the first error (-ECANCELED after logd_clean_cancel(), -ENOMEM,
+ * negated errno, LOGD_EBADBATCH for a batch that does not decode):
+ * segments not yet swapped stay as they were.
+ */
+int logd_clean_run(struct logd_clean *c);
+/* Asks a running logd_clean_run() to stop soon (thread safe). */
+void logd_clean_cancel(struct logd_clean *c);
+/*
+ * On the log's thread: puts the segments the run swapped into the log,
+ * drops the references and frees c; st (may be NULL) says what was done.
+ * Returns the run's result.
+ */
+int logd_log_clean_end(struct logd_log *log, struct logd_clean *c,
+    struct logd_clean_stats *st);
+/* Flushes the log, then begin, run and end at once. */
+int logd_log_clean(struct logd_log *log, int64_t now_ms, unsigned flags,
+    struct logd_clean_stats *st);
 
 /* ------------------------------------------------------------------ */
 /* Offline segment checks (logctl verify, logctl dump)                 */
@@ -972,6 +1085,19 @@ int logd_client_topic_delete(struct logd_client *c, const char *topic);
 int logd_client_topic_alter(struct logd_client *c, const char *topic,
     const struct logd_kv *config, size_t n);
 
+/*
+ * Cleans partition (-1: every partition) of a compacted topic now,
+ * whatever its dirty ratio, and waits until done (the request timeout
+ * is extended by timeout_ms).  On success *st (may be NULL) holds the
+ * counts summed over the partitions (clean_point is not set) and
+ * *partitions (may be NULL) how many were cleaned.  Errors:
+ * LOGD_ENOTOPIC, LOGD_ENOPART, LOGD_EBADCONFIG (cleanup.policy has no
+ * compact), and the clean's own (LOGD_ECLOSED when logd stops first).
+ */
+int logd_client_topic_compact(struct logd_client *c, const char *topic,
+    int32_t partition, int timeout_ms, struct logd_clean_stats *st,
+    uint32_t *partitions);
+
 /* Metadata, as returned by logd_client_metadata() (owned by it). */
 struct logd_partition_meta {
 	int32_t partition;
@@ -981,6 +1107,8 @@ struct logd_partition_meta {
 	uint64_t disk;            /* bytes of disk its files take (0 from a
 	                             logd that does not say) */
 	int error;                /* 0, or LOGD_EREADONLY after a failed sync */
+	double dirty_ratio;       /* compaction: dirty / cleanable bytes */
+	int64_t clean_point;      /* compaction: first dirty offset */
 };
 
 struct logd_topic_meta {

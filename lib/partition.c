@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log_int.h"
 #include "producers.h"
 #include "segment.h"
 
@@ -55,33 +56,6 @@
 #define RP_TMP "recovery-point.tmp"
 #define RP_INTERVAL_MS 5000
 
-/*
- * Closed segments are mapped on demand: after open only the active one
- * is, and a read or time lookup maps a closed one again; a log keeps at
- * most LOG_WARM of them mapped (the most recently used), so maps grow
- * with partitions, not with segments (vm.max_map_count is 65530 and
- * each segment has three files).
- */
-#define LOG_WARM 2
-
-struct logd_log {
-	struct logd_log_config cfg;
-	int dirfd;
-	struct logd_segment **segs;   /* oldest first; last is active */
-	size_t nsegs, segs_cap;
-	uint64_t closed_bytes;        /* sum of sizes but the active's */
-	int64_t flushed;
-	int64_t rp_written;           /* last recovery point on disk */
-	int64_t rp_time;              /* monotonic ms of that write */
-	int rp_due;                   /* write it at the next flush */
-	int dir_dirty;
-	int flushing;
-	int readonly;                 /* the sync error, 0 if writable */
-	void *userctx;                /* logd_log_set_userctx() */
-	struct prod_table *producers; /* producers.c, built on first use */
-	int producers_built;
-	struct logd_segment *warm[LOG_WARM];  /* closed segments mapped */
-};
 
 struct flush_item {
 	struct logd_segment *seg;
@@ -110,6 +84,10 @@ logd_log_config_default(struct logd_log_config *c)
 	c->index_interval = 4096;
 	c->index_bytes = 10u << 20;
 	c->log_append_time = 0;
+	c->cleanup_policy = LOGD_CLEANUP_DELETE;
+	c->min_cleanable_dirty_ratio = 0.5;
+	c->min_compaction_lag_ms = 0;
+	c->delete_retention_ms = 24LL * 3600 * 1000;
 }
 
 /* Keeps settings where the file formats work: u32 positions. */
@@ -340,6 +318,7 @@ log_plan(struct logd_log *log, int64_t rp, struct seg_plan *plan,
 	const struct logd_log_config *c = &log->cfg;
 	size_t i, n = log->nsegs;
 	uint32_t batches;
+	int gaps;
 
 	for (i = 0; i < n; i++) {
 		struct logd_segment *s = log->segs[i];
@@ -350,17 +329,22 @@ log_plan(struct logd_log *log, int64_t rp, struct seg_plan *plan,
 		if (p->trusted)
 			continue;      /* loaded as it was opened */
 		if (last && rp > s->base_offset &&
-		    logd_segment_load_closed(log->dirfd, s, rp,
+		    logd_segment_load_closed(log->dirfd, s, rp, 0,
 		    c->index_bytes, c->index_interval) == 0) {
 			p->trusted = 1;
 			p->valid = s->size;
 			p->next = rp;
 			return (int)i;
 		}
-		logd_segment_scan(s, &p->valid, &p->next, &batches);
+		/* Below the clean point the cleaner may have left gaps. */
+		gaps = s->base_offset < log->clean_point;
+		logd_segment_scan(s, gaps, &p->valid, &p->next, &batches);
 		*scanned += batches;
 		p->garbage = logd_segment_garbage(s, p->valid);
-		if (last || p->next != nb) {
+		/* A cleaned segment may end below the next one's base: it is
+		 * whole when the scan reached its (trimmed) end. */
+		if (last || p->next > nb || (p->next < nb && (!gaps ||
+		    p->valid != s->map_len))) {
 			if (rp >= 0 && p->next < rp)
 				return LOGD_ECORRUPT;
 			return (int)i;
@@ -403,8 +387,10 @@ log_apply(struct logd_log *log, size_t end, const struct seg_plan *plan,
 			return rc;
 		if (i == end && p->trusted)
 			s->synced = s->size;
-		if (i < end)
+		if (i < end) {
 			log->closed_bytes += s->size;
+			s->next_offset = log->segs[i + 1]->base_offset;
+		}
 	}
 	return 0;
 }
@@ -461,7 +447,7 @@ log_open_existing(struct logd_log *log, const int64_t *bases, size_t n,
 		 */
 		if (i + 1 < n && rp >= 0 && bases[i + 1] <= rp) {
 			rc = logd_segment_load_closed(log->dirfd, s,
-			    bases[i + 1], log->cfg.index_bytes,
+			    bases[i + 1], 1, log->cfg.index_bytes,
 			    log->cfg.index_interval);
 			if (rc < 0)
 				break;
@@ -507,6 +493,8 @@ logd_log_open(const char *dir, const struct logd_log_config *cfg,
 	if (rc == 0 && (log->dirfd = open(dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
 		rc = -errno;
+	if (rc == 0)
+		rc = logd_clean_recover(log->dirfd, &log->clean_point);
 	if (rc == 0)
 		rc = log_list(log->dirfd, &bases, &n);
 	if (rc < 0)
@@ -581,8 +569,8 @@ log_warm(struct logd_log *log, struct logd_segment *s)
 	return 0;
 }
 
-/* s leaves the log (retention, close): no longer warm. */
-static void
+/* s leaves the log (retention, close, a clean): no longer warm. */
+void
 log_unwarm(struct logd_log *log, const struct logd_segment *s)
 {
 	size_t i;
@@ -871,7 +859,7 @@ logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
 {
 	struct logd_segment *s;
 	const uint8_t *p, *end, *lastb;
-	size_t pos, total;
+	size_t pos, total, i;
 	int rc;
 
 	if (offset < logd_log_start_offset(log) ||
@@ -884,12 +872,20 @@ logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
 		r->seg = NULL;
 		return 0;
 	}
-	s = log->segs[log_find(log, offset)];
-	if ((rc = log_warm(log, s)) < 0)
-		return rc;
-	rc = logd_segment_find(s, offset, &pos);
+	i = log_find(log, offset);
+	for (;;) {
+		s = log->segs[i];
+		if ((rc = log_warm(log, s)) < 0)
+			return rc;
+		rc = logd_segment_find(s, offset, &pos);
+		/* The rest of a cleaned segment is a gap: go on in the next
+		 * (the active segment has no gaps, so one follows). */
+		if (rc != -ENOENT || i + 1 == log->nsegs)
+			break;
+		offset = log->segs[++i]->base_offset;
+	}
 	if (rc < 0)
-		return rc == LOGD_ERANGE ? LOGD_ECORRUPT : rc;
+		return rc == LOGD_ERANGE || rc == -ENOENT ? LOGD_ECORRUPT : rc;
 	p = s->map + pos;
 	end = s->map + s->size;
 	if (max_bytes >= READ_POPULATE_MIN)
@@ -1160,7 +1156,7 @@ logd_log_retain(struct logd_log *log, int64_t now_ms, uint32_t *deleted)
 	const struct logd_log_config *c = &log->cfg;
 	uint32_t n = 0;
 
-	while (log->nsegs > 1) {
+	while (log->nsegs > 1 && (c->cleanup_policy & LOGD_CLEANUP_DELETE)) {
 		const struct logd_segment *s = log->segs[0];
 		int by_time = c->retention_ms >= 0 &&
 		    now_ms - seg_time(s) > c->retention_ms;

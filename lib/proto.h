@@ -116,6 +116,18 @@
  *               only that one (LOGD_ENOGROUP if it has neither).
  * DELETE_GROUP 15 {group} -> {error}
  *               LOGD_EGENERATION while the group has members.
+ * COMPACT 16    {topic, partition?:int (-1: all)}
+ *               -> {error, partitions, segments, deleted, records_read,
+ *                  records_kept, tombstones, keyless, bytes_before,
+ *                  bytes_after, run_ms}
+ *               cleans the topic's partitions now, whatever their dirty
+ *               ratio (logctl compact), one after the other, and answers
+ *               when the last is done (the counts summed over them).
+ *               LOGD_EBADCONFIG when the topic is not compacted.
+ *
+ * METADATA partitions also carry dirty_ppm (the dirty ratio of the
+ * cleanable segments, in millionths) and clean_point (the cleaner's
+ * first dirty offset).
  */
 #ifndef LOGD_PROTO_H
 #define LOGD_PROTO_H
@@ -144,6 +156,7 @@ enum logd_api {
 	LOGD_API_STATS = 13,
 	LOGD_API_LIST_GROUPS = 14,
 	LOGD_API_DELETE_GROUP = 15,
+	LOGD_API_COMPACT = 16,
 	LOGD_API_COUNT
 };
 

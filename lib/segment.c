@@ -336,7 +336,7 @@ tix_rel(const struct logd_segment *s, uint32_t i)
 	return logd_be32(s->tix + (size_t)i * LOGD_TIX_ENTRY + 8);
 }
 
-static void
+void
 seg_index_batch(struct logd_segment *s, size_t pos, size_t size,
     int64_t base, int64_t max_ts)
 {
@@ -637,19 +637,21 @@ logd_segment_find(const struct logd_segment *s, int64_t offset, size_t *pos)
 
 	if (offset < s->base_offset || offset >= s->next_offset)
 		return LOGD_ERANGE;
+	if (s->size == 0)
+		return -ENOENT;       /* emptied by the cleaner */
 	p = s->map + seg_index_lookup(s, offset);
 	if (p > end)
 		return LOGD_ECORRUPT;
 	while ((sz = seg_hdr_ok(p, end)) != 0) {
+		/* A cleaned segment has gaps: the first batch at or past
+		 * offset is the answer, even if it starts above it. */
 		if (logd_hdr_last(p) >= offset) {
-			if (logd_hdr_base(p) > offset)
-				return LOGD_ECORRUPT;
 			*pos = (size_t)(p - s->map);
 			return 0;
 		}
 		p += sz;
 	}
-	return LOGD_ECORRUPT;
+	return p == end ? -ENOENT : LOGD_ECORRUPT;
 }
 
 int
@@ -708,7 +710,7 @@ logd_segment_offset_for_time(const struct logd_segment *s, int64_t ts,
 }
 
 void
-logd_segment_scan(const struct logd_segment *s, size_t *valid,
+logd_segment_scan(const struct logd_segment *s, int gaps, size_t *valid,
     int64_t *next, uint32_t *batches)
 {
 	struct logd_batch_info info;
@@ -718,7 +720,8 @@ logd_segment_scan(const struct logd_segment *s, size_t *valid,
 
 	while (pos < s->map_len &&
 	    logd_batch_check(s->map + pos, s->map_len - pos, &info) == 0 &&
-	    info.base_offset == expect) {
+	    (info.base_offset == expect ||
+	    (gaps && info.base_offset > expect))) {
 		pos += info.size;
 		expect = info.last_offset + 1;
 		n++;
@@ -775,7 +778,7 @@ seg_walk_headers(const struct logd_segment *s, size_t from, size_t len,
 
 	while (pos < len &&
 	    logd_batch_header(s->map + pos, len - pos, &info) == 0 &&
-	    info.base_offset == *next && info.size <= len - pos) {
+	    info.base_offset >= *next && info.size <= len - pos) {
 		*last_pos = pos;
 		if (info.max_timestamp > *max_ts)
 			*max_ts = info.max_timestamp;
@@ -888,12 +891,21 @@ seg_rebuild(int dirfd, struct logd_segment *s, size_t valid,
 
 int
 logd_segment_load_closed(int dirfd, struct logd_segment *s, int64_t next,
-    uint32_t index_bytes, uint32_t index_interval)
+    int gaps, uint32_t index_bytes, uint32_t index_interval)
 {
 	size_t flen = s->map_len, pos, last = 0, from = 0;
 	int64_t expect = s->base_offset, max_ts = -1;
 	int rc, indexes_ok;
 
+	if (flen == 0 && gaps) {
+		/* The cleaner left the log's first segment empty (so that the
+		 * log start stays): no batches, no indexes. */
+		seg_index_drop(s);
+		s->size = s->capacity = s->synced = 0;
+		s->next_offset = next;
+		s->max_timestamp = s->first_timestamp = -1;
+		return 0;
+	}
 	if (flen == 0)
 		return LOGD_ECORRUPT;
 	seg_index_drop(s);
@@ -909,14 +921,14 @@ logd_segment_load_closed(int dirfd, struct logd_segment *s, int64_t next,
 	if (indexes_ok && s->tix_n > 0)
 		max_ts = tix_ts(s, s->tix_n - 1);
 	pos = seg_walk_headers(s, from, flen, &expect, &max_ts, &last);
-	if (expect != next || pos == from ||
+	if (expect > next || (!gaps && expect != next) || pos == from ||
 	    !seg_all_zero(s->map + pos, flen - pos)) {
 		/* The index may be what is wrong: walk the whole file. */
 		indexes_ok = 0;
 		expect = s->base_offset;
 		max_ts = -1;
 		pos = seg_walk_headers(s, 0, flen, &expect, &max_ts, &last);
-		if (expect != next || pos == 0 ||
+		if (expect > next || (!gaps && expect != next) || pos == 0 ||
 		    !seg_all_zero(s->map + pos, flen - pos))
 			goto corrupt;
 	}

@@ -166,21 +166,24 @@ void logd_segment_release_fds(struct logd_segment *s);
  * Loads the existing .idx/.tix read-only and checks them against the
  * batches of a closed segment that must end exactly at the file's end
  * with next offset `next`: the last indexed batch and those after it are
- * checked (last one with its CRC).  On success sets size, next_offset and
+ * checked (last one with its CRC).  With gaps (a closed segment the
+ * cleaner rewrote) the batches may skip offsets and end below next.
+ * On success sets size, next_offset and
  * max/first timestamps.  LOGD_ECORRUPT if the segment does not verify
  * (whole-file header scan included); indexes are rebuilt when they alone
  * are wrong.
  */
 int logd_segment_load_closed(int dirfd, struct logd_segment *s,
-    int64_t next, uint32_t index_bytes, uint32_t index_interval);
+    int64_t next, int gaps, uint32_t index_bytes, uint32_t index_interval);
 
 /*
- * Scans the mapped .log from its start with logd_batch_check() and offset
- * continuity: *valid is the end of the last good batch, *next the offset
+ * Scans the mapped .log from its start with logd_batch_check() and
+ * offset continuity (with gaps, for a segment the cleaner rewrote:
+ * increasing offsets): *valid is the end of the last good batch, *next the offset
  * after it, *batches how many were good.  Read-only.
  */
-void logd_segment_scan(const struct logd_segment *s, size_t *valid,
-    int64_t *next, uint32_t *batches);
+void logd_segment_scan(const struct logd_segment *s, int gaps,
+    size_t *valid, int64_t *next, uint32_t *batches);
 
 /*
  * Non-zero bytes of the file from pos up to the first all-zero page
@@ -242,8 +245,10 @@ int logd_segment_grow(struct logd_segment *s, size_t capacity);
 int logd_segment_seal(struct logd_segment *s);
 
 /*
- * Position of the batch holding offset (offset in [base, next)): offset
- * index lookup, then a header scan.  LOGD_ERANGE outside the segment.
+ * Position of the first batch whose last offset is >= offset (offset in
+ * [base, next)): offset index lookup, then a header scan.  In a cleaned
+ * segment that batch may start above offset (a gap).  LOGD_ERANGE
+ * outside the segment, -ENOENT when only a gap is left after offset.
  */
 int logd_segment_find(const struct logd_segment *s, int64_t offset,
     size_t *pos);
@@ -265,6 +270,10 @@ void logd_segment_unref(struct logd_segment *s);
 /* Shared with verify.c: mmap of fd (NULL with *err on failure; len 0
  * gives NULL with *err 0), and whether len bytes at p are all zero. */
 void *seg_map(int fd, size_t len, int prot, int *err);
+/* Shared with cleaner.c: adds the index entries due for the batch at pos
+ * (size bytes, base offset, max timestamp) to s's idx/tix buffers. */
+void seg_index_batch(struct logd_segment *s, size_t pos, size_t size,
+    int64_t base, int64_t max_ts);
 int seg_all_zero(const uint8_t *p, size_t len);
 
 

@@ -133,6 +133,50 @@ logd_topic_config_check(const struct logd_topic_config *c)
 		return LOGD_EBADCONFIG;
 	if (c->timestamp_after_max_ms < 0 || c->timestamp_before_max_ms < 0)
 		return LOGD_EBADCONFIG;
+	if (l->cleanup_policy < 1 || l->cleanup_policy > 3 ||
+	    !(l->min_cleanable_dirty_ratio >= 0.0 &&
+	    l->min_cleanable_dirty_ratio <= 1.0) ||
+	    l->min_compaction_lag_ms < 0 || l->delete_retention_ms < 0)
+		return LOGD_EBADCONFIG;
+	return 0;
+}
+
+/* "delete", "compact", "compact,delete" or "delete,compact". */
+static int
+parse_policy(const char *s)
+{
+	if (strcmp(s, "delete") == 0)
+		return LOGD_CLEANUP_DELETE;
+	if (strcmp(s, "compact") == 0)
+		return LOGD_CLEANUP_COMPACT;
+	if (strcmp(s, "compact,delete") == 0 ||
+	    strcmp(s, "delete,compact") == 0)
+		return LOGD_CLEANUP_DELETE | LOGD_CLEANUP_COMPACT;
+	return LOGD_EBADCONFIG;
+}
+
+/* A ratio from 0 to 1: digits, at most one '.', digits; nothing else. */
+static int
+parse_ratio(const char *s, double *out)
+{
+	const char *p = s;
+	int digits = 0, dot = 0;
+	double v;
+
+	for (; *p; p++) {
+		if (*p == '.' && !dot)
+			dot = 1;
+		else if (isdigit((unsigned char)*p))
+			digits++;
+		else
+			return LOGD_EBADCONFIG;
+	}
+	if (digits == 0 || digits > 20)
+		return LOGD_EBADCONFIG;
+	v = strtod(s, NULL);
+	if (!(v >= 0.0 && v <= 1.0))
+		return LOGD_EBADCONFIG;
+	*out = v;
 	return 0;
 }
 
@@ -143,7 +187,7 @@ logd_topic_config_check(const struct logd_topic_config *c)
  */
 enum { K_PARTITIONS, K_SEGMENT_BYTES, K_SEGMENT_MS, K_RETENTION_MS,
 	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES, K_TS_AFTER,
-	K_TS_BEFORE };
+	K_TS_BEFORE, K_COMPACTION_LAG, K_DELETE_RETENTION };
 
 static const struct {
 	const char *key;
@@ -160,6 +204,8 @@ static const struct {
 	    INDEX_BYTES_MAX },
 	[K_TS_AFTER] = { "message.timestamp.after.max.ms", 0, INT64_MAX },
 	[K_TS_BEFORE] = { "message.timestamp.before.max.ms", 0, INT64_MAX },
+	[K_COMPACTION_LAG] = { "min.compaction.lag.ms", 0, INT64_MAX },
+	[K_DELETE_RETENTION] = { "delete.retention.ms", 0, INT64_MAX },
 };
 
 #define N_INT_KEYS (sizeof(int_keys) / sizeof(int_keys[0]))
@@ -193,6 +239,14 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 			return LOGD_EBADCONFIG;
 		return 0;
 	}
+	if (strcmp(key, "cleanup.policy") == 0) {
+		if ((rc = parse_policy(value)) < 0)
+			return rc;
+		c->log.cleanup_policy = rc;
+		return 0;
+	}
+	if (strcmp(key, "min.cleanable.dirty.ratio") == 0)
+		return parse_ratio(value, &c->log.min_cleanable_dirty_ratio);
 	if ((k = int_key(key)) < 0)
 		return LOGD_EBADCONFIG;
 	rc = parse_i64(value, int_keys[k].min, int_keys[k].max, &v);
@@ -223,6 +277,12 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 	case K_TS_BEFORE:
 		c->timestamp_before_max_ms = v;
 		break;
+	case K_COMPACTION_LAG:
+		c->log.min_compaction_lag_ms = v;
+		break;
+	case K_DELETE_RETENTION:
+		c->log.delete_retention_ms = v;
+		break;
 	default:
 		c->log.index_bytes = (uint32_t)v;
 		break;
@@ -246,13 +306,21 @@ logd_topic_config_error(const char *key, const char *value, char *buf,
 	else if (strcmp(key, "message.timestamp.type") == 0)
 		n = snprintf(buf, size, "%s = \"%s\": expected CreateTime or "
 		    "LogAppendTime", key, value);
+	else if (strcmp(key, "cleanup.policy") == 0)
+		n = snprintf(buf, size, "%s = \"%s\": expected delete, "
+		    "compact or compact,delete", key, value);
+	else if (strcmp(key, "min.cleanable.dirty.ratio") == 0)
+		n = snprintf(buf, size, "%s = \"%s\": expected a decimal "
+		    "from 0 to 1", key, value);
 	else if ((k = int_key(key)) < 0)
 		n = snprintf(buf, size, "unknown setting \"%s\" (known: "
 		    "partitions, segment.bytes, segment.ms, retention.ms, "
 		    "retention.bytes, index.interval.bytes, "
 		    "segment.index.bytes, message.timestamp.type, "
 		    "message.timestamp.after.max.ms, "
-		    "message.timestamp.before.max.ms)", key);
+		    "message.timestamp.before.max.ms, "
+		    "cleanup.policy, min.cleanable.dirty.ratio, "
+		    "min.compaction.lag.ms, delete.retention.ms)", key);
 	else {
 		if (int_keys[k].min == -1)
 			snprintf(range, sizeof(range), "-1 (no limit) or an "
@@ -275,12 +343,14 @@ logd_topic_config_each(const struct logd_topic_config *c,
     int (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
 	const struct logd_log_config *l = &c->log;
-	char v[10][32];
-	const char *keys[11] = { "partitions", "segment.bytes", "segment.ms",
+	char v[14][32];
+	const char *keys[15] = { "partitions", "segment.bytes", "segment.ms",
 	    "retention.ms", "retention.bytes", "index.interval.bytes",
 	    "segment.index.bytes", "message.timestamp.type",
 	    "message.timestamp.after.max.ms",
-	    "message.timestamp.before.max.ms", NULL };
+	    "message.timestamp.before.max.ms",
+	    "cleanup.policy", "min.cleanable.dirty.ratio",
+	    "min.compaction.lag.ms", "delete.retention.ms", NULL };
 	size_t i;
 	int rc;
 
@@ -295,6 +365,12 @@ logd_topic_config_each(const struct logd_topic_config *c,
 	    "LogAppendTime" : "CreateTime");
 	snprintf(v[8], sizeof(v[8]), "%" PRId64, c->timestamp_after_max_ms);
 	snprintf(v[9], sizeof(v[9]), "%" PRId64, c->timestamp_before_max_ms);
+	snprintf(v[10], sizeof(v[10]), "%s", l->cleanup_policy ==
+	    LOGD_CLEANUP_COMPACT ? "compact" : l->cleanup_policy ==
+	    LOGD_CLEANUP_DELETE ? "delete" : "compact,delete");
+	snprintf(v[11], sizeof(v[11]), "%.6g", l->min_cleanable_dirty_ratio);
+	snprintf(v[12], sizeof(v[12]), "%" PRId64, l->min_compaction_lag_ms);
+	snprintf(v[13], sizeof(v[13]), "%" PRId64, l->delete_retention_ms);
 	for (i = 0; keys[i]; i++)
 		if ((rc = fn(arg, keys[i], v[i])))
 			return rc;

@@ -56,6 +56,41 @@ check_batches(struct logd_produce *p, uint64_t *records, size_t *nbatches,
 	return 0;
 }
 
+/* A compacted topic keeps records by key: each record must have one. */
+static int
+check_keys(struct logd_produce *p)
+{
+	const uint8_t *b = p->data;
+	struct logd_batch_info info;
+	struct logd_batch_iter it;
+	struct logd_record rec;
+	size_t off = 0, k = 0, sz;
+	int rc;
+
+	while (off < p->len) {
+		/* check_batches() checked them all */
+		if ((rc = logd_batch_header(b + off, p->len - off, &info)) < 0)
+			return rc;
+		sz = info.size;
+		if ((rc = logd_batch_iter_init(&it, b + off, sz)) < 0)
+			return rc;
+		while ((rc = logd_batch_iter_next(&it, &rec)) == 1)
+			if (rec.key == NULL) {
+				logd_batch_iter_release(&it);
+				p->bad_batch = k;
+				p->bad_at = off;
+				p->why = "a record without a key: the topic is "
+				    "compacted (cleanup.policy compact)";
+				return LOGD_ENOKEY;
+			}
+		if (rc < 0)
+			return rc;
+		off += sz;
+		k++;
+	}
+	return 0;
+}
+
 /*
  * A CreateTime topic takes a timestamp t (other than -1, "none") within
  * [now - before.max, now + after.max]; computed without overflow.
@@ -218,6 +253,8 @@ logd_store_produce(struct logd_store *st, struct logd_produce *p)
 	rc = check_batches(p, &records, &nb, &info);
 	if (rc == 0)
 		rc = check_timestamps(p, &tc);
+	if (rc == 0 && (tc.log.cleanup_policy & LOGD_CLEANUP_COMPACT))
+		rc = check_keys(p);
 	if (rc)
 		return rc;
 	p->duplicate = 0;

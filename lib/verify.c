@@ -52,6 +52,31 @@ seg_map_path(const char *path, int64_t *base, uint8_t **map, size_t *len)
 	return 0;
 }
 
+/* The cleaner-point beside the segment at path (0 when there is none). */
+static int64_t
+seg_clean_point(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char p[4096], buf[32];
+	long long v = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "%.*s%s", slash ? (int)(slash - path + 1) : 0,
+	    path, "cleaner-point");
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld", &v) != 1 || v < 0)
+		return 0;
+	return v;
+}
+
 /* Reads a sibling index file (ext replaces "log") whole into memory. */
 static int
 seg_read_sibling(const char *path, const char *ext, uint8_t **buf,
@@ -165,7 +190,7 @@ logd_segment_verify(const char *path, struct logd_segment_report *report)
 	struct logd_segment_report r;
 	struct logd_batch_info info;
 	size_t *starts = NULL, cap = 0, nb = 0, pos = 0;
-	int64_t *bases = NULL, *maxes = NULL, base, runmax = INT64_MIN;
+	int64_t *bases = NULL, *maxes = NULL, base, runmax = INT64_MIN, point;
 	uint8_t *map = NULL;
 	size_t len;
 	int rc;
@@ -173,6 +198,7 @@ logd_segment_verify(const char *path, struct logd_segment_report *report)
 	rc = seg_map_path(path, &base, &map, &len);
 	if (rc < 0)
 		return rc;
+	point = seg_clean_point(path);
 	memset(&r, 0, sizeof(r));
 	r.base_offset = base;
 	r.next_offset = base;
@@ -203,7 +229,10 @@ logd_segment_verify(const char *path, struct logd_segment_report *report)
 		if (pos >= len)
 			break;
 		rc = logd_batch_check(map + pos, len - pos, &info);
-		if (rc == 0 && info.base_offset != r.next_offset)
+		/* Offsets follow on; below the clean point the cleaner may
+		 * have left gaps. */
+		if (rc == 0 && info.base_offset != r.next_offset &&
+		    (base >= point || info.base_offset < r.next_offset))
 			rc = LOGD_ECORRUPT;
 		if (rc != 0 && seg_all_zero(map + pos, len - pos))
 			break; /* preallocated tail */
@@ -212,6 +241,7 @@ logd_segment_verify(const char *path, struct logd_segment_report *report)
 			r.error = rc == -EAGAIN ? LOGD_EBADBATCH : rc;
 			break;
 		}
+		bases[nb] = info.base_offset;
 		starts[nb++] = pos;
 		if (info.max_timestamp > runmax)
 			runmax = info.max_timestamp;

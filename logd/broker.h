@@ -185,6 +185,8 @@ struct part_info {
 	uint64_t size;
 	uint32_t segments;
 	uint64_t disk;             /* bytes of disk its files take */
+	double dirty_ratio;        /* of the cleanable segments */
+	int64_t clean_point;       /* the cleaner's first dirty offset */
 };
 
 /*
@@ -476,9 +478,39 @@ void commit_flush_due(void);
  * be a static function; arg is owned by the caller.
  */
 int commit_when_idle(void (*fn)(void *arg), void *arg);
+/* Defers what commit_when_idle() queues until as many releases (the
+ * cleaner, while it holds segments of logs). */
+void commit_idle_hold(void);
+void commit_idle_release(void);
 /* pl's topic is going: its waiters end with code, it leaves the set. */
 void commit_forget(struct plog *pl, int code);
 /* A flush is running or acks=all requests wait. */
 int commit_busy(void);
+
+/* ------------------------------------------------------------------ */
+/* cleaner.c: log compaction on its own thread                         */
+/* ------------------------------------------------------------------ */
+
+/* A clean asked for now (logctl compact): forced, whatever the ratio. */
+struct compact_op {
+	const char *topic;
+	int32_t partition;         /* -1: every partition */
+	int err;
+	char msg[BROKER_MSG_MAX];
+	uint32_t partitions;       /* out: partitions done */
+	struct logd_clean_stats st;/* out: summed over them */
+	void (*done)(struct compact_op *op);
+	void *arg;
+	struct compact_op *next;   /* private */
+	int32_t at, count;         /* private: next partition, how many */
+	int tries;                 /* private: waits for a sync */
+};
+
+int cleaner_start(void);
+/* Cleans op's partitions one after the other, then calls done. */
+void cleaner_compact(struct compact_op *op);
+/* Stops a clean in progress (its segments stay as they were), fails
+ * queued requests, joins the thread. */
+void cleaner_stop(void);
 
 #endif /* LOGD_BROKER_H */

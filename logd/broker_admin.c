@@ -291,6 +291,8 @@ static int visit_topic(const char *name, int create, topic_fn *fn,
 		pi->size = logd_log_size(log);
 		pi->segments = logd_log_segment_count(log);
 		pi->disk = logd_log_disk_bytes(log);
+		pi->dirty_ratio = logd_log_dirty_ratio(log, ev_wall(), NULL);
+		pi->clean_point = logd_log_clean_point(log);
 		if (logd_log_sync_error(log))
 			pi->err = LOGD_EREADONLY;
 	}

@@ -16,7 +16,8 @@
  *
  * What must not run while the flusher holds logs (deleting a topic, the
  * retention check, which close and unmap segments) waits in a queue for
- * the end of the running flush: commit_when_idle().
+ * the end of the running flush: commit_when_idle().  The cleaner holds
+ * the same queue while it rewrites segments (commit_idle_hold()).
  */
 #include "config.h"
 
@@ -44,6 +45,7 @@ struct idle_fn {
 static struct plog *dirty;          /* the dirty set */
 static size_t nwaiting;             /* sync_waits on any log */
 static int flushing, flush_due;
+static int held;                    /* commit_idle_hold() */
 static struct idle_fn *idle, **idle_tail = &idle;
 
 void commit_dirty(struct plog *pl)
@@ -111,7 +113,7 @@ static void run_idle(void)
 {
 	struct idle_fn *f;
 
-	while (!flushing && (f = idle)) {
+	while (!flushing && !held && (f = idle)) {
 		idle = f->next;
 		if (!idle)
 			idle_tail = &idle;
@@ -124,7 +126,7 @@ int commit_when_idle(void (*fn)(void *arg), void *arg)
 {
 	struct idle_fn *f;
 
-	if (!flushing && !idle) {
+	if (!flushing && !held && !idle) {
 		fn(arg);
 		return 0;
 	}
@@ -275,6 +277,18 @@ void commit_forget(struct plog *pl, int code)
 	if (*pp)
 		*pp = pl->dnext;
 	pl->dirty = 0;
+}
+
+void commit_idle_hold(void)
+{
+	held++;
+}
+
+void commit_idle_release(void)
+{
+	if (held > 0)
+		held--;
+	run_idle();
 }
 
 int commit_busy(void)

@@ -44,6 +44,8 @@ static const struct key {
 	{ "idle_timeout_ms", K_MS, F(idle_timeout_ms), 0 },
 	{ "auto_create_topics", K_BOOL, F(auto_create_topics), 0 },
 	{ "retention_check_ms", K_MS, F(retention_check_ms), 1 },
+	{ "cleaner_check_ms", K_MS, F(cleaner_check_ms), 0 },
+	{ "cleaner_map_bytes", K_U64, F(cleaner_map_bytes), 65536 },
 #undef F
 };
 
@@ -70,6 +72,10 @@ void config_default(struct config *c)
 	c->idle_timeout_ms = 600000;
 	c->auto_create_topics = 0;
 	c->retention_check_ms = 60000;
+	/* Kafka's cleaner backs off 15 s when it finds nothing to do. */
+	c->cleaner_check_ms = 15000;
+	/* 16 MiB: 2^19 slots of 24 bytes, 3/4 full: 393,216 keys a pass. */
+	c->cleaner_map_bytes = LOGD_CLEAN_MAP_BYTES;
 	logd_topic_config_default(&c->topic);
 }
 

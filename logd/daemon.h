@@ -59,6 +59,8 @@ struct config {
 	int64_t idle_timeout_ms;   /* 0: never */
 	int auto_create_topics;
 	int64_t retention_check_ms;
+	int64_t cleaner_check_ms;  /* 0: no periodic cleaning */
+	uint64_t cleaner_map_bytes;
 	struct logd_topic_config topic;   /* default.* */
 };
 

@@ -310,6 +310,8 @@ static int16_t kafka_code(int rc)
 		return KERR_OUT_OF_ORDER_SEQUENCE;
 	case LOGD_EFENCED:
 		return KERR_INVALID_PRODUCER_EPOCH;
+	case LOGD_ENOKEY:
+		return KERR_INVALID_RECORD;
 	case LOGD_ECLOSED:
 		return KERR_COORDINATOR_NOT_AVAILABLE;
 	case LOGD_EPROTO:

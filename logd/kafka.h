@@ -47,6 +47,7 @@ enum {
 	KERR_NON_EMPTY_GROUP = 68,
 	KERR_GROUP_ID_NOT_FOUND = 69,
 	KERR_MEMBER_ID_REQUIRED = 79,
+	KERR_INVALID_RECORD = 87,
 };
 
 /* Kafka's code for a liblogd one. */

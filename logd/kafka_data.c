@@ -609,7 +609,6 @@ static int broker_configs(const struct logd_topic_config *unused,
 static int topic_configs(const struct logd_topic_config *tc,
     int (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
-	fn(arg, "cleanup.policy", "delete");
 	return logd_topic_config_each(tc, fn, arg);
 }
 

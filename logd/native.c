@@ -176,13 +176,16 @@ static int pack_topic(void *arg, const char *name, int err,
 	logd_pack_str(pk, "partitions");
 	msgpack_pack_array(pk, err ? 0 : (uint32_t)tc->partitions);
 	for (p = 0; !err && p < tc->partitions; p++) {
-		msgpack_pack_map(pk, 6);
+		msgpack_pack_map(pk, 8);
 		logd_pack_kv_int(pk, "partition", p);
 		logd_pack_kv_int(pk, "start", parts[p].start);
 		logd_pack_kv_int(pk, "end", parts[p].end);
 		logd_pack_kv_int(pk, "size", (int64_t)parts[p].size);
 		logd_pack_kv_int(pk, "disk", (int64_t)parts[p].disk);
 		logd_pack_kv_int(pk, "error", parts[p].err);
+		logd_pack_kv_int(pk, "dirty_ppm",
+		    (int64_t)(parts[p].dirty_ratio * 1e6 + 0.5));
+		logd_pack_kv_int(pk, "clean_point", parts[p].clean_point);
 	}
 	logd_pack_str(pk, "config");
 	if (err) {
@@ -492,6 +495,81 @@ static void native_delete(struct conn *c, struct logd_msg *m)
 		free(d);
 }
 
+struct ncompact {
+	struct rwait w;
+	struct compact_op op;
+	char topic[LOGD_TOPIC_NAME_MAX + 1];
+};
+
+static void compact_done(struct compact_op *op)
+{
+	struct ncompact *d = op->arg;
+	struct nreply r;
+
+	if (conn_wait_answering(&d->w)) {
+		if (op->err) {
+			native_error(d->w.c, d->w.api, d->w.corr, op->err, "%s",
+			    op->msg);
+		} else if (d->w.c->state != CONN_DEAD) {
+			native_begin(&r, d->w.c, d->w.api, d->w.corr);
+			msgpack_pack_map(&r.pk, 11);
+			logd_pack_kv_int(&r.pk, "error", 0);
+			logd_pack_kv_int(&r.pk, "partitions", op->partitions);
+			logd_pack_kv_int(&r.pk, "segments", op->st.segments);
+			logd_pack_kv_int(&r.pk, "deleted", op->st.deleted);
+			logd_pack_kv_int(&r.pk, "records_read",
+			    (int64_t)op->st.records_read);
+			logd_pack_kv_int(&r.pk, "records_kept",
+			    (int64_t)op->st.records_kept);
+			logd_pack_kv_int(&r.pk, "tombstones",
+			    (int64_t)op->st.tombstones_dropped);
+			logd_pack_kv_int(&r.pk, "keyless",
+			    (int64_t)op->st.keyless_dropped);
+			logd_pack_kv_int(&r.pk, "bytes_before",
+			    (int64_t)op->st.bytes_before);
+			logd_pack_kv_int(&r.pk, "bytes_after",
+			    (int64_t)op->st.bytes_after);
+			logd_pack_kv_int(&r.pk, "run_ms", op->st.run_ms);
+			native_end(&r, 0);
+		}
+	}
+	if (!d->w.in_call)
+		free(d);
+}
+
+/* The connection went while the clean ran: it still runs. */
+static void compact_drop(struct parked *p)
+{
+	((struct ncompact *)(void *)p)->w.orphan = 1;
+}
+
+static void native_compact(struct conn *c, struct logd_msg *m)
+{
+	struct ncompact *d = calloc(1, sizeof(*d));
+	int64_t part;
+
+	if (!d)
+		return native_error(c, m->api, m->corr, -ENOMEM,
+		    "out of memory");
+	if (logd_proto_cstr(m, NULL, "topic", d->topic, sizeof(d->topic)) ||
+	    logd_proto_int_opt(m, NULL, "partition", -1, &part) ||
+	    part < -1 || part > INT32_MAX) {
+		free(d);
+		return native_bad(c, m);
+	}
+	d->w.c = c;
+	d->w.api = m->api;
+	d->w.corr = m->corr;
+	d->w.in_call = 1;
+	d->op.topic = d->topic;
+	d->op.partition = (int32_t)part;
+	d->op.done = compact_done;
+	d->op.arg = d;
+	cleaner_compact(&d->op);
+	if (conn_wait_after(&d->w, compact_drop))
+		free(d);
+}
+
 /* ------------------------------------------------------------------ */
 /* PRODUCE                                                             */
 /* ------------------------------------------------------------------ */
@@ -722,6 +800,7 @@ static native_handler *const handlers[LOGD_API_COUNT] = {
 	[LOGD_API_STATS] = native_stats,
 	[LOGD_API_LIST_GROUPS] = native_list_groups,
 	[LOGD_API_DELETE_GROUP] = native_delete_group,
+	[LOGD_API_COMPACT] = native_compact,
 };
 
 static int native_frame(struct conn *c, const char *p, size_t n, size_t *len)

@@ -257,6 +257,12 @@ int server_run(void)
 		    strerror(-rc));
 		goto out_listen;
 	}
+	if ((rc = cleaner_start())) {
+		log_error("cannot start the cleaner thread: %s",
+		    strerror(-rc));
+		flusher_stop();
+		goto out_listen;
+	}
 	flush_timer.fn = on_flush_timer;
 	ev_timer_start(&flush_timer, srv.cfg.flush_ms);
 	retain_timer.fn = on_retain_timer;
@@ -270,6 +276,7 @@ int server_run(void)
 
 	while ((c = srv.conns))
 		conn_close(c, "shutdown");
+	cleaner_stop();
 	flusher_stop();
 	group_free_all();
 	conn_free_dead();

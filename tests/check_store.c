@@ -245,7 +245,11 @@ START_TEST(test_config_round_trip)
 	    "segment.index.bytes=65536\n"
 	    "message.timestamp.type=LogAppendTime\n"
 	    "message.timestamp.after.max.ms=60000\n"
-	    "message.timestamp.before.max.ms=86400000\n");
+	    "message.timestamp.before.max.ms=86400000\n"
+	    "cleanup.policy=delete\n"
+	    "min.cleanable.dirty.ratio=0.5\n"
+	    "min.compaction.lag.ms=0\n"
+	    "delete.retention.ms=86400000\n");
 
 	logd_topic_config_default(&d);
 	strcpy(buf2, buf);

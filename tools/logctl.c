@@ -51,6 +51,7 @@ static void usage(FILE *f)
 	    "configs\n"
 	    "  alter NAME --config key=value...\n"
 	    "  delete NAME\n"
+	    "  compact NAME [-p N]            clean a compacted topic now\n"
 	    "  groups                         list consumer groups, members "
 	    "and lag\n"
 	    "  group NAME                     a group's members, partitions "
@@ -67,7 +68,7 @@ static void usage(FILE *f)
 	    "  -b, --broker ADDR    broker (default $LOGD_BROKER or %s)\n"
 	    "  --json               JSON output\n"
 	    "  -p, --partitions N   partition count (create), partition "
-	    "(reset)\n"
+	    "(reset, compact)\n"
 	    "  --config K=V         a topic setting (create, alter; repeatable)\n"
 	    "  --topic T            the topic to reset\n"
 	    "  --to WHERE           where to reset to\n"
@@ -332,15 +333,20 @@ static int cmd_describe(struct ctl *x)
 	struct tool_buf b = TOOL_BUF_INIT;
 	const struct logd_topic_meta *t;
 	struct logd_metadata *md;
+	const char *policy = "delete";
 	char hs[32];
 	int32_t i;
 	size_t k;
-	int ex;
+	int ex, compacted;
 
 	if ((ex = connect_broker(x)) != 0 ||
 	    (ex = get_metadata(x, x->args[0], &md)) != 0)
 		return ex;
 	t = &md->topics[0];
+	for (k = 0; k < t->config_count; k++)
+		if (strcmp(t->config[k].key, "cleanup.policy") == 0)
+			policy = t->config[k].value;
+	compacted = strstr(policy, "compact") != NULL;
 	if (x->json) {
 		tool_buf_adds(&b, "{\"name\":");
 		jstr(&b, t->name);
@@ -350,15 +356,19 @@ static int cmd_describe(struct ctl *x)
 
 			tool_buf_printf(&b, "%s{\"partition\":%d,\"start\":%lld,"
 			    "\"end\":%lld,\"records\":%lld,\"size\":%llu,"
-			    "\"disk\":%llu,\"error\":%d}",
+			    "\"disk\":%llu,\"error\":%d,\"dirty_ratio\":%.4f,"
+			    "\"clean_point\":%lld}",
 			    i ? "," : "", p->partition,
 			    (long long)p->start_offset,
 			    (long long)p->end_offset,
 			    (long long)(p->end_offset - p->start_offset),
 			    (unsigned long long)p->size,
-			    (unsigned long long)p->disk, p->error);
+			    (unsigned long long)p->disk, p->error,
+			    p->dirty_ratio, (long long)p->clean_point);
 		}
-		tool_buf_adds(&b, "],\"config\":{");
+		tool_buf_adds(&b, "],\"cleanup_policy\":");
+		jstr(&b, policy);
+		tool_buf_adds(&b, ",\"config\":{");
 		for (k = 0; k < t->config_count; k++) {
 			if (k)
 				tool_buf_addc(&b, ',');
@@ -370,19 +380,31 @@ static int cmd_describe(struct ctl *x)
 	} else {
 		tool_buf_printf(&b, "topic %s: %d partitions\n", t->name,
 		    t->partition_count);
-		tool_buf_printf(&b, "%9s %12s %12s %12s %12s %12s\n",
-		    "PARTITION", "START", "END", "RECORDS", "SIZE", "DISK");
+		if (compacted)
+			tool_buf_printf(&b, "cleanup.policy %s: DIRTY is the "
+			    "dirty ratio of the cleanable segments, CLEAN the "
+			    "offset cleaned up to\n", policy);
+		tool_buf_printf(&b, "%9s %12s %12s %12s %12s %12s", "PARTITION",
+		    "START", "END", "RECORDS", "SIZE", "DISK");
+		if (compacted)
+			tool_buf_printf(&b, " %6s %12s", "DIRTY", "CLEAN");
+		tool_buf_addc(&b, '\n');
 		for (i = 0; i < t->partition_count; i++) {
 			const struct logd_partition_meta *p = &t->partitions[i];
 			char ds[32];
 
 			human_size(p->size, hs, sizeof(hs));
 			human_size(p->disk, ds, sizeof(ds));
-			tool_buf_printf(&b, "%9d %12lld %12lld %12lld %12s %12s%s\n",
+			tool_buf_printf(&b, "%9d %12lld %12lld %12lld %12s %12s",
 			    p->partition, (long long)p->start_offset,
 			    (long long)p->end_offset,
-			    (long long)(p->end_offset - p->start_offset), hs, ds,
-			    p->error ? "  read-only: a sync failed" : "");
+			    (long long)(p->end_offset - p->start_offset), hs, ds);
+			if (compacted)
+				tool_buf_printf(&b, " %5.1f%% %12lld",
+				    p->dirty_ratio * 100,
+				    (long long)p->clean_point);
+			tool_buf_printf(&b, "%s\n", p->error ?
+			    "  read-only: a sync failed" : "");
 		}
 		if (t->config_count > 0)
 			tool_buf_adds(&b, "config:\n");
@@ -416,6 +438,51 @@ static int cmd_alter(struct ctl *x)
 		printf("{\"altered\":\"%s\"}\n", name);
 	else
 		printf("altered topic %s\n", name);
+	return 0;
+}
+
+static int cmd_compact(struct ctl *x)
+{
+	const char *name = x->args[0];
+	struct logd_clean_stats st;
+	uint32_t n;
+	int rc, ex;
+
+	if ((ex = connect_broker(x)) != 0)
+		return ex;
+	/* a clean may take minutes on a large topic */
+	rc = logd_client_topic_compact(x->c, name, x->partitions >= 0 ?
+	    (int32_t)x->partitions : -1, 3600 * 1000, &st, &n);
+	if (rc == LOGD_ENOTOPIC) {
+		tool_err("unknown topic '%s'", name);
+		return TOOL_EXIT_FAIL;
+	}
+	if (rc < 0)
+		return tool_client_err(x->c, rc, "compact %s", name);
+	if (x->json) {
+		printf("{\"compacted\":\"%s\",\"partitions\":%u,"
+		    "\"segments\":%u,\"deleted_segments\":%u,"
+		    "\"records_read\":%llu,\"records_kept\":%llu,"
+		    "\"tombstones_dropped\":%llu,\"keyless_dropped\":%llu,"
+		    "\"bytes_before\":%llu,\"bytes_after\":%llu,"
+		    "\"ms\":%lld}\n", name, n, st.segments, st.deleted,
+		    (unsigned long long)st.records_read,
+		    (unsigned long long)st.records_kept,
+		    (unsigned long long)st.tombstones_dropped,
+		    (unsigned long long)st.keyless_dropped,
+		    (unsigned long long)st.bytes_before,
+		    (unsigned long long)st.bytes_after, (long long)st.run_ms);
+		return 0;
+	}
+	printf("compacted topic %s: %u partition%s, %u segment%s rewritten "
+	    "(%u deleted), %llu of %llu records kept, %llu tombstones "
+	    "dropped, %llu -> %llu bytes, %lld ms\n", name, n,
+	    n == 1 ? "" : "s", st.segments, st.segments == 1 ? "" : "s",
+	    st.deleted, (unsigned long long)st.records_kept,
+	    (unsigned long long)st.records_read,
+	    (unsigned long long)st.tombstones_dropped,
+	    (unsigned long long)st.bytes_before,
+	    (unsigned long long)st.bytes_after, (long long)st.run_ms);
 	return 0;
 }
 
@@ -1277,6 +1344,7 @@ static const struct command {
 	{ "describe", cmd_describe, "", 1, 't' },
 	{ "alter", cmd_alter, "c", 1, 't' },
 	{ "delete", cmd_delete, "", 1, 't' },
+	{ "compact", cmd_compact, "p", 1, 't' },
 	{ "groups", cmd_groups, "", 0, 0 },
 	{ "group", cmd_group, "", 1, 'g' },
 	{ "reset", cmd_reset, "pr", 1, 'g' },

@@ -19,6 +19,11 @@
  * With -S the clock is simulated: readings carry START plus the elapsed
  * rounds and are sent as fast as the broker takes them.
  *
+ * With -L TOPIC every reading also goes to TOPIC, keyed by sensor_id, a
+ * compacted topic (cleanup.policy compact, created so when missing): the
+ * latest reading of each station, which a reader loads at start without
+ * replaying the history.  Only the readings of -t count below.
+ *
  * A reading counts as failed when the broker did not store it; the exit
  * status is 1 if any failed.  With -P every stored reading's partition,
  * offset and sensor_id is printed on stdout, so a test can check that
@@ -106,6 +111,7 @@ struct opts {
 	int32_t create_partitions; /* -p: create the topic if missing */
 	int print;                /* -P: print stored readings */
 	int quiet;
+	const char *latest;       /* -L: compacted topic of the latest */
 };
 
 struct gen {
@@ -113,6 +119,7 @@ struct gen {
 	struct station *st;
 	uint64_t rng;
 	uint64_t sent, acked, failed;
+	uint64_t latest_failed;   /* -L copies not stored */
 	double start;             /* tool_mono_s() when sending began */
 	int first_error;
 	char first_msg[256];
@@ -309,6 +316,12 @@ on_delivery(void *arg, const struct logd_delivery *d)
 	struct gen *g = arg;
 	const struct station *s = d->opaque;
 
+	if (s == NULL) {          /* the -L copy */
+		if (d->error != 0 && g->latest_failed++ == 0)
+			tool_err("latest reading to %s: %s", g->o.latest,
+			    logd_strerror(d->error));
+		return;
+	}
 	if (d->error != 0) {
 		if (g->failed++ == 0) {
 			g->first_error = d->error;
@@ -321,6 +334,26 @@ on_delivery(void *arg, const struct logd_delivery *d)
 	if (g->o.print)
 		printf("%" PRId32 " %" PRId64 " %s\n", d->partition, d->offset,
 		    s->id);
+}
+
+/* Creates the -L topic, compacted, unless it exists. */
+static int
+ensure_latest(struct logd_client *c, const struct opts *o)
+{
+	static const struct logd_kv cfg[] = {
+		{ "cleanup.policy", "compact" },
+	};
+	int r;
+
+	if (o->latest == NULL)
+		return 0;
+	r = logd_client_topic_create(c, o->latest, 0, cfg, 1);
+	if (r < 0 && r != LOGD_ETOPICEXIST) {
+		tool_err("create topic %s: %s", o->latest,
+		    logd_client_errmsg(c));
+		return r;
+	}
+	return 0;
 }
 
 /* Creates the topic when -p asks for it and it does not exist. */
@@ -431,6 +464,13 @@ run(struct gen *g, struct logd_producer *p)
 		if (r < 0)
 			goto out;
 		g->sent++;
+		if (o->latest != NULL) {
+			m.topic = o->latest;
+			m.opaque = NULL;
+			r = logd_producer_send(p, &m);
+			if (r < 0)
+				goto out;
+		}
 		if (o->sim_start_ms >= 0 && tty && tool_mono_s() >= next_progress) {
 			progress(g, 0);
 			next_progress = tool_mono_s() + 0.5;
@@ -450,7 +490,7 @@ usage(FILE *f)
 	    "[-e probability]\n"
 	    "                 [-i seconds | -r rate] [-n stations] "
 	    "[-p partitions]\n"
-	    "                 [-S start] [-s seed] [-t topic]\n"
+	    "                 [-L topic] [-S start] [-s seed] [-t topic]\n"
 	    "  -a, --acks ACKS          0, 1 or all (default all)\n"
 	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
 	    "%s)\n"
@@ -460,6 +500,8 @@ usage(FILE *f)
 	    "(default 0.02)\n"
 	    "  -i, --interval SECONDS   one round of readings every SECONDS "
 	    "(default 1)\n"
+	    "  -L, --latest TOPIC       also each station's latest reading to "
+	    "TOPIC (compacted)\n"
 	    "  -n, --stations N         number of stations (default 10)\n"
 	    "  -P, --print              print where each reading was "
 	    "stored\n"
@@ -484,6 +526,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "extreme", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "latest", required_argument, NULL, 'L' },
 		{ "stations", required_argument, NULL, 'n' },
 		{ "partitions", required_argument, NULL, 'p' },
 		{ "print", no_argument, NULL, 'P' },
@@ -506,7 +549,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->acks = LOGD_ACKS_ALL;
 	o->extreme = 0.02;
 	o->sim_start_ms = -1;
-	while ((ch = getopt_long(argc, argv, "a:b:c:e:hi:n:p:Pqr:s:S:t:V",
+	while ((ch = getopt_long(argc, argv, "a:b:c:e:hi:L:n:p:Pqr:s:S:t:V",
 	    longopts, NULL)) != -1) {
 		errno = 0;
 		end = NULL;
@@ -578,6 +621,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 't':
 			o->topic = optarg;
 			break;
+		case 'L':
+			if (logd_topic_name_check(optarg) != 0)
+				goto bad;
+			o->latest = optarg;
+			break;
 		case 'V':
 			printf("sensorgen %s\n", LOGD_VERSION_STRING);
 			exit(0);
@@ -632,7 +680,7 @@ main(int argc, char **argv)
 		rc = r;
 		goto out;
 	}
-	if (ensure_topic(c, &g.o) < 0)
+	if (ensure_topic(c, &g.o) < 0 || ensure_latest(c, &g.o) < 0)
 		goto out;
 	logd_producer_options_default(&po);
 	po.acks = g.o.acks;
