@@ -1016,10 +1016,13 @@ logd_log_clean_end(struct logd_log *log, struct logd_clean *c,
 			;
 		if (j + 1 >= log->nsegs)
 			continue;   /* gone meanwhile: not ours to change */
+		if (it->what == ITEM_NEW && it->seg == NULL)
+			continue;   /* swapped but not reopened: the old map
+			             * serves until the next open */
 		c->st.segments++;
 		log->closed_bytes -= it->old->size;
 		log_unwarm(log, it->old);
-		if (it->what == ITEM_NEW && it->seg != NULL) {
+		if (it->what == ITEM_NEW) {
 			log->segs[j] = it->seg;
 			log->closed_bytes += it->seg->size;
 			logd_segment_unmap(it->seg);   /* maps on demand */

@@ -51,6 +51,16 @@ static struct ev_io efd_io = { .fd = -1 };
 static struct ev_timer timer, retry;
 
 static struct cjob *cur;               /* begun, not ended (loop) */
+
+/* Partitions whose last clean failed: the sweep leaves them alone for a
+ * minute, so that one failing partition neither spins nor starves the
+ * others. */
+#define BACKOFF_MS 60000
+#define NBACKOFF 16
+static struct backoff {
+	struct logd_log *log;
+	int64_t until;             /* ev_now() */
+} backoff[NBACKOFF];
 static struct compact_op *ops, **ops_tail = &ops;
 static int sweep_due;
 
@@ -125,6 +135,14 @@ static void job_end(struct cjob *j)
 			op->st.keys += st.keys;
 			op->st.run_ms += st.run_ms;
 		}
+	} else if (rc) {
+		size_t i, k = 0;
+
+		for (i = 1; i < NBACKOFF; i++)
+			if (backoff[i].until < backoff[k].until)
+				k = i;
+		backoff[k].log = j->log;
+		backoff[k].until = ev_now() + BACKOFF_MS;
 	} else {
 		sweep_due = 1;   /* go on with the sweep */
 	}
@@ -160,6 +178,13 @@ static int start_job(const char *topic, int32_t partition, unsigned flags,
 
 	if ((rc = logd_store_log(srv.store, topic, partition, &log)))
 		return rc;
+	if (!op) {
+		size_t i;
+
+		for (i = 0; i < NBACKOFF; i++)
+			if (backoff[i].log == log && backoff[i].until > ev_now())
+				return 0;
+	}
 	rc = logd_log_clean_begin(log, ev_wall(), flags,
 	    (size_t)srv.cfg.cleaner_map_bytes, &c);
 	if (rc || !c)

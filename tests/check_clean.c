@@ -290,6 +290,21 @@ overwrite_run(int codec, int lat)
 	check_against_model(log, end, 0, &kept);
 	/* one record per key below the clean point */
 	ck_assert_uint_le(kept - (size_t)(logd_log_end_offset(log) - end), 50);
+	/* the time index of the cleaned segments: first kept record at or
+	 * after each time, in offset order */
+	for (i = 0; i < 50; i++) {
+		int64_t ts = now + (int64_t)(rnd() % 40000), want = -1, got;
+		size_t j;
+
+		for (j = 0; j < nmodel && want < 0; j++)
+			if (expected(j, end, 0) && model[j].ts >= ts)
+				want = model[j].offset;
+		if (want < 0)
+			want = logd_log_end_offset(log);
+		ck_assert_int_eq(logd_log_offset_for_time(log, ts, &got), 0);
+		ck_assert_msg(got == want, "ts %" PRId64 ": %" PRId64 " want %"
+		    PRId64, ts, got, want);
+	}
 	ck_assert(logd_log_dirty_ratio(log, now, NULL) == 0.0);
 	/* again: nothing dirty, nothing to do */
 	ck_assert_int_eq(logd_log_clean(log, now + 100000, 0, &st), 0);

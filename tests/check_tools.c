@@ -1201,9 +1201,9 @@ START_TEST(test_help)
 		    "partitions broker" },
 		{ "logbench", "abcdghilmnpPrstVz", "help version acks addr "
 		    "broker batch" },
-		{ "sensorgen", "abcehinpPqrsStV", "acks broker count extreme "
-		    "help interval stations partitions print quiet rate seed "
-		    "start topic version" },
+		{ "sensorgen", "abcehiLnpPqrsStV", "acks broker count "
+		    "extreme help interval latest stations partitions print "
+		    "quiet rate seed start topic version" },
 		{ "logalerts", "bdghopPqrstVx", "broker database exit-at-end "
 		    "group help alerts-topic print quiet rules stats topic "
 		    "version" },
