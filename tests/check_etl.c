@@ -219,7 +219,7 @@ produce(int count, int seed)
 {
 	char c[16], s[16];
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", c,
-	    "-n", "30", "-S", "2026-03-01T00:00", "-i", "600", "-s", s, "-q",
+	    "-n", "30", "-s", "2026-03-01T00:00", "-i", "600", "--seed", s, "-q",
 	    NULL };
 
 	snprintf(c, sizeof(c), "%d", count);
@@ -543,7 +543,7 @@ rows_now(const char *db)
 START_TEST(crash)
 {
 	char *etl[] = { (char *)tool("logetl"), "-b", T.addr, "-d",
-	    (char *)tmpf("c.db"), "-n", "700", NULL };
+	    (char *)tmpf("c.db"), "-z", "700", NULL };
 	const char *db = tmpf("c.db");
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	int i, st, kills = 0, exits = 0, logd_killed = 0, mid = 0;
@@ -801,10 +801,10 @@ END_TEST
 START_TEST(usage)
 {
 	static const char *const opts[] = { "-b,", "-d,", "-f,", "-g,",
-	    "-h,", "-n,", "-q,", "-t,", "-V," };
+	    "-h,", "-q,", "-t,", "-V,", "-z," };
 	const char *db = tmpf("u.db");
 	char *badopt[] = { (char *)tool("logetl"), "-x", NULL };
-	char *badn[] = { (char *)tool("logetl"), "-n", "0", NULL };
+	char *badn[] = { (char *)tool("logetl"), "-z", "0", NULL };
 	char *extra[] = { (char *)tool("logetl"), "extra", NULL };
 	char *help[] = { (char *)tool("logetl"), "--help", NULL };
 	char *version[] = { (char *)tool("logetl"), "-V", NULL };
@@ -818,7 +818,7 @@ START_TEST(usage)
 	run_ok(badopt, NULL, tmpf("u1.err"), 2);
 	ck_assert_int_eq(count_in(tmpf("u1.err"), "usage: logetl"), 1);
 	run_ok(badn, NULL, tmpf("u2.err"), 2);
-	ck_assert_int_eq(count_in(tmpf("u2.err"), "bad value for -n"), 1);
+	ck_assert_int_eq(count_in(tmpf("u2.err"), "bad value for -z"), 1);
 	run_ok(extra, NULL, tmpf("u3.err"), 2);
 	run_ok(help, tmpf("h.out"), NULL, 0);
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

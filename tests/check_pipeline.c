@@ -615,9 +615,9 @@ committed_sum(const char *group)
 START_TEST(quick)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "20",
-	    "--seed", "42", "-e", "0.5", "-P", NULL };
+	    "--seed", "42", "-X", "0.5", "-P", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("alerts.db"), "-o", "weather_alerts", "-x", NULL };
+	    (char *)tmpf("alerts.db"), "-A", "weather_alerts", "-x", NULL };
 	struct reading *rd;
 	struct alert *want, *pub;
 	size_t n, na, npub, i;
@@ -685,7 +685,7 @@ END_TEST
 START_TEST(two_groups)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "300",
-	    "-r", "100000", "--seed", "7", "-e", "0.2", NULL };
+	    "-r", "100000", "--seed", "7", "-X", "0.2", NULL };
 	char *a1[] = { (char *)tool("logalerts"), "-b", T.addr, "-g", "g1",
 	    "-d", (char *)tmpf("g1.db"), "-x", NULL };
 	char *a2[] = { (char *)tool("logalerts"), "-b", T.addr, "-g", "g2",
@@ -740,9 +740,9 @@ processed_in(const char *path)
 START_TEST(same_group)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "3000",
-	    "-r", "100000", "--seed", "11", "-e", "0.2", NULL };
+	    "-r", "100000", "--seed", "11", "-X", "0.2", NULL };
 	char *a1[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
-	    "shared", "-d", (char *)tmpf("shared.db"), "-s", "0", NULL };
+	    "shared", "-d", (char *)tmpf("shared.db"), "--stats", "0", NULL };
 	struct logd_client *c = NULL;
 	struct logd_group *g = NULL;
 	struct reading *rd;
@@ -944,12 +944,12 @@ START_TEST(one_alert)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "1",
 	    "-q", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("one.db"), "-r", (char *)tmpf("one.rules"), "-x",
+	    (char *)tmpf("one.db"), "--rules", (char *)tmpf("one.rules"), "-x",
 	    "-P", NULL };
-	/* -p, the old spelling of -P, still prints */
+	/* --print prints, as -P does (-p is a partition, not print) */
 	char *again[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("two.db"), "-r", (char *)tmpf("one.rules"), "-x",
-	    "-g", "two", "-p", NULL };
+	    (char *)tmpf("two.db"), "--rules", (char *)tmpf("one.rules"), "-x",
+	    "-g", "two", "--print", NULL };
 	FILE *f;
 
 	f = fopen(tmpf("one.rules"), "w");
@@ -971,9 +971,9 @@ END_TEST
 START_TEST(crash)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c",
-	    "100000", "-r", "500", "--seed", "9", "-e", "0.1", "-P", NULL };
+	    "100000", "-r", "500", "--seed", "9", "-X", "0.1", "-P", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
-	    "crash", "-d", (char *)tmpf("c.db"), "-s", "0", NULL };
+	    "crash", "-d", (char *)tmpf("c.db"), "--stats", "0", NULL };
 	char *again[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
 	    "crash", "-d", (char *)tmpf("c.db"), "-x", NULL };
 	struct reading *rd;
@@ -1032,7 +1032,7 @@ END_TEST
 START_TEST(malformed)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "10",
-	    "--seed", "3", "-e", "0.5", NULL };
+	    "--seed", "3", "-X", "0.5", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
 	    (char *)tmpf("m.db"), "-x", NULL };
 	static const char *bad[] = {
@@ -1158,10 +1158,10 @@ START_TEST(rules_file)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "50",
 	    "--seed", "11", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("r.db"), "-r", (char *)tmpf("my.rules"), "-x",
+	    (char *)tmpf("r.db"), "--rules", (char *)tmpf("my.rules"), "-x",
 	    NULL };
 	char *bad[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("r.db"), "-r", (char *)tmpf("bad.rules"), "-x",
+	    (char *)tmpf("r.db"), "--rules", (char *)tmpf("bad.rules"), "-x",
 	    NULL };
 	struct reading *rd;
 	struct alert *want;
@@ -1204,7 +1204,7 @@ START_TEST(rules_missing_metric)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "40",
 	    "--seed", "5", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("x.db"), "-r", (char *)tmpf("x.rules"), "-x",
+	    (char *)tmpf("x.db"), "--rules", (char *)tmpf("x.rules"), "-x",
 	    NULL };
 	struct reading *rd;
 	struct alert *want;

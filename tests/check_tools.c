@@ -665,7 +665,7 @@ START_TEST(test_json)
 	argv[1] = "-b";
 	argv[2] = T.addr;
 	argv[3] = "-q";
-	argv[4] = "-l";
+	argv[4] = "-R";
 	argv[5] = "j";
 	argv[6] = path;
 	argv[7] = NULL;
@@ -912,7 +912,7 @@ START_TEST(test_bad_usage)
 	expect(0, "logtail " LOGD_VERSION_STRING "\n", NULL, "logtail", "-V",
 	    NULL);
 
-	expect_error(2, "logput: invalid option", "logput", B, "-Z", "u",
+	expect_error(2, "logput: invalid option", "logput", B, "-c", "u",
 	    NULL);
 	expect_error(2, "logput: missing topic", "logput", B, NULL);
 	expect_error(2, "logput: bad acks '2'", "logput", B, "-a", "2", "u",
@@ -1196,18 +1196,22 @@ START_TEST(test_help)
 		const char *longs;    /* space-separated, each "--NAME" */
 	} progs[] = {
 		{ "logtail", "bcefFghJKopRsV", "help version broker" },
-		{ "logput", "abcHhJkKlLpqVz", "help version compression broker" },
+		{ "logput", "abHhJkKLpqRVzZ", "help version compression broker "
+		    "raw batch" },
 		{ "logctl", "bphV", "help version json config topic to "
 		    "partitions broker" },
-		{ "logbench", "abcdghilmnpPrstVz", "help version acks addr "
-		    "broker batch" },
-		{ "sensorgen", "abcehiLnpPqrsStV", "acks broker count "
-		    "extreme help interval latest stations partitions print "
-		    "quiet rate seed start topic version" },
-		{ "logalerts", "bdghopPqrstVx", "broker database exit-at-end "
+		{ "logbench", "abcDghILprtVz", "help version acks addr "
+		    "broker batch commit-ms count duration fetch-bytes group "
+		    "in-flight linger partitions producers rate size topic "
+		    "async-commit commit-every" },
+		{ "sensorgen", "abchinpPqrsStVX", "acks broker count extreme "
+		    "help interval latest stations partitions print quiet rate "
+		    "seed start topic version" },
+		{ "logalerts", "AbdghPqtVx", "broker database exit-at-end "
 		    "group help alerts-topic print quiet rules stats topic "
 		    "version" },
-		{ "../logd/logd", "cdlusLofhV", "help version" },
+		{ "../logd/logd", "CdluhV", "help version config datadir listen "
+		    "unix-socket foreground log-file log-level set" },
 	};
 	size_t i, k;
 
@@ -1304,7 +1308,7 @@ START_TEST(test_logd_usage)
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "datadir = %s\nlisten = 127.0.0.1:65536\n", dir);
 	fclose(f);
-	logd_fails("bad.conf:2: listen:", "-c", conf, NULL);
+	logd_fails("bad.conf:2: listen:", "-C", conf, NULL);
 	/* a UTF-8 byte-order mark is not part of the first key (it once
 	 * made "\xef\xbb\xbfdatadir" an unknown key): line 2 is the error */
 	snprintf(conf, sizeof(conf), "%s/bom.conf", T.dir);
@@ -1312,33 +1316,37 @@ START_TEST(test_logd_usage)
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "\xef\xbb\xbf" "datadir = %s\nbogus = 1\n", dir);
 	fclose(f);
-	logd_fails("bom.conf:2: unknown key \"bogus\"", "-c", conf, NULL);
-	/* -s sets any setting, and is checked like the file */
-	logd_fails("-s bogus=1: unknown key \"bogus\"", "-d", dir, "-s",
+	logd_fails("bom.conf:2: unknown key \"bogus\"", "-C", conf, NULL);
+	/* --set sets any setting, and is checked like the file */
+	logd_fails("--set bogus=1: unknown key \"bogus\"", "-d", dir, "--set",
 	    "bogus=1", NULL);
-	logd_fails("-s noequals: expected key=value", "-d", dir, "-s",
+	logd_fails("--set noequals: expected key=value", "-d", dir, "--set",
 	    "noequals", NULL);
 	logd_fails("max_frame_bytes: \"10\" is not an integer >= 1024", "-d",
-	    dir, "-s", "max_frame_bytes=10", NULL);
-	logd_fails("nothing to serve on", "-d", dir, "-s", "listen=none",
+	    dir, "--set", "max_frame_bytes=10", NULL);
+	logd_fails("nothing to serve on", "-d", dir, "--set", "listen=none",
 	    NULL);
+	/* -s is a start time in the tools: logd's old letters are gone */
+	logd_fails("invalid option '-s'", "-d", dir, "-s", "listen=none",
+	    NULL);
+	logd_fails("invalid option '-c'", "-c", conf, NULL);
 
-	/* a daemon started with -s uses the setting */
+	/* a daemon started with --set uses the setting */
 	snprintf(sock, sizeof(sock), "%s/s2.sock", T.dir);
 	argv[0] = (char *)testlogd_binary();
 	argv[1] = "-d";
 	argv[2] = dir;
-	argv[3] = "-s";
+	argv[3] = "--set";
 	argv[4] = "listen=none";
 	argv[5] = "-u";
 	argv[6] = sock;
-	argv[7] = "-s";
+	argv[7] = "--set";
 	argv[8] = "default.partitions=3";
-	argv[9] = "-o";
+	argv[9] = "--log-file";
 	argv[10] = conf;
-	argv[11] = "-s";
+	argv[11] = "--set";
 	argv[12] = "kafka_listen=none";
-	argv[13] = "-s";
+	argv[13] = "--set";
 	argv[14] = "http_listen=none";
 	argv[15] = NULL;
 	snprintf(conf, sizeof(conf), "%s/d2.log", T.dir);
@@ -1379,13 +1387,13 @@ START_TEST(test_wildcard_warning)
 	argv[i++] = "0.0.0.0:0";
 	argv[i++] = "-u";
 	argv[i++] = sock;
-	argv[i++] = "-o";
+	argv[i++] = "--log-file";
 	argv[i++] = logf;
-	argv[i++] = "-s";
+	argv[i++] = "--set";
 	argv[i++] = "kafka_listen=0.0.0.0:0";
-	argv[i++] = "-s";
+	argv[i++] = "--set";
 	argv[i++] = "kafka_advertised=127.0.0.1:9092";
-	argv[i++] = "-s";
+	argv[i++] = "--set";
 	argv[i++] = "http_listen=0.0.0.0:0";
 	argv[i] = NULL;
 	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
@@ -1433,9 +1441,9 @@ START_TEST(test_log_append_time)
 	    NULL);
 	/* readings stamped 2020-01-01 by the producer */
 	expect(0, "", NULL, "sensorgen", B, "-q", "-t", "lat", "-c", "3",
-	    "-s", "1", "-S", "2020-01-01T00:00:00Z", NULL);
+	    "--seed", "1", "-s", "2020-01-01T00:00:00Z", NULL);
 	expect(0, "", NULL, "sensorgen", B, "-q", "-t", "ct", "-c", "1",
-	    "-s", "1", "-S", "2020-01-01T00:00:00Z", NULL);
+	    "--seed", "1", "-s", "2020-01-01T00:00:00Z", NULL);
 	/* CreateTime keeps the producer's time */
 	expect(0, "1577836800000\n", NULL, "logtail", B, "-F", "%T\n", "ct",
 	    NULL);
@@ -1460,8 +1468,8 @@ START_TEST(test_logbench)
 	struct run r;
 
 	setenv("LOGD_BROKER", T.addr, 1);
-	run(&r, NULL, "logbench", "produce", "-n", "1000", "-s", "50",
-	    "--acks", "all", "-t", "lb", NULL);
+	run(&r, NULL, "logbench", "produce", "-c", "1000", "--size", "50",
+	    "-a", "all", "-t", "lb", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"test\":\"produce\","
@@ -1472,7 +1480,7 @@ START_TEST(test_logbench)
 	run_free(&r);
 	unsetenv("LOGD_BROKER");
 	expect(0, NULL, NULL, "logctl", B, "describe", "lb", NULL);
-	run(&r, NULL, "logbench", "consume", "-b", T.addr, "-n", "1000",
+	run(&r, NULL, "logbench", "consume", "-b", T.addr, "-c", "1000",
 	    "-t", "lb", "-g", "bg", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
@@ -1480,11 +1488,12 @@ START_TEST(test_logbench)
 	    "\"bytes\":50000,"));
 	run_free(&r);
 	/* -b is the broker, as in the other tools; the batch is -z (a -b
-	 * that reads as a batch says so); -a still works (below) */
+	 * that reads as a batch says so); --addr still works (below), -a is
+	 * the acks now and says so when given an address */
 	expect_error(2, "logbench: -b 1000: -b is the broker address now",
 	    "logbench", "produce", "-b", "1000", "-t", "lb", NULL);
 	run(&r, NULL, "logbench", "produce", "--broker", T.addr, "-z", "10",
-	    "-n", "100", "-t", "lb", NULL);
+	    "-c", "100", "-t", "lb", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"acked\":100,"));
 	run_free(&r);
@@ -1494,8 +1503,10 @@ START_TEST(test_logbench)
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"partition\":0,"
 	    "\"offset\":1000,"));
 	run_free(&r);
-	run(&r, NULL, "logbench", "latency", "-a", T.addr, "-r", "100",
-	    "-d", "1", "-t", "lat", NULL);
+	expect_error(2, "logbench: -a 127.0.0.1:1: -a is the acks now",
+	    "logbench", "latency", "-a", "127.0.0.1:1", "-t", "lat", NULL);
+	run(&r, NULL, "logbench", "latency", "--addr", T.addr, "-r", "100",
+	    "-D", "1", "-t", "lat", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"sent\":100,"
@@ -1554,7 +1565,7 @@ START_TEST(test_recovery_log)
 	ck_assert_uint_eq(fwrite(junk, 1, 1, f), 1);
 	fclose(f);
 	{
-		char *argv[] = { "logd", "-c", T.conf, NULL }, err[512];
+		char *argv[] = { "logd", "-C", T.conf, NULL }, err[512];
 
 		ck_assert_int_eq(testlogd_run(argv, 10000, err, sizeof(err)),
 		    1);

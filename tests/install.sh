@@ -63,8 +63,8 @@ for p in logd logtail logput logctl sensorgen logalerts logbench; do
 done
 command -v bash >/dev/null 2>&1 || { echo "install.sh: PASS (no bash)"; exit 0; }
 sock=$tmp/logd.sock
-"$build/logd/logd" -d "$tmp/data" -u "$sock" -s listen=none \
-    -s kafka_listen=none -s http_listen=none -o "$tmp/logd.log" &
+"$build/logd/logd" -d "$tmp/data" -u "$sock" --set listen=none \
+    --set kafka_listen=none --set http_listen=none --log-file "$tmp/logd.log" &
 pid=$!
 i=0
 while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -83,7 +83,7 @@ comp() {
 got=$(comp logtail -b "$sock" w)
 [ "$got" = "weather wind" ] || fail "logtail -b SOCK w completes to '$got'"
 [ "$(comp logtail -f --ver)" = "--version" ] || fail "logtail --ver"
-[ "$(comp logput -b "$sock" -c z)" = "zstd" ] || fail "logput -c z"
+[ "$(comp logput -b "$sock" -Z z)" = "zstd" ] || fail "logput -Z z"
 [ "$(comp logctl -b "$sock" describe we)" = "weather" ] ||
 	fail "logctl describe we"
 [ "$(comp logctl de)" = "describe delete delete-group" ] || fail "logctl de"

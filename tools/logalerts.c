@@ -71,7 +71,7 @@ struct rule {
 	char severity[16];
 };
 
-/* The seven rules in force without -r. */
+/* The seven rules in force without --rules. */
 static const struct rule default_rules[] = {
 	{ "HIGH_TEMP", "temperature", OP_GT, 40, "CRITICAL" },
 	{ "LOW_TEMP", "temperature", OP_LT, 0, "WARNING" },
@@ -1085,30 +1085,32 @@ run(struct app *a)
 	}
 }
 
+/* getopt values of the options with no letter */
+enum { OPT_RULES = 256, OPT_SKIP_BAD, OPT_STATS };
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logalerts [-hPqVx] [-b addr] [-d database] [-g group] "
-	    "[-o alerts_topic]\n"
-	    "                 [-r rules_file] [-s every] [-t topic] "
-	    "[--skip-bad]\n"
+	    "usage: logalerts [-hPqVx] [-A alerts_topic] [-b addr] "
+	    "[-d database] [-g group]\n"
+	    "                 [-t topic] [--rules file] [--skip-bad] "
+	    "[--stats every]\n"
+	    "  -A, --alerts-topic T     also publish each new alert to T\n"
 	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
 	    "%s)\n"
 	    "  -d, --database FILE      SQLite database (default alerts.db)\n"
 	    "  -g, --group GROUP        consumer group (default alerts)\n"
-	    "  -o, --alerts-topic T     also publish each new alert to T\n"
 	    "  -P, --print              print each new alert\n"
-	    "  -p                       an old spelling of -P\n"
 	    "  -q, --quiet              no statistics, no summary\n"
-	    "  -r, --rules FILE         read the rules from FILE\n"
-	    "  -s, --stats N            statistics every N readings "
-	    "(default 1000, 0: off)\n"
 	    "  -t, --topic TOPIC        topic of readings (default "
 	    "sensor_data)\n"
 	    "  -x, --exit-at-end        exit 0 once caught up\n"
+	    "      --rules FILE         read the rules from FILE\n"
 	    "      --skip-bad           skip a stored batch that cannot be "
 	    "read (say which)\n"
+	    "      --stats N            statistics every N readings "
+	    "(default 1000, 0: off)\n"
 	    "  -h, --help               print this help and exit\n"
 	    "  -V, --version            print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -1123,12 +1125,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "exit-at-end", no_argument, NULL, 'x' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "alerts-topic", required_argument, NULL, 'o' },
+		{ "alerts-topic", required_argument, NULL, 'A' },
 		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "rules", required_argument, NULL, 'r' },
-		{ "skip-bad", no_argument, NULL, 'S' },
-		{ "stats", required_argument, NULL, 's' },
+		{ "rules", required_argument, NULL, OPT_RULES },
+		{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "topic", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -1142,7 +1144,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->group = "alerts";
 	o->db = "alerts.db";
 	o->stats_every = 1000;
-	while ((ch = getopt_long(argc, argv, "b:d:g:ho:pPqr:s:t:Vx", longopts,
+	while ((ch = getopt_long(argc, argv, "A:b:d:g:hPqt:Vx", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -1157,22 +1159,22 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case 'o':
+		case 'A':
 			o->alerts_topic = optarg;
 			break;
-		case 'p':   /* the old spelling of -P */
 		case 'P':
 			o->print = 1;
 			break;
 		case 'q':
 			o->quiet = 1;
 			break;
-		case 'r':
+		case OPT_RULES:
 			o->rules_file = optarg;
 			break;
-		case 's':
+		case OPT_STATS:
 			if (tool_parse_i64(optarg, 0, INT64_MAX, &v) < 0) {
-				tool_err("bad value for -s: \"%s\"", optarg);
+				tool_err("bad value for --stats: \"%s\"",
+				    optarg);
 				return -1;
 			}
 			o->stats_every = (uint64_t)v;
@@ -1186,7 +1188,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'x':
 			o->exit_at_end = 1;
 			break;
-		case 'S':
+		case OPT_SKIP_BAD:
 			o->skip_bad = 1;
 			break;
 		default:

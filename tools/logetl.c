@@ -30,7 +30,7 @@
  * a database, which writes a row for every partition, runs with
  * synchronous=FULL.
  *
- * Speed: prepared statements, one transaction per up to -n records (or
+ * Speed: prepared statements, one transaction per up to -z records (or
  * one second), the aggregates of a transaction gathered in a hash table
  * and written once per key at its end, a msgpack reader that allocates
  * nothing (logetl_read.c).
@@ -483,7 +483,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: logetl [-fhqV] [-b addr] [-d database] [-g group] "
-	    "[-n rows] [-t topic]\n");
+	    "[-t topic] [-z rows]\n");
 }
 
 static void
@@ -498,12 +498,12 @@ help(void)
 	    "  -g, --group GROUP      consumer group for the offsets "
 	    "(default etl)\n"
 	    "  -h, --help             print this help and exit\n"
-	    "  -n, --rows N           records per transaction at most "
-	    "(default %d)\n"
 	    "  -q, --quiet            no summary line\n"
 	    "  -t, --topic TOPIC      topic of readings (default "
 	    "sensor_data)\n"
-	    "  -V, --version          print the version and exit\n",
+	    "  -V, --version          print the version and exit\n"
+	    "  -z, --batch N          batch: records per transaction at most "
+	    "(default %d)\n",
 	    LOGD_DEFAULT_ADDR, ROWS_DEFAULT);
 }
 
@@ -516,7 +516,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "rows", required_argument, NULL, 'n' },
+		{ "batch", required_argument, NULL, 'z' },
+		{ "rows", required_argument, NULL, 'z' },   /* old name */
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "topic", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
@@ -530,7 +531,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->group = "etl";
 	o->db = "etl.db";
 	o->rows = ROWS_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "b:d:fg:hn:qt:V", longopts,
+	while ((ch = getopt_long(argc, argv, "b:d:fg:hqt:Vz:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -548,9 +549,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'h':
 			help();
 			exit(0);
-		case 'n':
+		case 'z':
 			if (tool_parse_i64(optarg, 1, 10000000, &o->rows) < 0)
-				return tool_usage_err("bad value for -n: "
+				return tool_usage_err("bad value for -z: "
 				    "\"%s\" (1 to 10000000)", optarg);
 			break;
 		case 'q':

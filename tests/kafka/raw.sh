@@ -18,9 +18,9 @@ cleanup() {
 trap cleanup EXIT
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none -s auto_create_topics=yes \
-    -s max_frame_bytes=1048576 -s flush_ms=60000 -s idle_timeout_ms=0 &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none --set auto_create_topics=yes \
+    --set max_frame_bytes=1048576 --set flush_ms=60000 --set idle_timeout_ms=0 &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
@@ -283,8 +283,8 @@ kill -TERM $logd; wait $logd; st=$?; logd=
 
 # The producer state survives a kill -9: the retry after the restart is
 # still recognised.
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
@@ -292,8 +292,8 @@ until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
 	sleep 0.1
 done
 kill -9 $logd; wait $logd 2>/dev/null
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
