@@ -16,6 +16,9 @@ build=${1:?usage: run.sh BUILDDIR [SECONDS]}
 secs=${2:-10}
 src=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
+# fuzz_kafka compiles the daemon, whose http.c includes the status page
+# that logd/ generates.
+make -s -C "$build/logd" status_html.h
 cd "$build/tests"
 make -s fuzz/fuzz_batch fuzz/fuzz_frame fuzz/fuzz_recovery fuzz/fuzz_kafka
 work="$build/tests/fuzz/work"
