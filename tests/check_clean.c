@@ -419,6 +419,39 @@ START_TEST(test_bounded_map)
 }
 END_TEST
 
+/* logd_clean_set_io_limit(): a clean reads no faster than asked. */
+START_TEST(test_io_limit)
+{
+	struct logd_log_config cfg;
+	struct logd_batch_builder *b;
+	struct logd_clean_stats st;
+	struct logd_clean *c;
+	struct logd_log *log;
+	int64_t now = 1700000000000;
+	int i;
+
+	model_reset();
+	compact_config(&cfg);
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, now, &log, NULL), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	for (i = 0; i < 400; i++)
+		append_batch(log, b, 10, 100, 0, LOGD_CODEC_NONE, now + i);
+	ck_assert_int_eq(logd_log_flush(log), 0);
+	ck_assert_int_eq(logd_log_clean_begin(log, now, 0, 0, &c), 0);
+	ck_assert_ptr_nonnull(c);
+	/* about 2 x 150 KB read at 600 KB/s: half a second */
+	logd_clean_set_io_limit(c, 600000);
+	ck_assert_int_eq(logd_clean_run(c), 0);
+	ck_assert_int_eq(logd_log_clean_end(log, c, &st), 0);
+	ck_assert_uint_gt(st.bytes_before, 100000);
+	ck_assert_int_ge(st.run_ms, (int64_t)(st.bytes_before * 2 * 1000 /
+	    600000) - 50);
+	check_against_model(log, st.clean_point, 0, NULL);
+	logd_log_close(log);
+	logd_batch_builder_free(b);
+}
+END_TEST
+
 START_TEST(test_tombstones)
 {
 	struct logd_log_config cfg;
@@ -792,6 +825,7 @@ clean_suite(void)
 	ADD("overwrite_compressed", test_overwrite_compressed);
 	ADD("incremental", test_incremental);
 	ADD("bounded_map", test_bounded_map);
+	ADD("io_limit", test_io_limit);
 	ADD("tombstones", test_tombstones);
 	ADD("all_deleted", test_all_deleted);
 	ADD("held_read", test_held_read);
