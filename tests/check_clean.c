@@ -549,6 +549,72 @@ START_TEST(test_all_deleted)
 }
 END_TEST
 
+/*
+ * The last cleaned segment ends in a gap (its last record, a tombstone,
+ * expired) and the active segment is empty (its unsynced data lost in a
+ * crash): a read in the gap is a read at the end, not an error.
+ */
+START_TEST(test_gap_at_end)
+{
+	static char big[15000];
+	struct logd_log_config cfg;
+	struct logd_batch_builder *b;
+	struct logd_clean_stats st;
+	struct logd_log *log;
+	struct logd_read r;
+	const uint8_t *data;
+	size_t len;
+	int64_t t = 1700000000000, last, tomb, active;
+	char path[PATH_MAX + 64];
+	uint32_t nseg;
+	int i;
+
+	model_reset();
+	compact_config(&cfg);
+	cfg.delete_retention_ms = 0;
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	for (i = 0; i < 60; i++)
+		append_batch(log, b, 10, 10, 0, LOGD_CODEC_NONE, t);
+	nseg = logd_log_segment_count(log);
+	logd_batch_builder_reset(b);
+	ck_assert_int_eq(logd_batch_builder_add(b, t, "gone", 4, NULL, 0,
+	    NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &data, &len), 0);
+	ck_assert_int_eq(logd_log_append(log, data, len, t, &tomb, &last), 0);
+	ck_assert_uint_eq(logd_log_segment_count(log), nseg);
+	/* a batch that fits only in an empty segment: it rolls */
+	logd_batch_builder_reset(b);
+	ck_assert_int_eq(logd_batch_builder_add(b, t, "k", 1, big,
+	    sizeof(big), NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &data, &len), 0);
+	ck_assert_int_eq(logd_log_append(log, data, len, t, &active, &last),
+	    0);
+	ck_assert_uint_eq(logd_log_segment_count(log), nseg + 1);
+	ck_assert_int_eq(logd_log_clean(log, t, 0, &st), 0);
+	ck_assert_int_eq(logd_log_clean(log, t + 1, LOGD_CLEAN_FORCE, &st), 0);
+	ck_assert_uint_gt(st.tombstones_dropped, 0);
+	logd_log_close(log);
+	/* the crash: the active segment's bytes never reached the disk */
+	snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", logdir, active);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	snprintf(path, sizeof(path), "%s/recovery-point", logdir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
+	ck_assert_int_eq(logd_log_end_offset(log), active);
+	ck_assert_int_eq(logd_log_read(log, tomb, 4096, &r), 0);
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert_int_eq(r.next_offset, active);
+	for (i = 0; i < tomb; i++) {
+		ck_assert_int_eq(logd_log_read(log, i, 4096, &r), 0);
+		ck_assert_uint_gt(r.len, 0);
+		logd_log_read_release(&r);
+	}
+	logd_log_close(log);
+	logd_batch_builder_free(b);
+}
+END_TEST
+
 /* A slice read before the swap stays as it was until released; reads
  * at removed offsets get the next record kept. */
 START_TEST(test_held_read)
@@ -828,6 +894,7 @@ clean_suite(void)
 	ADD("io_limit", test_io_limit);
 	ADD("tombstones", test_tombstones);
 	ADD("all_deleted", test_all_deleted);
+	ADD("gap_at_end", test_gap_at_end);
 	ADD("held_read", test_held_read);
 	ADD("leftovers", test_leftovers);
 	ADD("ratio_and_lag", test_ratio_and_lag);
