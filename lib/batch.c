@@ -640,6 +640,7 @@ logd_cursor_next(struct logd_cursor *c, struct logd_record *rec)
 		}
 		if (c->p >= c->end)
 			return 0;
+		c->batch = c->p;
 		r = logd_batch_check(c->p, (size_t)(c->end - c->p), &c->info);
 		if (r < 0)
 			return r;
@@ -660,6 +661,23 @@ logd_cursor_release(struct logd_cursor *c)
 	if (c->in_batch)
 		logd_batch_iter_release(&c->it);
 	c->in_batch = 0;
+}
+
+int
+logd_cursor_skip(struct logd_cursor *c, int64_t *first, int64_t *last)
+{
+	struct logd_batch_info bi;
+
+	if (c->batch == NULL || c->batch >= c->end ||
+	    logd_batch_header(c->batch, (size_t)(c->end - c->batch), &bi) < 0 ||
+	    bi.size > (size_t)(c->end - c->batch))
+		return LOGD_EBADBATCH;
+	logd_cursor_release(c);
+	c->p = c->batch + bi.size;
+	c->batch = NULL;
+	*first = bi.base_offset;
+	*last = bi.last_offset;
+	return 0;
 }
 
 int

@@ -620,6 +620,14 @@ logd_log_clean_begin(struct logd_log *log, int64_t now_ms, unsigned flags,
 	if (n == 0 || (!(flags & LOGD_CLEAN_FORCE) && (dirty == 0 ||
 	    ratio < log->cfg.min_cleanable_dirty_ratio)))
 		return 0;
+	/* The cleaner thread reads their maps: mapped, and held (a held
+	 * segment is not unmapped). */
+	for (i = 0; i < n; i++) {
+		int rc = logd_segment_remap(log->dirfd, log->segs[i]);
+
+		if (rc < 0)
+			return rc;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -1059,9 +1067,11 @@ logd_log_clean_end(struct logd_log *log, struct logd_clean *c,
 			             * serves until the next open */
 		c->st.segments++;
 		log->closed_bytes -= it->old->size;
+		log_unwarm(log, it->old);
 		if (it->what == ITEM_NEW) {
 			log->segs[j] = it->seg;
 			log->closed_bytes += it->seg->size;
+			logd_segment_unmap(it->seg);   /* maps on demand */
 			it->seg = NULL;
 		} else {
 			/* Empty: the offsets join the previous segment's

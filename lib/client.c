@@ -907,11 +907,12 @@ logd_client_open(const char *addr, const struct logd_client_options *opts,
 		r = cl_call(c, cl_hello_parse, NULL, 0);
 		c->request_timeout_ms = rt;
 	}
-	if (r < 0) {
-		if (r == LOGD_ECLOSED || r == LOGD_EPROTO)
-			r = LOGD_EPROTO;
+	/* Closed or reset before HELLO came back: logd refuses a
+	 * connection that way past its max_connections (or stopping). */
+	if (r == -ECONNRESET || r == -EPIPE)
+		r = LOGD_ECLOSED;
+	if (r < 0)
 		goto fail;
-	}
 	*out = c;
 	return 0;
 fail:

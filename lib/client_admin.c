@@ -235,7 +235,7 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 			struct logd_partition_meta *pm = &t->partitions[i];
 			const msgpack_object *po = &parts->ptr[i];
 			int64_t pn, s, e, pe, ppm, cp;
-			uint64_t sz;
+			uint64_t sz, dk;
 
 			if ((r = logd_proto_int(m, po, "partition", &pn)) < 0 ||
 			    (r = logd_proto_int_opt(m, po, "start", -1,
@@ -243,6 +243,8 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 			    (r = logd_proto_int_opt(m, po, "end", -1, &e)) < 0 ||
 			    (r = logd_proto_uint_opt(m, po, "size", 0,
 			    &sz)) < 0 ||
+			    (r = logd_proto_uint_opt(m, po, "disk", 0,
+			    &dk)) < 0 ||
 			    (r = logd_proto_int_opt(m, po, "error", 0,
 			    &pe)) < 0 ||
 			    (r = logd_proto_int_opt(m, po, "dirty_ppm", 0,
@@ -257,6 +259,7 @@ cl_topic_meta_parse(struct logd_msg *m, const msgpack_object *o,
 			pm->start_offset = s;
 			pm->end_offset = e;
 			pm->size = sz;
+			pm->disk = dk;
 			t->partition_count++;
 		}
 	}

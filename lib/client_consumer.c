@@ -130,6 +130,8 @@ logd_consumer_close(struct logd_consumer *cs)
 
 	if (cs == NULL)
 		return;
+	/* Asynchronous commits in flight are forgotten (see logd.h). */
+	cl_cancel(cs->c, cs);
 	cs_member_close(cs);
 	for (i = 0; i < cs->nparts; i++)
 		cs_part_free(cs, cs->parts[i]);
@@ -316,6 +318,46 @@ cs_fill(struct logd_consumer *cs)
 	return 0;
 }
 
+/*
+ * pt's cursor failed with err on a batch.  Names the batch (topic,
+ * partition, its offsets) and, with skip_bad, moves past it: 0 to go on
+ * reading (on_skip was told), else the error poll returns (once, when
+ * the batch was skipped; for good, stopping the partition, when not).
+ */
+static int
+cs_bad_batch(struct logd_consumer *cs, struct cs_part *pt, int err)
+{
+	char why[400];
+	int64_t first, last;
+
+	if (logd_cursor_skip(&pt->cur_rec, &first, &last) < 0) {
+		cl_seterr(cs->c, err, "%s (its header or length is "
+		    "unreadable: it cannot be skipped)", logd_strerror(err));
+		cs_part_reset(cs, pt);
+		cs_fail(cs, pt, err);
+		err = cs->err;
+		cs->err = 0;
+		return cl_seterr(cs->c, err, "%s", cs->errmsg);
+	}
+	snprintf(why, sizeof(why), "%s/%d at offset %lld: the batch of "
+	    "offsets %lld..%lld cannot be read (%s)%s", pt->topic,
+	    (int)pt->partition, (long long)(first > pt->position ? first :
+	    pt->position), (long long)first, (long long)last,
+	    logd_strerror(err), cs->opts.skip_bad ? ": skipped" : "");
+	if (!cs->opts.skip_bad) {
+		cs_part_reset(cs, pt);
+		pt->stopped = err;
+		return cl_seterr(cs->c, err, "%s", why);
+	}
+	if (last + 1 > pt->position)
+		pt->position = last + 1;
+	if (cs->opts.on_skip == NULL)
+		return cl_seterr(cs->c, err, "%s", why);
+	cs->opts.on_skip(cs->opts.cb_arg, pt->topic, pt->partition, first,
+	    last, why);
+	return 0;
+}
+
 /* The next record of pt: 1, 0 when its data is used up, or an error. */
 static int
 cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
@@ -342,7 +384,10 @@ cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
 			/* Replies hold whole batches: a partial one is bad. */
 			if (r == -EAGAIN)
 				r = LOGD_EBADBATCH;
-			goto corrupt;
+			r = cs_bad_batch(cs, pt, r);
+			if (r == 0)
+				continue;
+			return r;
 		}
 		pt->in_chunk = 0;
 		cs_chunk_free(cs, ch);
@@ -352,14 +397,6 @@ cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
 		    (r = cs_fetch(cs, pt)) < 0)
 			return r;
 	}
-corrupt:
-	cs_part_reset(cs, pt);
-	cl_seterr(cs->c, r, "%s", logd_strerror(r));
-	cs_fail(cs, pt, r);
-	r = cs->err;
-	cs->err = 0;
-	cl_seterr(cs->c, r, "%s", cs->errmsg);
-	return r;
 }
 
 int
@@ -592,6 +629,75 @@ logd_consumer_position(const struct logd_consumer *cs, const char *topic,
 	return 0;
 }
 
+/* The failure of an earlier asynchronous commit, reported once. */
+static int
+cs_async_error(struct logd_consumer *cs)
+{
+	int r = cs->commit_err;
+
+	if (r == 0)
+		return 0;
+	cs->commit_err = 0;
+	return cl_seterr(cs->c, r, "an asynchronous commit failed: %s",
+	    cs->commit_errmsg);
+}
+
+static void
+cs_commit_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
+    struct cl_frame *f)
+{
+	struct logd_consumer *cs = arg;
+
+	cs->commits_inflight--;
+	if (err == 0)
+		return;
+	if (cs->member != NULL)
+		cs_member_commit_seen(cs, err);
+	if (cs->commit_err == 0) {
+		cs->commit_err = err;
+		snprintf(cs->commit_errmsg, sizeof(cs->commit_errmsg), "%s",
+		    logd_client_errmsg(c));
+	}
+}
+
+int
+logd_consumer_commit_async(struct logd_consumer *cs)
+{
+	msgpack_packer *pk;
+	size_t i;
+	int r;
+
+	if (cs->group == NULL)
+		return cl_seterr(cs->c, -EINVAL, "consumer has no group");
+	if ((r = cs_async_error(cs)) < 0)
+		return r;
+	if (cs->member != NULL) {
+		cs_member_heartbeat(cs);
+		if ((r = cs_member_commit_begin(cs)) <= 0)
+			return r;
+	} else {
+		if (cs->nparts == 0)
+			return 0;
+		if ((r = cl_req_begin(cs->c, LOGD_API_OFFSET_COMMIT, &pk)) < 0)
+			return r;
+		msgpack_pack_map(pk, 2);
+		logd_pack_kv_str(pk, "group", cs->group);
+		logd_pack_str(pk, "offsets");
+		msgpack_pack_array(pk, cs->nparts);
+		for (i = 0; i < cs->nparts; i++) {
+			msgpack_pack_map(pk, 3);
+			logd_pack_kv_str(pk, "topic", cs->parts[i]->topic);
+			logd_pack_kv_int(pk, "partition",
+			    cs->parts[i]->partition);
+			logd_pack_kv_int(pk, "offset", cs->parts[i]->position);
+		}
+	}
+	if ((r = cl_req_end(cs->c, cs_commit_done, cs, 0)) < 0)
+		return r;
+	cs->commits_inflight++;
+	return 0;
+}
+
 int
 logd_consumer_commit(struct logd_consumer *cs)
 {
@@ -601,6 +707,8 @@ logd_consumer_commit(struct logd_consumer *cs)
 
 	if (cs->group == NULL)
 		return cl_seterr(cs->c, -EINVAL, "consumer has no group");
+	if ((r = cs_async_error(cs)) < 0)
+		return r;
 	if (cs->member != NULL) {
 		cs_member_heartbeat(cs);
 		return cs_member_commit(cs);

@@ -260,6 +260,27 @@ cs_member_heartbeat(struct logd_consumer *cs)
 int
 cs_member_commit(struct logd_consumer *cs)
 {
+	int r = cs_member_commit_begin(cs);
+
+	if (r <= 0)
+		return r;
+	r = cl_call(cs->c, NULL, NULL, 0);
+	cs_member_commit_seen(cs, r);
+	return r;
+}
+
+void
+cs_member_commit_seen(struct logd_consumer *cs, int err)
+{
+	struct cs_member *mb = cs->member;
+
+	if (mb != NULL && cs_rejoin_code(err) && mb->rejoin == 0)
+		mb->rejoin = err;
+}
+
+int
+cs_member_commit_begin(struct logd_consumer *cs)
+{
 	struct cs_member *mb = cs->member;
 	msgpack_packer *pk;
 	size_t i;
@@ -282,10 +303,7 @@ cs_member_commit(struct logd_consumer *cs)
 		logd_pack_kv_int(pk, "partition", cs->parts[i]->partition);
 		logd_pack_kv_int(pk, "offset", cs->parts[i]->position);
 	}
-	r = cl_call(cs->c, NULL, NULL, 0);
-	if (cs_rejoin_code(r) && mb->rejoin == 0)
-		mb->rejoin = r;
-	return r;
+	return 1;
 }
 
 /* ---- following the group ---- */

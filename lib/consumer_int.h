@@ -57,6 +57,9 @@ struct logd_consumer {
 	char errmsg[512];
 	struct logd_consumer_options opts; /* as given (group not kept) */
 	struct cs_member *member; /* NULL unless subscribed */
+	int commits_inflight;     /* asynchronous commits not yet answered */
+	int commit_err;           /* the first of them that failed, once */
+	char commit_errmsg[512];
 };
 
 /* Adds or seeks topic/partition at offset (special offsets resolved). */
@@ -80,6 +83,13 @@ void cs_member_heartbeat(struct logd_consumer *cs);
 int cs_member_joined(const struct logd_consumer *cs);
 /* The fenced commit of a member's positions. */
 int cs_member_commit(struct logd_consumer *cs);
+/*
+ * Begins a member's fenced commit request (the caller ends it): 1 when
+ * begun, 0 when there is nothing to commit, or an error.
+ */
+int cs_member_commit_begin(struct logd_consumer *cs);
+/* A member commit's error seen: rejoin when it says so. */
+void cs_member_commit_seen(struct logd_consumer *cs, int err);
 /* on_revoke, LEAVE_GROUP, and frees the member state. */
 void cs_member_close(struct logd_consumer *cs);
 

@@ -41,6 +41,8 @@ static const char *const logd_errors[] = {
 	    "out of order sequence number from an idempotent producer",
 	[LOGD_ECORRUPT - LOGD_EFENCED] =
 	    "producer epoch is older than the producer's current one",
+	[LOGD_ECORRUPT - LOGD_ETIMESTAMP] =
+	    "record timestamp too far from the broker's clock",
 	[LOGD_ECORRUPT - LOGD_ENOKEY] =
 	    "a compacted topic takes only records with a key",
 };

@@ -15,6 +15,16 @@
 
 struct prod_table;
 
+/*
+ * Closed segments are mapped on demand: after open only the active one
+ * is, and a read or time lookup maps a closed one again; a log keeps at
+ * most LOG_WARM of them mapped (the most recently used), so maps grow
+ * with partitions, not with segments (vm.max_map_count is 65530 and
+ * each segment has three files).
+ */
+#define LOG_WARM 2
+
+
 struct logd_log {
 	struct logd_log_config cfg;
 	int dirfd;
@@ -33,6 +43,7 @@ struct logd_log {
 	int producers_built;
 	int64_t clean_point;          /* cleaner: first dirty offset */
 	int cleaning;                 /* a logd_clean is begun, not ended */
+	struct logd_segment *warm[LOG_WARM];  /* closed segments mapped */
 };
 
 #define CLEAN_POINT_FILE "cleaner-point"
@@ -45,5 +56,9 @@ struct logd_log {
  */
 __attribute__((visibility("hidden")))
 int logd_clean_recover(int dirfd, int64_t *clean_point);
+
+/* partition.c: s leaves the log (retention, a clean's swap). */
+__attribute__((visibility("hidden")))
+void log_unwarm(struct logd_log *log, const struct logd_segment *s);
 
 #endif /* LOGD_LOG_INT_H */

@@ -64,9 +64,10 @@ extern "C" {
 #define LOGD_EMEMBERREQ  (-30023) /* join again with the member id given */
 #define LOGD_ESEQUENCE   (-30024) /* idempotent producer: sequence gap */
 #define LOGD_EFENCED     (-30025) /* idempotent producer: older epoch */
-#define LOGD_ENOKEY      (-30026) /* a record without a key for a compacted
+#define LOGD_ETIMESTAMP  (-30026) /* a record timestamp too far from now */
+#define LOGD_ENOKEY      (-30027) /* a record without a key for a compacted
                                    * topic (Kafka's INVALID_RECORD, 87) */
-#define LOGD_ELAST       (-30026)
+#define LOGD_ELAST       (-30027)
 
 /* A readable name for any code returned by liblogd (static storage). */
 const char *logd_strerror(int err);
@@ -252,6 +253,7 @@ struct logd_cursor {
 	int in_batch;
 	struct logd_batch_iter it;
 	struct logd_batch_info info;   /* of the batch being read */
+	const uint8_t *batch;     /* where the batch last opened starts */
 };
 
 /* Starts at p (len bytes) with the first record at or after from. */
@@ -266,6 +268,16 @@ void logd_cursor_init(struct logd_cursor *c, const void *p, size_t len,
 int logd_cursor_next(struct logd_cursor *c, struct logd_record *rec);
 /* Frees what a cursor left before its end holds (accepts any state). */
 void logd_cursor_release(struct logd_cursor *c);
+/*
+ * After logd_cursor_next() failed on a batch (any error but -EAGAIN):
+ * moves the cursor past that batch, so the next call goes on with the
+ * one after it, and gives the batch's first and last offsets in *first
+ * and *last (from its header).  Records of the batch not yet returned
+ * are lost.  Returns 0, or LOGD_EBADBATCH when the batch's header itself
+ * is unreadable (its length or offsets): then the cursor cannot move on
+ * and is left as it was.
+ */
+int logd_cursor_skip(struct logd_cursor *c, int64_t *first, int64_t *last);
 
 /* Kafka's batch codecs (attributes & 7). */
 #define LOGD_CODEC_NONE   0
@@ -349,10 +361,12 @@ uint32_t logd_murmur2(const void *key, size_t len);
  * offset: NNN.log (the batches), NNN.idx (offset index: u32 relative
  * offset, u32 position, every index_interval bytes), NNN.tix (time index:
  * i64 timestamp, u32 relative offset) and recovery-point.  The active
- * segment is preallocated and mmap'd; appends write the batches into the
+ * segment is mmap'd at its capacity; appends write the batches into the
  * file with one pwritev() (the map shows the same page cache, and whole
  * pages written this way are not zero-filled first as first writes
- * through the map are).  Reads are served from the maps.  Closed
+ * through the map are), so the file holds only what was written.  The
+ * indexes, written through their maps, are reserved on disk 64 KiB at a
+ * time ahead of their entries.  Reads are served from the maps.  Closed
  * segments are trimmed to size and mapped read-only.
  */
 struct logd_log_config {
@@ -429,6 +443,12 @@ int logd_log_sync_error(const struct logd_log *log);
 /* Bytes of all segments, and the number of segments. */
 uint64_t logd_log_size(const struct logd_log *log);
 uint32_t logd_log_segment_count(const struct logd_log *log);
+/*
+ * Disk the log's files take, in 4 KiB blocks: its segments' bytes and
+ * index entries, and the index room reserved ahead of the active one's
+ * write position (64 KiB at a time).  From memory, no system call.
+ */
+uint64_t logd_log_disk_bytes(const struct logd_log *log);
 /*
  * One pointer the application keeps with the log (NULL at open), like
  * mdb_env_set_userctx: the daemon's per-partition state.
@@ -702,20 +722,30 @@ int logd_group_name_check(const char *name);
 struct logd_topic_config {
 	int32_t partitions;
 	struct logd_log_config log;
+	/*
+	 * CreateTime topics: how far a batch's timestamps may lie after
+	 * (in the future) or before the broker's clock when it is produced
+	 * (Kafka 3.6's message.timestamp.after.max.ms and before.max.ms).
+	 */
+	int64_t timestamp_after_max_ms;   /* 3600000 (one hour) */
+	int64_t timestamp_before_max_ms;  /* INT64_MAX (no limit) */
 };
 
-/* Defaults: 1 partition, logd_log_config_default(). */
+/* Defaults: 1 partition, logd_log_config_default(), timestamps up to an
+ * hour ahead and any time before. */
 void logd_topic_config_default(struct logd_topic_config *c);
 
 /*
  * Sets one setting by its Kafka-style name: partitions, segment.bytes,
  * segment.ms, retention.ms, retention.bytes, index.interval.bytes,
  * segment.index.bytes, message.timestamp.type (CreateTime or
- * LogAppendTime).  Values are plain decimal (an optional '-', digits,
- * nothing else) within: partitions 1..10000, segment.bytes 65536..
- * 2^31-1 (index positions are u32), segment.ms >= 1, retention.ms and
- * retention.bytes -1 (none) or >= 0, index.interval.bytes 0..2^31-1,
- * segment.index.bytes 1024..2^30.  On error *c is unchanged.
+ * LogAppendTime), message.timestamp.after.max.ms,
+ * message.timestamp.before.max.ms.  Values are plain decimal (an
+ * optional '-', digits, nothing else) within: partitions 1..10000,
+ * segment.bytes 65536..2^31-1 (index positions are u32), segment.ms >= 1,
+ * retention.ms and retention.bytes -1 (none) or >= 0,
+ * index.interval.bytes 0..2^31-1, segment.index.bytes 1024..2^30, the
+ * timestamp limits >= 0.  On error *c is unchanged.
  * Errors: LOGD_EBADCONFIG (unknown key or bad value).
  */
 int logd_topic_config_set(struct logd_topic_config *c, const char *key,
@@ -776,6 +806,7 @@ struct logd_produce {
 	                             again, first/last are its offsets */
 	size_t bad_batch, bad_at;
 	const char *why;          /* a bad batch: what was wrong, or NULL */
+	char why_buf[200];        /* where why may point */
 };
 
 /*
@@ -785,6 +816,10 @@ struct logd_produce {
  * Errors: LOGD_ESEQUENCE (a gap), LOGD_EFENCED (an older producer epoch),
  * LOGD_ENOTOPIC, LOGD_ENOPART (partition outside the topic),
  * LOGD_EBADBATCH (no batch, or a malformed one), LOGD_ECRC, LOGD_ETOOBIG,
+ * LOGD_ETIMESTAMP (a CreateTime topic, and a batch's first or largest
+ * timestamp, other than -1, lies further after now_ms than
+ * timestamp_after_max_ms or further before it than
+ * timestamp_before_max_ms; bad_batch, bad_at and why say which),
  * and those of logd_store_topic_create() and logd_log_append().  Nothing
  * is appended unless every batch is valid.
  */
@@ -908,6 +943,24 @@ struct logd_offset_commit {
 int logd_store_offsets_commit(struct logd_store *st, const char *group,
     const struct logd_offset_commit *c, size_t n, int64_t now_ms);
 
+/* One group's commit in logd_store_offsets_commit_many(). */
+struct logd_offsets_op {
+	const char *group;
+	const struct logd_offset_commit *c;
+	size_t n;
+	int err;                  /* out: as logd_store_offsets_commit() */
+};
+
+/*
+ * Several groups' commits with one sync (group commit): each op is all
+ * or none on its own (a nested transaction), and every op that succeeds
+ * is durable when this returns.  Returns 0 with each op's err set, or an
+ * error that failed them all (then every err is that error).  Thread
+ * safety as logd_store_offsets_commit().
+ */
+int logd_store_offsets_commit_many(struct logd_store *st,
+    struct logd_offsets_op *ops, size_t n, int64_t now_ms);
+
 /*
  * The committed offset of group on topic/partition in *offset, and its
  * metadata (copied, NUL-terminated, truncated to meta_size; meta may be
@@ -979,7 +1032,9 @@ struct logd_client_options {
  * LOGD_DEFAULT_ADDR.  opts may be NULL (defaults).
  * Errors: -EINVAL (bad address), -ENOENT (host not found), LOGD_ETIMEDOUT
  * (connect or HELLO took longer than connect_timeout_ms), -ECONNREFUSED
- * and other negated errno from connect(2), LOGD_EPROTO (the peer is not a
+ * and other negated errno from connect(2), LOGD_ECLOSED (the peer closed
+ * or reset the connection before answering HELLO: logd does that past
+ * its max_connections and while stopping), LOGD_EPROTO (the peer is not a
  * logd broker), -ENOMEM.  Nothing is allocated on failure.
  */
 int logd_client_open(const char *addr, const struct logd_client_options *opts,
@@ -1056,6 +1111,8 @@ struct logd_partition_meta {
 	int64_t start_offset;     /* first stored offset */
 	int64_t end_offset;       /* next offset to be assigned */
 	uint64_t size;            /* bytes stored */
+	uint64_t disk;            /* bytes of disk its files take (0 from a
+	                             logd that does not say) */
 	int error;                /* 0, or LOGD_EREADONLY after a failed sync */
 	double dirty_ratio;       /* compaction: dirty / cleanable bytes */
 	int64_t clean_point;      /* compaction: first dirty offset */
@@ -1371,6 +1428,21 @@ struct logd_consumer_options {
 	void (*on_assign)(void *arg, const struct logd_group_assignment *a,
 	    size_t n);
 	void *cb_arg;
+	/*
+	 * A batch poll cannot read (it does not decompress or parse: stored
+	 * before logd checked batches, or damaged) stops its partition with
+	 * an error naming topic, partition and the batch's offsets.  With
+	 * skip_bad 1 the batch is skipped instead (the position moves to
+	 * its last offset + 1; its records are lost) and reported once: to
+	 * on_skip (called inside poll, with why a message naming topic,
+	 * partition and offsets, valid during the call), or, if on_skip is
+	 * NULL, by poll returning the error once, after which the next poll
+	 * goes on after the batch.  A batch whose header itself is
+	 * unreadable cannot be skipped: it stops its partition.
+	 */
+	int skip_bad;
+	void (*on_skip)(void *arg, const char *topic, int32_t partition,
+	    int64_t first, int64_t last, const char *why);
 };
 
 /*
@@ -1456,6 +1528,18 @@ int logd_consumer_position(const struct logd_consumer *cs, const char *topic,
  * again by the partitions' new owner).
  */
 int logd_consumer_commit(struct logd_consumer *cs);
+
+/*
+ * The same commit without waiting (Kafka's commitAsync): the request is
+ * sent and the consumer goes on; the reply is read by later polls and
+ * commits.  A failed asynchronous commit is reported once, by the next
+ * logd_consumer_commit_async() or logd_consumer_commit() (with its
+ * message in logd_client_errmsg()); the commits of one consumer are
+ * applied in the order they were made.  A synchronous commit waits for
+ * the asynchronous ones before it; logd_consumer_close() forgets those
+ * still in flight (it commits nothing).  Returns 0 once sent.
+ */
+int logd_consumer_commit_async(struct logd_consumer *cs);
 
 /*
  * Joins the consumer's group as a member reading topic (call once per

@@ -4,9 +4,13 @@
  *
  * Appends copy whole batches into the active segment's map and rewrite
  * their baseOffset.  A segment rolls before an append that would not fit,
- * when the segment's age passes segment_ms (measured as Kafka does: the
- * new batch's max timestamp minus the first batch's, or wall time since
- * creation when batches carry no timestamp), or when an index is full.
+ * when the segment's age passes segment_ms, or when an index is full.
+ * The age is the broker's clock since the segment was created (or
+ * opened), or as Kafka measures it, the new batch's max timestamp minus
+ * the first batch's; but record time rolls a segment only once it is
+ * LOG_ROLL_FLOOR_MS old on the broker's clock (or segment_ms, if less),
+ * so a producer whose every batch is a week after the one before rolls
+ * one segment an hour, not one per batch.
  *
  * Durability: flush_begin captures, for each segment with unsynced bytes,
  * a reference and the byte range, plus whether the directory changed
@@ -314,7 +318,7 @@ log_plan(struct logd_log *log, int64_t rp, struct seg_plan *plan,
 	const struct logd_log_config *c = &log->cfg;
 	size_t i, n = log->nsegs;
 	uint32_t batches;
-	int rc, gaps;
+	int gaps;
 
 	for (i = 0; i < n; i++) {
 		struct logd_segment *s = log->segs[i];
@@ -322,17 +326,8 @@ log_plan(struct logd_log *log, int64_t rp, struct seg_plan *plan,
 		int last = i + 1 == n;
 		int64_t nb = last ? -1 : log->segs[i + 1]->base_offset;
 
-		if (!last && rp >= 0 && nb <= rp) {
-			rc = logd_segment_load_closed(log->dirfd, s, nb, 1,
-			    c->index_bytes, c->index_interval);
-			if (rc < 0)
-				return rc;
-			logd_segment_release_fds(s);
-			p->trusted = 1;
-			p->valid = s->size;
-			p->next = nb;
-			continue;
-		}
+		if (p->trusted)
+			continue;      /* loaded as it was opened */
 		if (last && rp > s->base_offset &&
 		    logd_segment_load_closed(log->dirfd, s, rp, 0,
 		    c->index_bytes, c->index_interval) == 0) {
@@ -437,10 +432,31 @@ log_open_existing(struct logd_log *log, const int64_t *bases, size_t n,
 	}
 	log->segs_cap = n;
 	for (i = 0; i < n && rc == 0; i++) {
+		struct logd_segment *s;
+
 		rc = logd_segment_open(log->dirfd, bases[i], now_ms,
 		    &log->segs[i]);
-		if (rc == 0)
-			log->nsegs++;
+		if (rc < 0)
+			break;
+		log->nsegs++;
+		s = log->segs[i];
+		/*
+		 * Below the recovery point: its indexes are checked and its
+		 * maps given back at once, so a log of many segments opens
+		 * with a few maps at a time.
+		 */
+		if (i + 1 < n && rp >= 0 && bases[i + 1] <= rp) {
+			rc = logd_segment_load_closed(log->dirfd, s,
+			    bases[i + 1], 1, log->cfg.index_bytes,
+			    log->cfg.index_interval);
+			if (rc < 0)
+				break;
+			logd_segment_release_fds(s);
+			logd_segment_unmap(s);
+			plan[i].trusted = 1;
+			plan[i].valid = s->size;
+			plan[i].next = bases[i + 1];
+		}
 	}
 	end = rc < 0 ? rc : log_plan(log, rp, plan, scanned);
 	if (end >= 0)
@@ -489,6 +505,9 @@ logd_log_open(const char *dir, const struct logd_log_config *cfg,
 	    log_open_existing(log, bases, n, rp, now_ms, &truncated, &scanned);
 	if (rc < 0)
 		goto fail;
+	/* Recovery is done with them: closed segments map on demand. */
+	for (i = 0; i + 1 < log->nsegs; i++)
+		logd_segment_unmap(log->segs[i]);
 	log->flushed = rp >= 0 ? rp : log->segs[0]->base_offset;
 	if (log->flushed > logd_log_end_offset(log))
 		log->flushed = logd_log_end_offset(log);
@@ -517,6 +536,52 @@ fail:
 }
 
 static int log_flush(struct logd_log *log, int force_rp);
+
+/* Maps closed segment s if it is not, and makes it the warmest. */
+static int
+log_warm(struct logd_log *log, struct logd_segment *s)
+{
+	struct logd_segment *cold;
+	size_t i;
+	int rc;
+
+	if (s->writable)
+		return 0;
+	if ((rc = logd_segment_remap(log->dirfd, s)) < 0)
+		return rc;
+	for (i = 0; i < LOG_WARM && log->warm[i] != s; i++)
+		;
+	if (i == 0)
+		return 0;
+	if (i == LOG_WARM) {
+		/*
+		 * Not warm: the coldest gives its maps back.  One still
+		 * being read (a reply not yet sent) keeps them until it is
+		 * warmed and cooled again: rare, and bounded by the reads
+		 * in flight.
+		 */
+		i = LOG_WARM - 1;
+		if ((cold = log->warm[i]) != NULL)
+			logd_segment_unmap(cold);
+	}
+	memmove(log->warm + 1, log->warm, i * sizeof(log->warm[0]));
+	log->warm[0] = s;
+	return 0;
+}
+
+/* s leaves the log (retention, close, a clean): no longer warm. */
+void
+log_unwarm(struct logd_log *log, const struct logd_segment *s)
+{
+	size_t i;
+
+	for (i = 0; i < LOG_WARM; i++)
+		if (log->warm[i] == s) {
+			memmove(log->warm + i, log->warm + i + 1,
+			    (LOG_WARM - 1 - i) * sizeof(log->warm[0]));
+			log->warm[LOG_WARM - 1] = NULL;
+		}
+}
 
 void
 logd_log_close(struct logd_log *log)
@@ -600,6 +665,17 @@ logd_log_size(const struct logd_log *log)
 	return log->closed_bytes + log_active(log)->size;
 }
 
+uint64_t
+logd_log_disk_bytes(const struct logd_log *log)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < log->nsegs; i++)
+		n += logd_segment_disk(log->segs[i]);
+	return n;
+}
+
 void
 logd_log_set_userctx(struct logd_log *log, void *ctx)
 {
@@ -640,10 +716,14 @@ log_roll(struct logd_log *log, int64_t now_ms)
 	(void)logd_segment_seal(old);
 	log->closed_bytes += old->size;
 	log->segs[log->nsegs++] = s;
+	(void)log_warm(log, old);   /* mapped already: the warmest now */
 	log->dir_dirty = 1;
 	log->rp_due = 1;
 	return 0;
 }
+
+/* Record time rolls no segment younger than this on the broker's clock. */
+#define LOG_ROLL_FLOOR_MS (3600 * 1000)
 
 /* Must the active segment roll before `len` more bytes with time ts? */
 static int
@@ -660,11 +740,13 @@ log_should_roll(const struct logd_log *log, size_t len, int64_t ts,
 		limit = s->capacity;
 	if (s->size + len > limit || logd_segment_index_full(s))
 		return 1;
-	if (s->first_timestamp >= 0 && ts >= 0)
-		age = ts - s->first_timestamp;
-	else
-		age = now_ms - s->created_ms;
-	return age > log->cfg.segment_ms;
+	age = now_ms - s->created_ms;
+	if (age > log->cfg.segment_ms)
+		return 1;
+	if (age < LOG_ROLL_FLOOR_MS && age < log->cfg.segment_ms)
+		return 0;
+	return s->first_timestamp >= 0 && ts >= 0 &&
+	    ts - s->first_timestamp > log->cfg.segment_ms;
 }
 
 int
@@ -793,6 +875,8 @@ logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
 	i = log_find(log, offset);
 	for (;;) {
 		s = log->segs[i];
+		if ((rc = log_warm(log, s)) < 0)
+			return rc;
 		rc = logd_segment_find(s, offset, &pos);
 		/* The rest of a cleaned segment is a gap: go on in the next
 		 * (the active segment has no gaps, so one follows). */
@@ -850,12 +934,14 @@ logd_log_offset_for_time(struct logd_log *log, int64_t ts, int64_t *offset)
 	size_t i;
 
 	for (i = 0; i < log->nsegs; i++) {
-		const struct logd_segment *s = log->segs[i];
+		struct logd_segment *s = log->segs[i];
 		int64_t off;
 		int rc;
 
 		if (s->size == 0 || s->max_timestamp < ts)
 			continue;
+		if ((rc = log_warm(log, s)) < 0)
+			return rc;
 		rc = logd_segment_offset_for_time(s, ts, &off);
 		if (rc < 0)
 			return rc;
@@ -1047,6 +1133,7 @@ log_drop_first(struct logd_log *log)
 {
 	struct logd_segment *s = log->segs[0];
 
+	log_unwarm(log, s);
 	logd_segment_unlink(log->dirfd, s);
 	log->closed_bytes -= s->size;
 	memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));

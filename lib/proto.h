@@ -20,7 +20,7 @@
  *               -> {error, version:str, apis:[int], max_frame:int}
  * METADATA 1    {topics?:[str]}  (absent: all topics)
  *               -> {error, topics:[{name, error, partitions:[{partition,
- *                  start, end, size, error}], config:{key:str...}}]}
+ *                  start, end, size, disk?, error}], config:{key:str...}}]}
  *               A partition's error is LOGD_EREADONLY once a sync of it
  *               failed (it refuses appends until logd restarts), else 0.
  * CREATE 2      {topic, partitions?:int, config?:{key:str}}  -> {error}

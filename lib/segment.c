@@ -29,6 +29,17 @@
 #include "segment.h"
 
 #define SEG_PAGE 4096
+/*
+ * Disk is reserved in steps, not a segment's capacity at once (a 128 MiB
+ * log and two 10 MiB indexes per partition used to be fallocate'd while
+ * empty).  The .log is written with pwritev(), which reports ENOSPC, so
+ * it needs no reservation: the file holds what was written and its
+ * mapping covers the capacity (pages past the end are never touched).
+ * The indexes are written through their maps, where a full disk would
+ * be SIGBUS: they are reserved SEG_INDEX_STEP at a time, before the
+ * append that could need the room writes anything.
+ */
+#define SEG_INDEX_STEP (64 * 1024)
 
 void
 logd_segment_name(char *buf, int64_t base, const char *ext)
@@ -100,12 +111,16 @@ seg_alloc(int64_t base, int64_t now_ms)
 	return s;
 }
 
-/* Opens one index file read-write, empty and preallocated to len. */
+/*
+ * Opens one index file read-write, empty, mapped for len bytes with the
+ * first SEG_INDEX_STEP of them reserved (*alloc).
+ */
 static int
 seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
-    int *fdp, uint8_t **map, size_t *map_len)
+    int *fdp, uint8_t **map, size_t *map_len, size_t *alloc)
 {
 	char name[32];
+	size_t first = len < SEG_INDEX_STEP ? len : SEG_INDEX_STEP;
 	int fd, rc = 0;
 	uint8_t *p;
 
@@ -113,7 +128,7 @@ seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
 	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	rc = seg_prealloc(fd, len);
+	rc = seg_prealloc(fd, first);
 	if (rc < 0)
 		goto fail;
 	p = seg_map(fd, len, PROT_READ | PROT_WRITE, &rc);
@@ -122,10 +137,31 @@ seg_index_create(int dirfd, int64_t base, const char *ext, size_t len,
 	*fdp = fd;
 	*map = p;
 	*map_len = len;
+	*alloc = first;
 	return 0;
 fail:
 	close(fd);
+	unlinkat(dirfd, name, 0);
 	return rc;
+}
+
+/* Room on disk for n more entries of esize in one index. */
+static int
+seg_index_room(int fd, size_t *alloc, size_t map_len, uint32_t used,
+    size_t esize, size_t n)
+{
+	size_t need = ((size_t)used + n) * esize, want;
+	int rc;
+
+	if (need <= *alloc || *alloc >= map_len)
+		return 0;
+	want = (need / SEG_INDEX_STEP + 1) * SEG_INDEX_STEP;
+	if (want > map_len)
+		want = map_len;
+	if ((rc = seg_prealloc(fd, want)) < 0)
+		return rc;
+	*alloc = want;
+	return 0;
 }
 
 static void
@@ -139,6 +175,7 @@ seg_index_drop(struct logd_segment *s)
 		close(s->tix_fd);
 	s->idx_fd = s->tix_fd = -1;
 	s->idx_n = s->idx_cap = s->tix_n = s->tix_cap = 0;
+	s->idx_alloc = s->tix_alloc = 0;
 }
 
 /* Empty, writable indexes of index_bytes each. */
@@ -149,11 +186,11 @@ seg_index_new(int dirfd, struct logd_segment *s, uint32_t index_bytes)
 
 	seg_index_drop(s);
 	rc = seg_index_create(dirfd, s->base_offset, "idx", index_bytes,
-	    &s->idx_fd, &s->idx, &s->idx_map_len);
+	    &s->idx_fd, &s->idx, &s->idx_map_len, &s->idx_alloc);
 	if (rc < 0)
 		return rc;
 	rc = seg_index_create(dirfd, s->base_offset, "tix", index_bytes,
-	    &s->tix_fd, &s->tix, &s->tix_map_len);
+	    &s->tix_fd, &s->tix, &s->tix_map_len, &s->tix_alloc);
 	if (rc < 0) {
 		seg_index_drop(s);
 		return rc;
@@ -184,9 +221,7 @@ logd_segment_create(int dirfd, int64_t base, size_t capacity,
 		rc = -errno;
 		goto fail;
 	}
-	rc = seg_prealloc(s->fd, capacity);
-	if (rc < 0)
-		goto fail;
+	/* Nothing reserved: pwritev() extends the file (see SEG_INDEX_STEP). */
 	s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
 	if (rc < 0)
 		goto fail;
@@ -333,6 +368,86 @@ seg_index_batch(struct logd_segment *s, size_t pos, size_t size,
 }
 
 int
+logd_segment_unmap(struct logd_segment *s)
+{
+	if (s->writable || s->refs != 1 || s->map == NULL)
+		return 0;
+	seg_unmap((void **)&s->map, &s->map_len);
+	seg_unmap((void **)&s->idx, &s->idx_map_len);
+	seg_unmap((void **)&s->tix, &s->tix_map_len);
+	return 1;
+}
+
+/* Maps one file of a closed segment read-only; its length in *len. */
+static int
+seg_map_file(int dirfd, int64_t base, const char *ext, uint8_t **map,
+    size_t *len)
+{
+	struct stat st;
+	char name[32];
+	int fd, rc = 0;
+
+	logd_segment_name(name, base, ext);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (st.st_size > 0)
+		*map = seg_map(fd, (size_t)st.st_size, PROT_READ, &rc);
+	close(fd);
+	if (rc == 0)
+		*len = (size_t)st.st_size;
+	return rc;
+}
+
+int
+logd_segment_remap(int dirfd, struct logd_segment *s)
+{
+	int rc;
+
+	if (s->map != NULL || s->writable || s->size == 0)
+		return 0;
+	if ((rc = seg_map_file(dirfd, s->base_offset, "log", &s->map,
+	    &s->map_len)) < 0 ||
+	    (rc = seg_map_file(dirfd, s->base_offset, "idx", &s->idx,
+	    &s->idx_map_len)) < 0 ||
+	    (rc = seg_map_file(dirfd, s->base_offset, "tix", &s->tix,
+	    &s->tix_map_len)) < 0)
+		goto fail;
+	/* The files are what was opened: anything else is damage. */
+	if (s->map_len < s->size ||
+	    s->idx_map_len < (size_t)s->idx_n * LOGD_IDX_ENTRY ||
+	    s->tix_map_len < (size_t)s->tix_n * LOGD_TIX_ENTRY) {
+		rc = LOGD_ECORRUPT;
+		goto fail;
+	}
+	return 0;
+fail:
+	seg_unmap((void **)&s->map, &s->map_len);
+	seg_unmap((void **)&s->idx, &s->idx_map_len);
+	seg_unmap((void **)&s->tix, &s->tix_map_len);
+	return rc;
+}
+
+static uint64_t
+seg_blocks(uint64_t n)
+{
+	return (n + SEG_PAGE - 1) / SEG_PAGE * SEG_PAGE;
+}
+
+uint64_t
+logd_segment_disk(const struct logd_segment *s)
+{
+	uint64_t idx = s->writable ? s->idx_alloc :
+	    (uint64_t)s->idx_n * LOGD_IDX_ENTRY;
+	uint64_t tix = s->writable ? s->tix_alloc :
+	    (uint64_t)s->tix_n * LOGD_TIX_ENTRY;
+
+	return seg_blocks(s->size) + seg_blocks(idx) + seg_blocks(tix);
+}
+
+int
 logd_segment_index_full(const struct logd_segment *s)
 {
 	return s->idx_n + 1 >= s->idx_cap || s->tix_n + 1 >= s->tix_cap;
@@ -378,7 +493,19 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 	size_t done = 0, pos;
 	int rc;
 
-	/* Write everything first: on failure nothing becomes visible. */
+	/*
+	 * Index room first (an entry at most every index_interval bytes, one
+	 * of each index), then the data: on failure nothing becomes visible.
+	 */
+	if (s->idx_fd >= 0 && s->tix_fd >= 0) {
+		size_t n = len / (s->index_interval ? s->index_interval : 1) + 2;
+
+		if ((rc = seg_index_room(s->idx_fd, &s->idx_alloc,
+		    s->idx_map_len, s->idx_n, LOGD_IDX_ENTRY, n)) < 0 ||
+		    (rc = seg_index_room(s->tix_fd, &s->tix_alloc,
+		    s->tix_map_len, s->tix_n, LOGD_TIX_ENTRY, n)) < 0)
+			return rc;
+	}
 	while (done < len) {
 		size_t from = done;
 		int n = 0;
@@ -429,9 +556,6 @@ logd_segment_grow(struct logd_segment *s, size_t capacity)
 
 	if (s->size != 0 || !s->writable || capacity <= s->capacity)
 		return s->size != 0 || !s->writable ? -EINVAL : 0;
-	rc = seg_prealloc(s->fd, capacity);
-	if (rc < 0)
-		return rc;
 	map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
 	if (rc < 0)
 		return rc;
@@ -852,9 +976,6 @@ logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
 		seg_unmap((void **)&s->map, &s->map_len);
 		if (ftruncate(s->fd, (off_t)valid) < 0)
 			return -errno;
-		rc = seg_prealloc(s->fd, capacity);
-		if (rc < 0)
-			return rc;
 		s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
 		if (rc < 0)
 			return rc;

@@ -67,6 +67,7 @@ struct logd_segment {
 	size_t idx_map_len, tix_map_len;
 	uint32_t idx_n, idx_cap;  /* entries used, entries that fit */
 	uint32_t tix_n, tix_cap;
+	size_t idx_alloc, tix_alloc;  /* index bytes reserved on disk */
 	uint32_t index_interval;
 	size_t since_index;       /* bytes appended since the last entry */
 	int64_t tix_last;         /* T of the last time entry */
@@ -199,6 +200,18 @@ uint64_t logd_segment_garbage(const struct logd_segment *s, size_t pos);
 int logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
     int64_t next, int active, size_t capacity, uint32_t index_bytes,
     uint32_t index_interval);
+
+/*
+ * Maps on demand: a closed segment nobody reads (refs 1) gives its three
+ * maps back (1 when it did, 0 when it keeps them); remap maps them again
+ * read-only from the files, before a read or a time lookup.  The
+ * segment's counts and timestamps stay in memory meanwhile.
+ */
+int logd_segment_unmap(struct logd_segment *s);
+int logd_segment_remap(int dirfd, struct logd_segment *s);
+
+/* The bytes of disk its three files take, rounded to 4 KiB blocks. */
+uint64_t logd_segment_disk(const struct logd_segment *s);
 
 /* 1 when an append of one more batch might not find index room. */
 int logd_segment_index_full(const struct logd_segment *s);

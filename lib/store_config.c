@@ -76,6 +76,11 @@ logd_topic_config_default(struct logd_topic_config *c)
 	memset(c, 0, sizeof(*c));
 	c->partitions = 1;
 	logd_log_config_default(&c->log);
+	/* Kafka 4's defaults: an hour ahead (a clock that is off, not a
+	 * week: far-future stamps would roll and keep segments), any age
+	 * before (replays of old data are normal). */
+	c->timestamp_after_max_ms = 3600000;
+	c->timestamp_before_max_ms = INT64_MAX;
 }
 
 /* Strict decimal: optional '-', digits, nothing else, within [min, max]. */
@@ -125,6 +130,8 @@ logd_topic_config_check(const struct logd_topic_config *c)
 	    l->index_bytes > (uint32_t)INDEX_BYTES_MAX)
 		return LOGD_EBADCONFIG;
 	if (l->log_append_time != 0 && l->log_append_time != 1)
+		return LOGD_EBADCONFIG;
+	if (c->timestamp_after_max_ms < 0 || c->timestamp_before_max_ms < 0)
 		return LOGD_EBADCONFIG;
 	if (l->cleanup_policy < 1 || l->cleanup_policy > 3 ||
 	    !(l->min_cleanable_dirty_ratio >= 0.0 &&
@@ -179,8 +186,8 @@ parse_ratio(const char *s, double *out)
  * rule.  min -1 means "-1 (none) or from 0".
  */
 enum { K_PARTITIONS, K_SEGMENT_BYTES, K_SEGMENT_MS, K_RETENTION_MS,
-	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES, K_COMPACTION_LAG,
-	K_DELETE_RETENTION };
+	K_RETENTION_BYTES, K_INDEX_INTERVAL, K_INDEX_BYTES, K_TS_AFTER,
+	K_TS_BEFORE, K_COMPACTION_LAG, K_DELETE_RETENTION };
 
 static const struct {
 	const char *key;
@@ -195,6 +202,8 @@ static const struct {
 	[K_INDEX_INTERVAL] = { "index.interval.bytes", 0, INT32_MAX },
 	[K_INDEX_BYTES] = { "segment.index.bytes", INDEX_BYTES_MIN,
 	    INDEX_BYTES_MAX },
+	[K_TS_AFTER] = { "message.timestamp.after.max.ms", 0, INT64_MAX },
+	[K_TS_BEFORE] = { "message.timestamp.before.max.ms", 0, INT64_MAX },
 	[K_COMPACTION_LAG] = { "min.compaction.lag.ms", 0, INT64_MAX },
 	[K_DELETE_RETENTION] = { "delete.retention.ms", 0, INT64_MAX },
 };
@@ -262,6 +271,12 @@ logd_topic_config_set(struct logd_topic_config *c, const char *key,
 	case K_INDEX_INTERVAL:
 		c->log.index_interval = (uint32_t)v;
 		break;
+	case K_TS_AFTER:
+		c->timestamp_after_max_ms = v;
+		break;
+	case K_TS_BEFORE:
+		c->timestamp_before_max_ms = v;
+		break;
 	case K_COMPACTION_LAG:
 		c->log.min_compaction_lag_ms = v;
 		break;
@@ -302,6 +317,8 @@ logd_topic_config_error(const char *key, const char *value, char *buf,
 		    "partitions, segment.bytes, segment.ms, retention.ms, "
 		    "retention.bytes, index.interval.bytes, "
 		    "segment.index.bytes, message.timestamp.type, "
+		    "message.timestamp.after.max.ms, "
+		    "message.timestamp.before.max.ms, "
 		    "cleanup.policy, min.cleanable.dirty.ratio, "
 		    "min.compaction.lag.ms, delete.retention.ms)", key);
 	else {
@@ -326,10 +343,12 @@ logd_topic_config_each(const struct logd_topic_config *c,
     int (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
 	const struct logd_log_config *l = &c->log;
-	char v[12][32];
-	const char *keys[13] = { "partitions", "segment.bytes", "segment.ms",
+	char v[14][32];
+	const char *keys[15] = { "partitions", "segment.bytes", "segment.ms",
 	    "retention.ms", "retention.bytes", "index.interval.bytes",
 	    "segment.index.bytes", "message.timestamp.type",
+	    "message.timestamp.after.max.ms",
+	    "message.timestamp.before.max.ms",
 	    "cleanup.policy", "min.cleanable.dirty.ratio",
 	    "min.compaction.lag.ms", "delete.retention.ms", NULL };
 	size_t i;
@@ -344,12 +363,14 @@ logd_topic_config_each(const struct logd_topic_config *c,
 	snprintf(v[6], sizeof(v[6]), "%" PRIu32, l->index_bytes);
 	snprintf(v[7], sizeof(v[7]), "%s", l->log_append_time ?
 	    "LogAppendTime" : "CreateTime");
-	snprintf(v[8], sizeof(v[8]), "%s", l->cleanup_policy ==
+	snprintf(v[8], sizeof(v[8]), "%" PRId64, c->timestamp_after_max_ms);
+	snprintf(v[9], sizeof(v[9]), "%" PRId64, c->timestamp_before_max_ms);
+	snprintf(v[10], sizeof(v[10]), "%s", l->cleanup_policy ==
 	    LOGD_CLEANUP_COMPACT ? "compact" : l->cleanup_policy ==
 	    LOGD_CLEANUP_DELETE ? "delete" : "compact,delete");
-	snprintf(v[9], sizeof(v[9]), "%.6g", l->min_cleanable_dirty_ratio);
-	snprintf(v[10], sizeof(v[10]), "%" PRId64, l->min_compaction_lag_ms);
-	snprintf(v[11], sizeof(v[11]), "%" PRId64, l->delete_retention_ms);
+	snprintf(v[11], sizeof(v[11]), "%.6g", l->min_cleanable_dirty_ratio);
+	snprintf(v[12], sizeof(v[12]), "%" PRId64, l->min_compaction_lag_ms);
+	snprintf(v[13], sizeof(v[13]), "%" PRId64, l->delete_retention_ms);
 	for (i = 0; keys[i]; i++)
 		if ((rc = fn(arg, keys[i], v[i])))
 			return rc;

@@ -184,16 +184,14 @@ commit_offsets(struct logd_store *st, MDB_txn *txn, void *arg)
 	return 0;
 }
 
-int
-logd_store_offsets_commit(struct logd_store *st, const char *group,
-    const struct logd_offset_commit *c, size_t n, int64_t now_ms)
+/* The checks logd_store_offsets_commit() makes before its transaction. */
+static int
+commit_check(const char *group, const struct logd_offset_commit *c, size_t n)
 {
-	struct commit_arg a = { group, c, n, now_ms, NULL };
 	size_t i;
 	int rc;
 
-	rc = logd_group_name_check(group);
-	if (rc != 0)
+	if ((rc = logd_group_name_check(group)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (logd_topic_name_check(c[i].topic) != 0)
@@ -204,6 +202,18 @@ logd_store_offsets_commit(struct logd_store *st, const char *group,
 		    strlen(c[i].metadata) > STORE_META_MAX)
 			return LOGD_ETOOBIG;
 	}
+	return 0;
+}
+
+int
+logd_store_offsets_commit(struct logd_store *st, const char *group,
+    const struct logd_offset_commit *c, size_t n, int64_t now_ms)
+{
+	struct commit_arg a = { group, c, n, now_ms, NULL };
+	int rc;
+
+	if ((rc = commit_check(group, c, n)) != 0)
+		return rc;
 	if (n == 0)
 		return 0;
 	a.val = malloc(STORE_VAL_HDR + STORE_META_MAX);
@@ -211,6 +221,72 @@ logd_store_offsets_commit(struct logd_store *st, const char *group,
 		return -ENOMEM;
 	rc = logd_store_txn(st, 0, commit_offsets, &a);
 	free(a.val);
+	return rc;
+}
+
+struct many_arg {
+	struct logd_offsets_op *ops;
+	int *checked;             /* the error commit_check() found */
+	size_t n;
+	int64_t now_ms;
+	uint8_t *val;
+};
+
+static int
+commit_many(struct logd_store *st, MDB_txn *txn, void *arg)
+{
+	struct many_arg *m = arg;
+	size_t i;
+	int rc;
+
+	/* Run again from the start after the map grew: errors afresh. */
+	for (i = 0; i < m->n; i++) {
+		struct logd_offsets_op *op = &m->ops[i];
+		struct commit_arg a = { op->group, op->c, op->n, m->now_ms,
+		    m->val };
+		MDB_txn *child;
+
+		op->err = m->checked[i];
+		if (op->err || op->n == 0)
+			continue;
+		if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0)
+			return rc;
+		rc = commit_offsets(st, child, &a);
+		if (rc == 0)
+			rc = mdb_txn_commit(child);
+		else
+			mdb_txn_abort(child);
+		if (rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED || rc == EIO ||
+		    rc == ENOSPC)
+			return rc;      /* the whole transaction */
+		op->err = logd_store_mdb_error(rc);
+	}
+	return 0;
+}
+
+int
+logd_store_offsets_commit_many(struct logd_store *st,
+    struct logd_offsets_op *ops, size_t n, int64_t now_ms)
+{
+	struct many_arg m = { ops, NULL, n, now_ms, NULL };
+	size_t i;
+	int rc;
+
+	m.checked = calloc(n ? n : 1, sizeof(*m.checked));
+	m.val = malloc(STORE_VAL_HDR + STORE_META_MAX);
+	if (m.checked == NULL || m.val == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		m.checked[i] = commit_check(ops[i].group, ops[i].c, ops[i].n);
+	rc = logd_store_txn(st, 0, commit_many, &m);
+out:
+	if (rc != 0)
+		for (i = 0; i < n; i++)
+			ops[i].err = rc;
+	free(m.checked);
+	free(m.val);
 	return rc;
 }
 

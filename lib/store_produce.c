@@ -13,6 +13,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 #include "logd.h"
 #include "producers.h"
@@ -84,6 +86,71 @@ check_keys(struct logd_produce *p)
 		if (rc < 0)
 			return rc;
 		off += sz;
+		k++;
+	}
+	return 0;
+}
+
+/*
+ * A CreateTime topic takes a timestamp t (other than -1, "none") within
+ * [now - before.max, now + after.max]; computed without overflow.
+ */
+static int
+ts_refused(const struct logd_topic_config *tc, int64_t now, int64_t t,
+    const char **dir, int64_t *limit)
+{
+	if (t == -1)
+		return 0;
+	if (t > now && (uint64_t)t - (uint64_t)now >
+	    (uint64_t)tc->timestamp_after_max_ms) {
+		*dir = "after";
+		*limit = tc->timestamp_after_max_ms;
+		return 1;
+	}
+	if (t < now && (uint64_t)now - (uint64_t)t >
+	    (uint64_t)tc->timestamp_before_max_ms) {
+		*dir = "before";
+		*limit = tc->timestamp_before_max_ms;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Refuses timestamps too far from the broker's clock (Kafka 3.6's
+ * message.timestamp.after.max.ms and before.max.ms): a producer whose
+ * clock is off, or one that means harm, would otherwise roll a segment
+ * per batch and keep segments from retention.  Checked on each batch's
+ * first and largest timestamp, as the header gives them.
+ */
+static int
+check_timestamps(struct logd_produce *p, const struct logd_topic_config *tc)
+{
+	const uint8_t *b = p->data;
+	struct logd_batch_info info;
+	size_t off = 0, k = 0;
+	const char *dir;
+	int64_t limit, t;
+
+	if (tc->log.log_append_time)
+		return 0;   /* stamped by the broker */
+	while (off < p->len && logd_batch_header(b + off, p->len - off,
+	    &info) == 0 && info.size <= p->len - off) {
+		t = info.base_timestamp;
+		if (ts_refused(tc, p->now_ms, t, &dir, &limit) ||
+		    ts_refused(tc, p->now_ms, t = info.max_timestamp, &dir,
+		    &limit)) {
+			p->bad_batch = k;
+			p->bad_at = off;
+			snprintf(p->why_buf, sizeof(p->why_buf), "timestamp "
+			    "%" PRId64 " is more than %" PRId64 " ms %s the "
+			    "broker's clock (%" PRId64 "; topic setting "
+			    "message.timestamp.%s.max.ms)", t, limit, dir,
+			    p->now_ms, dir);
+			p->why = p->why_buf;
+			return LOGD_ETIMESTAMP;
+		}
+		off += info.size;
 		k++;
 	}
 	return 0;
@@ -184,6 +251,8 @@ logd_store_produce(struct logd_store *st, struct logd_produce *p)
 	if (rc)
 		return rc;
 	rc = check_batches(p, &records, &nb, &info);
+	if (rc == 0)
+		rc = check_timestamps(p, &tc);
 	if (rc == 0 && (tc.log.cleanup_policy & LOGD_CLEANUP_COMPACT))
 		rc = check_keys(p);
 	if (rc)

@@ -98,6 +98,7 @@ static void produce_error(struct produce_part *pp, int rc,
 	case LOGD_EBADBATCH:
 	case LOGD_ECRC:
 	case LOGD_ETOOBIG:
+	case LOGD_ETIMESTAMP:
 		if (!pp->len)
 			snprintf(pp->msg, sizeof(pp->msg), "no record batch");
 		else

@@ -184,6 +184,7 @@ struct part_info {
 	int64_t start, end;
 	uint64_t size;
 	uint32_t segments;
+	uint64_t disk;             /* bytes of disk its files take */
 	double dirty_ratio;        /* of the cleanable segments */
 	int64_t clean_point;       /* the cleaner's first dirty offset */
 };
@@ -251,8 +252,7 @@ struct commit_op {
 	void *arg;
 	/* private */
 	char *strings;
-	int64_t now_ms;
-	struct fjob job;
+	struct commit_op *next;    /* waiting for the next transaction */
 };
 
 /*

@@ -103,9 +103,15 @@ int broker_topic_create(const char *topic, int32_t partitions,
 		return rc;
 	rc = logd_store_topic_create(srv.store, topic, &tc, ev_wall());
 	if (rc) {
-		if (rc == LOGD_EBADNAME)
+		if (rc == LOGD_EBADNAME && strlen(topic) >
+		    LOGD_TOPIC_NAME_MAX)
+			snprintf(msg, msgsz, "invalid topic name: %zu bytes, "
+			    "longer than %d", strlen(topic),
+			    LOGD_TOPIC_NAME_MAX);
+		else if (rc == LOGD_EBADNAME)
 			snprintf(msg, msgsz, "invalid topic name \"%s\": use "
-			    "1-249 of [A-Za-z0-9._-], not . or ..", topic);
+			    "1-%d of [A-Za-z0-9._-], not . or ..", topic,
+			    LOGD_TOPIC_NAME_MAX);
 		else
 			snprintf(msg, msgsz, "cannot create topic \"%s\": %s",
 			    topic, logd_strerror(rc));
@@ -284,6 +290,7 @@ static int visit_topic(const char *name, int create, topic_fn *fn,
 		pi->end = logd_log_end_offset(log);
 		pi->size = logd_log_size(log);
 		pi->segments = logd_log_segment_count(log);
+		pi->disk = logd_log_disk_bytes(log);
 		pi->dirty_ratio = logd_log_dirty_ratio(log, ev_wall(), NULL);
 		pi->clean_point = logd_log_clean_point(log);
 		if (logd_log_sync_error(log))
@@ -429,26 +436,112 @@ struct commit_op *broker_commit_new(const char *group, int64_t generation,
 	return op;
 }
 
-static void commit_run(struct fjob *j)
-{
-	struct commit_op *op = (struct commit_op *)(void *)((char *)j -
-	    offsetof(struct commit_op, job));
+/*
+ * Group commit of offsets: while one LMDB transaction runs on the
+ * flusher, the commits that arrive wait here, and the next transaction
+ * takes all of them (logd_store_offsets_commit_many: one sync, each
+ * commit all or none on its own).  Consumers that commit without waiting
+ * for the reply (Kafka's commitAsync, logd_consumer_commit_async) then
+ * share syncs instead of queueing one each.
+ */
+struct commit_batch {
+	struct fjob job;
+	struct commit_op **ops;
+	struct logd_offsets_op *sops;
+	size_t n;
+	int64_t now_ms;
+};
 
-	op->err = logd_store_offsets_commit(srv.store, op->group,
-	    op->commits, op->ncommits, op->now_ms);
+static struct commit_op *cq_head, **cq_tail = &cq_head;
+static int cq_busy;
+
+static void commit_batch_run(struct fjob *j)
+{
+	struct commit_batch *b = (struct commit_batch *)(void *)j;
+	size_t i;
+
+	logd_store_offsets_commit_many(srv.store, b->sops, b->n, b->now_ms);
+	for (i = 0; i < b->n; i++)
+		b->ops[i]->err = b->sops[i].err;
 }
 
-static void commit_done(struct fjob *j)
-{
-	struct commit_op *op = (struct commit_op *)(void *)((char *)j -
-	    offsetof(struct commit_op, job));
+static void commit_batch_start(void);
 
-	if (op->err) {
-		snprintf(op->msg, sizeof(op->msg), "commit for group \"%s\" "
-		    "failed: %s", op->group, logd_strerror(op->err));
-		log_error("%s", op->msg);
+static void commit_batch_done(struct fjob *j)
+{
+	struct commit_batch *b = (struct commit_batch *)(void *)j;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct commit_op *op = b->ops[i];
+
+		if (op->err) {
+			snprintf(op->msg, sizeof(op->msg), "commit for group "
+			    "\"%s\" failed: %s", op->group,
+			    logd_strerror(op->err));
+			log_error("%s", op->msg);
+		}
+		op->done(op);
 	}
-	op->done(op);
+	free(b->ops);
+	free(b->sops);
+	free(b);
+	cq_busy = 0;
+	commit_batch_start();
+}
+
+/* Sends every waiting commit to the flusher as one transaction. */
+static void commit_batch_start(void)
+{
+	struct commit_batch *b;
+	struct commit_op *op;
+	size_t n = 0, i;
+
+	if (cq_busy || !cq_head)
+		return;
+	for (op = cq_head; op; op = op->next)
+		n++;
+	b = calloc(1, sizeof(*b));
+	if (b) {
+		b->ops = calloc(n, sizeof(*b->ops));
+		b->sops = calloc(n, sizeof(*b->sops));
+	}
+	if (!b || !b->ops || !b->sops) {
+		if (b) {
+			free(b->ops);
+			free(b->sops);
+		}
+		free(b);
+		while ((op = cq_head)) {
+			cq_head = op->next;
+			op->err = -ENOMEM;
+			snprintf(op->msg, sizeof(op->msg), "out of memory "
+			    "committing for group \"%s\"", op->group);
+			op->done(op);
+		}
+		cq_tail = &cq_head;
+		return;
+	}
+	for (i = 0, op = cq_head; op; op = op->next, i++) {
+		b->ops[i] = op;
+		b->sops[i].group = op->group;
+		b->sops[i].c = op->commits;
+		b->sops[i].n = op->ncommits;
+	}
+	cq_head = NULL;
+	cq_tail = &cq_head;
+	b->n = n;
+	b->now_ms = ev_wall();
+	b->job.run = commit_batch_run;
+	b->job.done = commit_batch_done;
+	cq_busy = 1;
+	if (flusher_running()) {
+		flusher_submit(&b->job);
+	} else {
+		/* the flusher is gone (shutdown): run it here */
+		commit_batch_run(&b->job);
+		commit_batch_done(&b->job);
+	}
 }
 
 void broker_commit(struct commit_op *op)
@@ -459,10 +552,10 @@ void broker_commit(struct commit_op *op)
 		op->done(op);
 		return;
 	}
-	op->now_ms = ev_wall();
-	op->job.run = commit_run;
-	op->job.done = commit_done;
-	flusher_submit(&op->job);
+	op->next = NULL;
+	*cq_tail = op;
+	cq_tail = &op->next;
+	commit_batch_start();
 }
 
 int broker_offsets(const char *group,

@@ -243,7 +243,12 @@ int config_load(struct config *c, const char *path, char *err, size_t errsz)
 			rc = -1;
 			break;
 		}
-		s = trim(line);
+		s = line;
+		/* A UTF-8 byte-order mark (some editors write one) is not
+		 * part of the first key. */
+		if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+			s += 3;
+		s = trim(s);
 		if (!*s || *s == '#')
 			continue;
 		eq = strchr(s, '=');

@@ -522,6 +522,37 @@ static void peer_name(struct conn *c, int fd, const struct listener *l)
 		    l->is_unix ? "unix" : "tcp", fd);
 }
 
+#define CONN_WARN_WINDOW_MS 10000
+#define CONN_WARN_BURST 5
+
+void conn_warn(const char *peer, const char *fmt, ...)
+{
+	static int64_t window = INT64_MIN;
+	static unsigned n;
+	static unsigned long quiet;
+	char what[512];
+	va_list ap;
+
+	if (window == INT64_MIN || ev_now() - window >= CONN_WARN_WINDOW_MS) {
+		window = ev_now();
+		n = 0;
+	}
+	if (n >= CONN_WARN_BURST) {
+		quiet++;
+		return;
+	}
+	n++;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (quiet)
+		log_warn("%s: %s (and %lu more like it since the last "
+		    "warning)", peer, what, quiet);
+	else
+		log_warn("%s: %s", peer, what);
+	quiet = 0;
+}
+
 void conn_accept(int fd, const struct listener *l)
 {
 	struct conn *c;
@@ -531,8 +562,8 @@ void conn_accept(int fd, const struct listener *l)
 		return;
 	}
 	if (srv.nconns >= srv.cfg.max_connections) {
-		log_warn("refusing a %s connection on %s: max_connections "
-		    "(%llu) reached", l->proto->name, l->spec,
+		conn_warn(l->spec, "refusing a %s connection: "
+		    "max_connections (%llu) reached", l->proto->name,
 		    (unsigned long long)srv.cfg.max_connections);
 		close(fd);
 		return;

@@ -209,6 +209,14 @@ struct conn {
 
 void conn_accept(int fd, const struct listener *l);
 /*
+ * A warning about a client (peer names it), for every protocol: at most
+ * CONN_WARN_BURST lines per CONN_WARN_WINDOW_MS, all protocols together;
+ * the first line after some were left out says how many ("and N more
+ * like it"), so a flood of bad frames writes a bounded log.
+ */
+void conn_warn(const char *peer, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
  * Queues the stored bytes of r after what is in c->out (takes r).  What
  * was in c->out moves to the queue: positions into c->out are not valid
  * after this call.
@@ -291,6 +299,8 @@ struct fjob {
 
 int flusher_start(void);
 void flusher_submit(struct fjob *j);
+/* Between flusher_start() and flusher_stop(). */
+int flusher_running(void);
 /* Runs what is queued, finishes it, joins the thread. */
 void flusher_stop(void);
 

@@ -58,6 +58,11 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
+int flusher_running(void)
+{
+	return running;
+}
+
 void flusher_submit(struct fjob *j)
 {
 	j->next = NULL;

@@ -150,6 +150,7 @@ struct family {
 enum {
 	F_TOPIC_PARTITIONS, F_TOPIC_RIN, F_TOPIC_ROUT, F_TOPIC_BIN,
 	F_TOPIC_BOUT, F_PART_CUR, F_PART_OLD, F_PART_BYTES, F_PART_SEGS,
+	F_PART_DISK,
 	F_GROUP_CUR, F_GROUP_LAG, F_GROUP_MEMBERS, F_GROUP_LAGSUM, F_N
 };
 
@@ -171,6 +172,9 @@ static const struct family family_defs[F_N] = {
 	    "Bytes of the partition's segments.", {0} },
 	{ "logd_topic_partition_segments", "gauge",
 	    "Segments of the partition.", {0} },
+	{ "logd_topic_partition_disk_bytes", "gauge",
+	    "Bytes of disk the partition's files take (reserved room too).",
+	    {0} },
 	{ "logd_consumergroup_current_offset", "gauge",
 	    "The group's committed offset.", {0} },
 	{ "logd_consumergroup_lag", "gauge",
@@ -271,7 +275,7 @@ static int topic_out(void *arg, const char *name, int err,
 	struct topics_ctx *t = arg;
 	struct family *f = t->f;
 	struct obuf *j = t->j;
-	uint64_t tin = 0, tout = 0, bin = 0, bout = 0, bytes = 0;
+	uint64_t tin = 0, tout = 0, bin = 0, bout = 0, bytes = 0, disk = 0;
 	int32_t i;
 
 	if (err)
@@ -296,11 +300,12 @@ static int topic_out(void *arg, const char *name, int err,
 			bout += pl->bytes_out;
 		}
 		bytes += p->size;
+		disk += p->disk;
 		bprintf(j, "%s{\"partition\":%" PRId32 ",\"start\":%" PRId64
-		    ",\"end\":%" PRId64 ",\"bytes\":%" PRIu64 ",\"segments\":%"
-		    PRIu32 ",\"readonly\":%s}", i ? "," : "", p->partition,
-		    p->start, p->end, p->size, p->segments,
-		    p->err ? "true" : "false");
+		    ",\"end\":%" PRId64 ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%"
+		    PRIu64 ",\"segments\":%" PRIu32 ",\"readonly\":%s}",
+		    i ? "," : "", p->partition, p->start, p->end, p->size,
+		    p->disk, p->segments, p->err ? "true" : "false");
 #define PM(fam, fmt, v) do { \
 		struct obuf *m = &f[fam].b; \
 		bprintf(m, "%s{topic=\"", f[fam].name); \
@@ -312,10 +317,12 @@ static int topic_out(void *arg, const char *name, int err,
 		PM(F_PART_OLD, "%" PRId64, p->start);
 		PM(F_PART_BYTES, "%" PRIu64, p->size);
 		PM(F_PART_SEGS, "%" PRIu32, p->segments);
+		PM(F_PART_DISK, "%" PRIu64, p->disk);
 #undef PM
 	}
-	bprintf(j, "],\"bytes\":%" PRIu64 ",\"records_in\":%" PRIu64
-	    ",\"records_out\":%" PRIu64 "}", bytes, tin, tout);
+	bprintf(j, "],\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
+	    ",\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64 "}", bytes,
+	    disk, tin, tout);
 #define TM(fam, fmt, v) do { \
 	struct obuf *m = &f[fam].b; \
 	bprintf(m, "%s{topic=\"", f[fam].name); \

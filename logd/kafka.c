@@ -282,6 +282,8 @@ static int16_t kafka_code(int rc)
 	case LOGD_ETOOBIG:
 	case LOGD_EFULL:
 		return KERR_MESSAGE_TOO_LARGE;
+	case LOGD_ETIMESTAMP:
+		return KERR_INVALID_TIMESTAMP;
 	case LOGD_ETOPICEXIST:
 		return KERR_TOPIC_ALREADY_EXISTS;
 	case LOGD_EBADNAME:
@@ -385,25 +387,10 @@ static const struct kapi *find_api(int16_t key)
 /* The protocol                                                        */
 /* ------------------------------------------------------------------ */
 
-#define WARN_EVERY_MS 10000
-
-/* A warning about a client, at most one per WARN_EVERY_MS (counted). */
+/* A warning about a client: rate-limited with the others (conn.c). */
 static void warn_client(const struct conn *c, const char *what)
 {
-	static int64_t last = -WARN_EVERY_MS;
-	static unsigned long quiet;
-
-	if (ev_now() - last < WARN_EVERY_MS) {
-		quiet++;
-		return;
-	}
-	if (quiet)
-		log_warn("%s: %s: closing (and %lu more like it since the "
-		    "last warning)", c->peer, what, quiet);
-	else
-		log_warn("%s: %s: closing", c->peer, what);
-	last = ev_now();
-	quiet = 0;
+	conn_warn(c->peer, "%s: closing", what);
 }
 
 static int kafka_frame(struct conn *c, const char *p, size_t n, size_t *len)

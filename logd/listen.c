@@ -101,19 +101,38 @@ static void on_accept(struct ev_io *io, uint32_t events)
 	}
 }
 
-/* Says where TCP listens, with the port the kernel chose for port 0. */
+/*
+ * Says where TCP listens, with the port the kernel chose for port 0,
+ * and warns loudly when that is every interface: logd has no
+ * authentication, so whoever reaches the port may do anything the
+ * protocol allows.
+ */
 static int log_tcp_port(int fd, const char *spec, const char *what)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int port = -1;
+	int port = -1, any = 0;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *in = (void *)&ss;
+
+			port = ntohs(in->sin_port);
+			any = in->sin_addr.s_addr == htonl(INADDR_ANY);
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (void *)&ss;
+
+			port = ntohs(in6->sin6_port);
+			any = IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+		}
 	}
+	if (any)
+		log_warn("%s listens on %s, every network interface, and "
+		    "logd has no authentication: anyone who can reach it "
+		    "can %s; listen on 127.0.0.1 or a private address, or "
+		    "firewall the port", what, spec, strcmp(what, "http") ?
+		    "read, write and delete every topic" : "see every "
+		    "topic, group and metric");
 	if (port >= 0 && strlen(spec) > 2 &&
 	    strcmp(spec + strlen(spec) - 2, ":0") == 0)
 		log_info("listening on %.*s:%d (%s)", (int)strlen(spec) - 2,

@@ -176,11 +176,12 @@ static int pack_topic(void *arg, const char *name, int err,
 	logd_pack_str(pk, "partitions");
 	msgpack_pack_array(pk, err ? 0 : (uint32_t)tc->partitions);
 	for (p = 0; !err && p < tc->partitions; p++) {
-		msgpack_pack_map(pk, 7);
+		msgpack_pack_map(pk, 8);
 		logd_pack_kv_int(pk, "partition", p);
 		logd_pack_kv_int(pk, "start", parts[p].start);
 		logd_pack_kv_int(pk, "end", parts[p].end);
 		logd_pack_kv_int(pk, "size", (int64_t)parts[p].size);
+		logd_pack_kv_int(pk, "disk", (int64_t)parts[p].disk);
 		logd_pack_kv_int(pk, "error", parts[p].err);
 		logd_pack_kv_int(pk, "dirty_ppm",
 		    (int64_t)(parts[p].dirty_ratio * 1e6 + 0.5));
@@ -209,7 +210,7 @@ static void native_metadata(struct conn *c, struct logd_msg *m)
 	const msgpack_object_array *want;
 	char names[64][LOGD_TOPIC_NAME_MAX + 1], **v = NULL;
 	struct nreply r;
-	uint32_t i, n = 0;
+	uint32_t i, n = 0, named = 0;   /* named: entries of v filled */
 	int rc;
 
 	if (logd_proto_array_opt(m, NULL, "topics", &want))
@@ -239,7 +240,7 @@ static void native_metadata(struct conn *c, struct logd_msg *m)
 			}
 			memcpy(v[i], o->via.str.ptr, o->via.str.size);
 			v[i][o->via.str.size] = 0;
-			n++;
+			named = ++n;
 		}
 	} else if ((rc = broker_topics(NULL, 0, 0, count_topic, &n))) {
 		return native_error(c, m->api, m->corr, rc, "listing topics: %s",
@@ -257,7 +258,8 @@ static void native_metadata(struct conn *c, struct logd_msg *m)
 	native_end(&r, 0);
 	rc = 0;
 out:
-	for (i = 64; i < n; i++)
+	/* All topics (want NULL): n counts them but v holds none. */
+	for (i = 64; i < named; i++)
 		free(v[i]);
 	free(v);
 	if (rc)
@@ -390,7 +392,7 @@ static int get_settings(struct conn *c, struct logd_msg *m,
 
 static void native_create(struct conn *c, struct logd_msg *m)
 {
-	char topic[LOGD_TOPIC_NAME_MAX + 2], msg[BROKER_MSG_MAX];
+	char topic[LOGD_TOPIC_NAME_MAX + 1], msg[BROKER_MSG_MAX];
 	const msgpack_object *cfg;
 	struct settings *s;
 	int64_t parts;
@@ -815,7 +817,7 @@ static void native_request(struct conn *c, const char *p, size_t len)
 	rc = logd_proto_decode(p + LOGD_FRAME_HEADER, len - LOGD_FRAME_HEADER,
 	    &nc->zone, &m);
 	if (rc) {
-		log_warn("%s: undecodable frame (%s): closing", c->peer,
+		conn_warn(c->peer, "undecodable frame (%s): closing",
 		    rc == LOGD_EPROTO ? m.err : logd_strerror(rc));
 		native_error(c, 0, 0, rc, "undecodable frame: %s; closing the "
 		    "connection", rc == LOGD_EPROTO ? m.err :
@@ -841,7 +843,7 @@ static void native_bad_frame(struct conn *c, int rc, const char *p, size_t n)
 	const char *what = rc == LOGD_ETOOBIG ? "exceeds max_frame_bytes" :
 	    "is invalid";
 
-	log_warn("%s: frame length %u %s: closing", c->peer, len, what);
+	conn_warn(c->peer, "frame length %u %s: closing", len, what);
 	native_error(c, 0, 0, rc, "frame length %u %s (max %llu); closing "
 	    "the connection", len, what,
 	    (unsigned long long)srv.cfg.max_frame_bytes);

@@ -7,7 +7,7 @@
 # build directory.  The machine is shared: run it a few times.
 #
 #   BENCH_RECORDS  readings (default 1000000)
-#   BENCH_ROWS     logetl -n, records per transaction (default 50000)
+#   BENCH_ROWS     logetl -z, records per transaction (default 50000)
 #   BENCH_DIR      where the data goes (default a new dir under /tmp)
 #   BENCH_PORT     logd's port (default 9494)
 set -eu
@@ -30,8 +30,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$dir/data"
-"$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" \
-    -s kafka_listen=127.0.0.1:0 -s http_listen=none &
+"$bin/logd/logd" -d "$dir/data" -l "$addr" --log-file "$dir/logd.log" \
+    --set kafka_listen=127.0.0.1:0 --set http_listen=none &
 logd_pid=$!
 i=0
 until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do
@@ -41,13 +41,13 @@ until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do
 done
 
 t0=$(date +%s.%N)
-"$bin/tools/sensorgen" -b "$addr" -p 4 -n 100 -c "$n" -S 2026-01-01 \
-    -i 60 -s 1 -q
+"$bin/tools/sensorgen" -b "$addr" -p 4 -n 100 -c "$n" -s 2026-01-01 \
+    -i 60 --seed 1 -q
 t1=$(date +%s.%N)
 echo "sensorgen: $n readings in $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
 
 t0=$(date +%s.%N)
-${BENCH_WRAP:-} "$bin/tools/logetl" -b "$addr" -d "$dir/etl.db" -n "$rows"
+${BENCH_WRAP:-} "$bin/tools/logetl" -b "$addr" -d "$dir/etl.db" -z "$rows"
 t1=$(date +%s.%N)
 echo "logetl wall time: $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
 "$bin/tools/logetl" -b "$addr" -d "$dir/etl.db" | grep -q "loaded 0 readings" ||

@@ -23,8 +23,8 @@ rounds=${BENCH_ROUNDS:-3}
 dir=$(mktemp -d /tmp/logd-kbench.XXXXXX)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 np=$(port); kp=$(port)
-"$bin/logd/logd" -d "$dir/data" -l 127.0.0.1:$np -o "$dir/logd.log" \
-    -s kafka_listen=127.0.0.1:$kp -s http_listen=none -s auto_create_topics=yes &
+"$bin/logd/logd" -d "$dir/data" -l 127.0.0.1:$np --log-file "$dir/logd.log" \
+    --set kafka_listen=127.0.0.1:$kp --set http_listen=none --set auto_create_topics=yes &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 i=0
@@ -46,10 +46,10 @@ for r in $(seq "$rounds"); do
 		run "kafka_produce_acks$acks" "$bin/tests/bench_kafka" -b 127.0.0.1:$kp \
 		    -t k$r$acks -n "$n" -a $acks produce
 		run "native_produce_acks$acks" "$bin/tools/logbench" produce \
-		    -b 127.0.0.1:$np -t n$r$acks -p 1 -n "$n" -s 100 --acks $acks
+		    -b 127.0.0.1:$np -t n$r$acks -p 1 -c "$n" --size 100 -a $acks
 	done
 	run kafka_consume "$bin/tests/bench_kafka" -b 127.0.0.1:$kp -t k${r}1 \
 	    -n "$n" consume
 	run native_consume "$bin/tools/logbench" consume -b 127.0.0.1:$np \
-	    -t n${r}1 -n "$n"
+	    -t n${r}1 -c "$n"
 done

@@ -35,8 +35,8 @@ say storage
 "$bin/tests/bench_storage" -d "$dir" -n "$n" -f 200000 | tail -1
 
 mkdir -p "$dir/data"
-"$bin/logd/logd" -d "$dir/data" -l "$addr" -o "$dir/logd.log" \
-    -s kafka_listen=127.0.0.1:$((port + 1)) -s http_listen=none &
+"$bin/logd/logd" -d "$dir/data" -l "$addr" --log-file "$dir/logd.log" \
+    --set kafka_listen=127.0.0.1:$((port + 1)) --set http_listen=none &
 logd_pid=$!
 i=0
 until "$bin/tools/logctl" -b "$addr" stats >/dev/null 2>&1; do
@@ -47,12 +47,12 @@ done
 
 lb="$bin/tools/logbench"
 say produce_acks1
-"$lb" produce -b "$addr" -t b1 -p 1 -n "$n" -s 100 --acks 1
+"$lb" produce -b "$addr" -t b1 -p 1 -c "$n" --size 100 -a 1
 say produce_acksall
-"$lb" produce -b "$addr" -t ball -p 1 -n "$((n / 2))" -s 100 --acks all
+"$lb" produce -b "$addr" -t ball -p 1 -c "$((n / 2))" --size 100 -a all
 say consume
-"$lb" consume -b "$addr" -t b1 -n "$n"
+"$lb" consume -b "$addr" -t b1 -c "$n"
 say consume_group
-"$lb" consume -b "$addr" -t b1 -n "$n" -g bench -c 100
+"$lb" consume -b "$addr" -t b1 -c "$n" -g bench --commit-ms 100
 say latency_acks1
-"$lb" latency -b "$addr" -t blat -p 1 -r 10000 -d 10 -s 100 --acks 1
+"$lb" latency -b "$addr" -t blat -p 1 -r 10000 -D 10 --size 100 -a 1

@@ -114,7 +114,7 @@ EOF
 		# Its own session: Ctrl-C on the terminal reaches the
 		# pipeline programs (they stop cleanly by themselves) but
 		# not logd, which this script stops last, after the summary.
-		$setsid "$bin/logd/logd" -c "$data/logd.conf" &
+		$setsid "$bin/logd/logd" -C "$data/logd.conf" &
 		logd_pid=$!
 		i=0
 		while [ $i -lt 100 ]; do
@@ -190,10 +190,10 @@ export LOGD_BROKER="$addr"
 
 say "pipeline: sensorgen ($stations stations, $rate readings/s) -> logd" \
     "-> logalerts -> $data/alerts.db"
-"$bin/tools/sensorgen" -n "$stations" -r "$rate" -e 0.03 \
+"$bin/tools/sensorgen" -n "$stations" -r "$rate" -X 0.03 \
     2> "$data/sensorgen.log" &
 gen_pid=$!
-"$bin/tools/logalerts" -d "$data/alerts.db" -o weather_alerts -s 200 \
+"$bin/tools/logalerts" -d "$data/alerts.db" -A weather_alerts --stats 200 \
     2> "$data/logalerts.log" &
 alerts_pid=$!
 start_dash
@@ -278,7 +278,7 @@ logd log:      $data/logd.log
 alerts:        $data/alerts.db   (sqlite3 $data/alerts.db 'SELECT * FROM alert_log LIMIT 10')
 tool logs:     $data/sensorgen.log, $data/logalerts.log, $data/sensordash.log
 Dashboard:     $bin/tools/sensordash -b $addr  (then $dash_url; it replays the last 3 hours)
-Restart logd:  $bin/logd/logd -c $data/logd.conf
+Restart logd:  $bin/logd/logd -C $data/logd.conf
 Kafka clients: kcat -b 127.0.0.1:$kport -C -t sensor_data -e
 Status page:   http://127.0.0.1:$sport/ while logd runs (/metrics, /api/topics, /api/groups)
 EOF

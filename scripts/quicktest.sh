@@ -59,15 +59,15 @@ fail() {
 [ -r "$rules" ] || fail "cannot read the rules file $rules"
 "${bin}logctl" -b "$addr" create "$name" -p 2 >/dev/null 2>"$tmp/err" ||
 	fail "cannot create topic $name on $addr"
-"${bin}sensorgen" -b "$addr" -t "$name" -c "$readings" -s 1 -e 0.1 \
-	-S 2026-03-15T06:00:00Z -q 2>"$tmp/err" ||
+"${bin}sensorgen" -b "$addr" -t "$name" -c "$readings" --seed 1 -X 0.1 \
+	-s 2026-03-15T06:00:00Z -q 2>"$tmp/err" ||
 	fail "sensorgen could not publish the readings"
 "${bin}logtail" -b "$addr" -F '%s\n' "$name" >"$tmp/readings" 2>"$tmp/err" ||
 	fail "logtail could not replay the readings"
 got=$(wc -l <"$tmp/readings" | tr -d ' ')
 [ "$got" -eq "$readings" ] ||
 	fail "$got readings stored, $readings sent" "$got"
-"${bin}logalerts" -b "$addr" -t "$name" -g "$name" -r "$rules" \
+"${bin}logalerts" -b "$addr" -t "$name" -g "$name" --rules "$rules" \
 	-d "$tmp/alerts.db" -x -q -P >"$tmp/raised" 2>"$tmp/err" ||
 	fail "logalerts failed" "$got"
 

@@ -936,6 +936,106 @@ START_TEST(test_slow_consumer)
 }
 END_TEST
 
+/*
+ * Topic names of 250 and 251 bytes: every refusal names the real limit,
+ * 249 (create once said 250, other requests 249).
+ */
+START_TEST(test_name_limit)
+{
+	struct logd_client *c;
+	struct logd_fetch *f = NULL;
+	char name[260];
+	size_t n;
+	int64_t off;
+
+	c = connect_ok();
+	for (n = 250; n <= 251; n++) {
+		memset(name, 'n', n);
+		name[n] = '\0';
+		ck_assert_int_lt(logd_client_topic_create(c, name, 1, NULL, 0),
+		    0);
+		ck_assert_msg(strstr(logd_client_errmsg(c), "249") &&
+		    !strstr(logd_client_errmsg(c), "250"), "create %zu: %s", n,
+		    logd_client_errmsg(c));
+		ck_assert_int_lt(logd_client_fetch(c, name, 0, 0, 0, 0, &f), 0);
+		ck_assert_msg(strstr(logd_client_errmsg(c), "249") &&
+		    !strstr(logd_client_errmsg(c), "250"), "fetch %zu: %s", n,
+		    logd_client_errmsg(c));
+		ck_assert_int_lt(logd_client_list_offset(c, name, 0,
+		    LOGD_OFFSET_LATEST, &off), 0);
+		ck_assert_msg(strstr(logd_client_errmsg(c), "249") &&
+		    !strstr(logd_client_errmsg(c), "250"), "list %zu: %s", n,
+		    logd_client_errmsg(c));
+	}
+	memset(name, 'n', 249);
+	name[249] = '\0';
+	ck_assert_int_eq(logd_client_topic_create(c, name, 1, NULL, 0), 0);
+	logd_client_close(c);
+}
+END_TEST
+
+/*
+ * logd_consumer_commit_async: commits go out without waiting and land in
+ * order (the last one wins, and a later synchronous commit waits for
+ * them); a failed one (its topic deleted meanwhile) is reported by the
+ * next commit call, once, with the broker's message.
+ */
+START_TEST(test_commit_async)
+{
+	struct logd_consumer_options co = { .group = "asy" };
+	struct logd_consumer_record cr;
+	struct logd_producer *p;
+	struct logd_consumer *cs;
+	struct logd_client *c, *admin;
+	struct logd_group *g = NULL;
+	uint8_t val[128];
+	int i, r;
+
+	c = connect_ok();
+	admin = connect_ok();
+	create_ok(c, "asy", 1);
+	ck_assert_int_eq(logd_producer_new(c, NULL, &p), 0);
+	for (i = 0; i < 500; i++) {
+		struct logd_message m = { .topic = "asy", .partition = 0,
+			.value = val };
+
+		m.value_len = make_value(val, i);
+		ck_assert_int_eq(logd_producer_send(p, &m), 0);
+	}
+	ck_assert_int_eq(logd_producer_close(p), 0);
+	ck_assert_int_eq(logd_consumer_new(c, &co, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, "asy", 0,
+	    LOGD_OFFSET_EARLIEST), 0);
+	for (i = 0; i < 500; i++) {
+		ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+		if (i % 10 == 9)
+			ck_assert_int_eq(logd_consumer_commit_async(cs), 0);
+	}
+	/* a synchronous commit after them: everything is in, in order */
+	ck_assert_int_eq(logd_consumer_commit(cs), 0);
+	ck_assert_int_eq(logd_client_offsets_fetch(admin, "asy", "asy", &g),
+	    0);
+	ck_assert_uint_eq(g->offset_count, 1);
+	ck_assert_int_eq(g->offsets[0].offset, 500);
+	logd_group_free(g);
+
+	/* the topic goes: the next async commit fails at the broker */
+	ck_assert_int_eq(logd_client_topic_delete(admin, "asy"), 0);
+	ck_assert_int_eq(logd_consumer_commit_async(cs), 0);
+	r = 0;
+	for (i = 0; i < 100 && r == 0; i++) {
+		(void)logd_consumer_poll(cs, 20, &cr);
+		r = logd_consumer_commit_async(cs);
+	}
+	ck_assert_int_eq(r, LOGD_ENOTOPIC);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "asynchronous commit"),
+	    "%s", logd_client_errmsg(c));
+	logd_consumer_close(cs);
+	logd_client_close(admin);
+	logd_client_close(c);
+}
+END_TEST
+
 static Suite *
 client_suite(void)
 {
@@ -947,11 +1047,13 @@ client_suite(void)
 		{ "produce_consume", test_produce_consume },
 		{ "key_partition", test_key_partition },
 		{ "admin", test_admin },
+		{ "name_limit", test_name_limit },
 		{ "restart", test_restart },
 		{ "kill9_acks_all", test_kill9_acks_all },
 		{ "long_poll", test_long_poll },
 		{ "many_clients", test_many_clients },
 		{ "slow_consumer", test_slow_consumer },
+		{ "commit_async", test_commit_async },
 	};
 	size_t i;
 

@@ -1045,6 +1045,13 @@ START_TEST(test_max_connections)
 	c = connect_ok();
 	ck_assert(closed_by_peer(c, 5000));
 	close(c);
+	/* liblogd says the broker closed it, not "protocol error" */
+	{
+		struct logd_client *lc = NULL;
+
+		ck_assert_int_eq(logd_client_open(t.addr, NULL, &lc),
+		    LOGD_ECLOSED);
+	}
 	hello_ok(a);
 	close(b);
 	usleep(100000);
@@ -1291,7 +1298,7 @@ static void dir_teardown(void)
 static int run_conf(const char *conf, char *err, size_t errsz)
 {
 	char path[128];
-	char *argv[] = { "logd", "-c", path, NULL };
+	char *argv[] = { "logd", "-C", path, NULL };
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/logd.conf", dir);
@@ -1329,14 +1336,14 @@ START_TEST(test_config_errors)
 		    "%s: stderr \"%s\"", bad[i].conf, err);
 	}
 	{
-		char *argv[] = { "logd", "-L", "chatty", NULL };
+		char *argv[] = { "logd", "--log-level", "chatty", NULL };
 
 		ck_assert_int_eq(testlogd_run(argv, 10000, err, sizeof(err)),
 		    1);
 		ck_assert_ptr_nonnull(strstr(err, "log_level"));
 	}
 	{
-		char *argv[] = { "logd", "-c", "/nonexistent/logd.conf", NULL };
+		char *argv[] = { "logd", "-C", "/nonexistent/logd.conf", NULL };
 
 		ck_assert_int_eq(testlogd_run(argv, 10000, err, sizeof(err)),
 		    1);

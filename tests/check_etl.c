@@ -17,6 +17,8 @@
  * - follow: -f loads readings as they come and survives a logd restart.
  * - bad: records that are not readings are skipped, each kind reported
  *   once with topic/partition/offset, and the group is not blocked.
+ * - retention: records deleted before they were loaded are skipped with
+ *   a warning, the rest loaded.
  * - usage: bad options exit 2, -h lists every option, -V, no broker
  *   exits 3 without creating the database, a missing topic exits 1.
  */
@@ -50,6 +52,14 @@ setup(void)
 {
 	memset(&T, 0, sizeof(T));
 	ck_assert_int_eq(testlogd_start(&T, NULL), 0);
+}
+
+/* logd applying retention every 100 ms. */
+static void
+setup_retention(void)
+{
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, "retention_check_ms = 100"), 0);
 }
 
 static void
@@ -209,7 +219,7 @@ produce(int count, int seed)
 {
 	char c[16], s[16];
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", c,
-	    "-n", "30", "-S", "2026-03-01T00:00", "-i", "600", "-s", s, "-q",
+	    "-n", "30", "-s", "2026-03-01T00:00", "-i", "600", "--seed", s, "-q",
 	    NULL };
 
 	snprintf(c, sizeof(c), "%d", count);
@@ -533,7 +543,7 @@ rows_now(const char *db)
 START_TEST(crash)
 {
 	char *etl[] = { (char *)tool("logetl"), "-b", T.addr, "-d",
-	    (char *)tmpf("c.db"), "-n", "700", NULL };
+	    (char *)tmpf("c.db"), "-z", "700", NULL };
 	const char *db = tmpf("c.db");
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	int i, st, kills = 0, exits = 0, logd_killed = 0, mid = 0;
@@ -656,6 +666,7 @@ START_TEST(bad)
 		    "\xa8humidity\x10\xaawind_speed\x01", 66,
 		    "no finite number temperature" },
 		{ "also text", 9, "not one msgpack value" },
+		{ "\x85\xa9sensor_id", 11, "not one msgpack value" },
 		{ NULL, 0, "null or empty value" },
 	};
 	struct logd_client *c;
@@ -674,13 +685,28 @@ START_TEST(bad)
 
 		ck_assert_int_eq(logd_producer_send(pr, &m), 0);
 	}
+	{
+		/* A reading in other encodings: ints, float32, a nested
+		 * field to ignore, no timestamp (the record's is used). */
+		static const char odd[] = "\x87\xa9sensor_id\xa4ws_y"
+		    "\xa4""city\xa1Y\xa5""extra\x92\x01\x81\xa1""a\xc0"
+		    "\xabtemperature\xfd\xa8humidity\xcc\xc8"
+		    "\xaawind_speed\xca\x3f\xc0\x00\x00"
+		    "\xa8pressure\xcd\x03\xf5";
+		struct logd_message m = { .topic = "sensor_data",
+		    .partition = 1, .value = odd,
+		    .value_len = sizeof(odd) - 1 };
+
+		ck_assert_uint_eq(sizeof(odd) - 1, 87);
+		ck_assert_int_eq(logd_producer_send(pr, &m), 0);
+	}
 	ck_assert_int_eq(logd_producer_close(pr), 0);
 	logd_client_close(c);
 	produce(10, 8);
 
 	run_ok(etl, tmpf("b.out"), tmpf("b.err"), 0);
 	ck_assert_int_eq(count_in(tmpf("b.out"),
-	    "loaded 20 readings, skipped 8"), 1);
+	    "loaded 21 readings, skipped 9"), 1);
 	/* Once per kind, with where it is. */
 	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
 		snprintf(line, sizeof(line), "skipped: %s (", recs[i].why);
@@ -691,8 +717,13 @@ START_TEST(bad)
 	ck_assert_int_eq(count_in(tmpf("b.err"), "warning: sensor_data/"),
 	    6);
 	ck_assert_int_eq(q(tmpf("b.db"), "SELECT count(*) FROM etl_rejects"),
-	    8);
-	check_aggregates(tmpf("b.db"), 20);
+	    9);
+	ck_assert_int_eq(q(tmpf("b.db"), "SELECT count(*) FROM readings "
+	    "WHERE sensor_id = 'ws_y' AND city = 'Y' AND temperature = -3 "
+	    "AND humidity = 200 AND wind_speed = 1.5 AND pressure = 1013 "
+	    "AND lat IS NULL AND ts LIKE '20__-__-__T__:__:__.___Z' AND "
+	    "ts_ms > 1700000000000"), 1);
+	check_aggregates(tmpf("b.db"), 21);
 	check_offsets(tmpf("b.db"), "etl");
 	/* The bad records do not come back. */
 	run_ok(etl, tmpf("b2.out"), tmpf("b2.err"), 0);
@@ -702,13 +733,78 @@ START_TEST(bad)
 }
 END_TEST
 
+/* The start and end offsets of sensor_data/0. */
+static void
+bounds(int64_t *start, int64_t *end)
+{
+	struct logd_client *c = connect_ok();
+
+	ck_assert_int_eq(logd_client_list_offset(c, "sensor_data", 0,
+	    LOGD_OFFSET_EARLIEST, start), 0);
+	ck_assert_int_eq(logd_client_list_offset(c, "sensor_data", 0,
+	    LOGD_OFFSET_LATEST, end), 0);
+	logd_client_close(c);
+}
+
+/* Waits until retention has moved the log start past min (10 s). */
+static void
+wait_start_past(int64_t min, int64_t *start, int64_t *end)
+{
+	int64_t last = -1;
+	int i, same = 0;
+
+	for (i = 0; i < 200; i++) {
+		bounds(start, end);
+		/* Past min and no longer moving. */
+		same = *start > min && *start == last ? same + 1 : 0;
+		if (same >= 3)
+			return;
+		last = *start;
+		usleep(50000);
+	}
+	ck_abort_msg("retention did not move the start past %" PRId64
+	    " (start %" PRId64 ")", min, *start);
+}
+
+/* Records deleted by retention before they were loaded: logetl warns and
+ * goes on from the log start. */
+START_TEST(retention)
+{
+	static const struct logd_kv cfg[] = {
+		{ "segment.bytes", "524288" }, { "retention.bytes", "524288" },
+	};
+	char *etl[] = { (char *)tool("logetl"), "-b", T.addr, "-d",
+	    (char *)tmpf("r.db"), NULL };
+	const char *db = tmpf("r.db");
+	struct logd_client *c;
+	int64_t s1, e1, s2, e2;
+
+	c = connect_ok();
+	ck_assert_int_eq(logd_client_topic_create(c, "sensor_data", 1, cfg, 2),
+	    0);
+	logd_client_close(c);
+	produce(8000, 9);
+	wait_start_past(0, &s1, &e1);
+	run_ok(etl, tmpf("r.out"), tmpf("r.err"), 0);
+	ck_assert_int_eq(q(db, "SELECT count(*) FROM readings"), e1 - s1);
+	ck_assert_int_eq(q(db, "SELECT min(\"offset\") FROM readings"), s1);
+	produce(12000, 10);
+	wait_start_past(e1, &s2, &e2);
+	run_ok(etl, tmpf("r2.out"), tmpf("r2.err"), 0);
+	ck_assert_int_eq(count_in(tmpf("r2.err"), "were deleted (retention) "
+	    "before they were loaded"), 1);
+	check_aggregates(db, (e1 - s1) + (e2 - s2));
+	check_offsets(db, "etl");
+}
+END_TEST
+
 START_TEST(usage)
 {
 	static const char *const opts[] = { "-b,", "-d,", "-f,", "-g,",
-	    "-h,", "-n,", "-q,", "-t,", "-V," };
+	    "-h,", "-q,", "-t,", "-V,", "-z," };
 	const char *db = tmpf("u.db");
 	char *badopt[] = { (char *)tool("logetl"), "-x", NULL };
-	char *badn[] = { (char *)tool("logetl"), "-n", "0", NULL };
+	char *badn[] = { (char *)tool("logetl"), "-z", "0", NULL };
 	char *extra[] = { (char *)tool("logetl"), "extra", NULL };
 	char *help[] = { (char *)tool("logetl"), "--help", NULL };
 	char *version[] = { (char *)tool("logetl"), "-V", NULL };
@@ -722,7 +818,7 @@ START_TEST(usage)
 	run_ok(badopt, NULL, tmpf("u1.err"), 2);
 	ck_assert_int_eq(count_in(tmpf("u1.err"), "usage: logetl"), 1);
 	run_ok(badn, NULL, tmpf("u2.err"), 2);
-	ck_assert_int_eq(count_in(tmpf("u2.err"), "bad value for -n"), 1);
+	ck_assert_int_eq(count_in(tmpf("u2.err"), "bad value for -z"), 1);
 	run_ok(extra, NULL, tmpf("u3.err"), 2);
 	run_ok(help, tmpf("h.out"), NULL, 0);
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -749,19 +845,22 @@ etl_suite(void)
 	struct {
 		const char *name;
 		const TTest *fn;
+		void (*setup)(void);
 	} t[] = {
-		{ "load", load },
-		{ "crash", crash },
-		{ "follow", follow },
-		{ "bad", bad },
-		{ "usage", usage },
+		{ "load", load, NULL },
+		{ "crash", crash, NULL },
+		{ "follow", follow, NULL },
+		{ "bad", bad, NULL },
+		{ "retention", retention, setup_retention },
+		{ "usage", usage, NULL },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		TCase *tc = tcase_create(t[i].name);
 
-		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_checked_fixture(tc, t[i].setup ? t[i].setup : setup,
+		    teardown);
 		tcase_set_timeout(tc, 90);
 		tcase_add_test(tc, t[i].fn);
 		suite_add_tcase(s, tc);

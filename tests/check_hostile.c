@@ -21,6 +21,15 @@
  *     like a group without a commit: Kafka's brokers take any offset, so
  *     logd does too, and its consumers treat a fetch out of range as a
  *     reset.
+ *   timestamps: a producer whose every batch is 8 days after the one
+ *     before once rolled a segment per batch (segment.ms by record time;
+ *     21,800 segments exhausted the maps): 400 such batches now make one
+ *     segment; a batch two hours ahead of the clock is refused (topic
+ *     setting message.timestamp.after.max.ms), and one a year behind
+ *     when message.timestamp.before.max.ms says a day.
+ *   warn_flood: 1,000 clients that each send a bad frame once wrote a
+ *     warning line each (36,492 for 100k): a handful now, the next one
+ *     after a quiet spell saying how many more were left out.
  *   utf8_errors: an error reply that names what the client sent (an
  *     unknown group of invalid UTF-8) is valid UTF-8: strict msgpack
  *     decoders refuse anything else.
@@ -199,6 +208,131 @@ START_TEST(test_poison_batch)
 }
 END_TEST
 
+/* A one-record batch with timestamp ts. */
+static void ts_batch(struct logd_batch_builder *b, int64_t ts,
+    const uint8_t **batch, size_t *len)
+{
+	logd_batch_builder_reset(b);
+	ck_assert_int_eq(logd_batch_builder_add(b, ts, NULL, 0, "t", 1, NULL,
+	    0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, batch, len), 0);
+}
+
+/* The .log files of topic-0. */
+static int segment_files(const char *topic)
+{
+	char cmd[600], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/topics/%s-0 | grep -c '\\.log$'",
+	    t.datadir, topic);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(out, sizeof(out), f));
+	pclose(f);
+	return atoi(out);
+}
+
+START_TEST(test_timestamps)
+{
+	const int64_t day = 24 * 3600 * 1000LL;
+	const struct logd_kv day_before = { "message.timestamp.before.max.ms",
+	    "86400000" };
+	struct logd_batch_builder *b;
+	struct logd_client *c = NULL;
+	const uint8_t *batch;
+	struct timespec now;
+	int64_t ms, base;
+	size_t len;
+	int i;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	ck_assert_int_eq(logd_client_topic_create(c, "days", 1, NULL, 0), 0);
+	/* 400 batches 8 days apart (ending now): one segment */
+	base = ms - 400 * 8 * day;
+	for (i = 0; i < 400; i++) {
+		ts_batch(b, base + i * 8 * day, &batch, &len);
+		ck_assert_int_eq(logd_client_produce(c, "days", 0, NULL, 0, 1,
+		    batch, len, NULL, NULL), 0);
+	}
+	ck_assert_int_le(segment_files("days"), 2);
+	/* two hours ahead: refused, saying why */
+	ts_batch(b, ms + 2 * 3600 * 1000, &batch, &len);
+	ck_assert_int_eq(logd_client_produce(c, "days", 0, NULL, 0, 1, batch,
+	    len, NULL, NULL), LOGD_ETIMESTAMP);
+	ck_assert_msg(strstr(logd_client_errmsg(c), "ms after the broker's "
+	    "clock") && strstr(logd_client_errmsg(c),
+	    "message.timestamp.after.max.ms"), "%s", logd_client_errmsg(c));
+	/* a minute ahead is fine */
+	ts_batch(b, ms + 60 * 1000, &batch, &len);
+	ck_assert_int_eq(logd_client_produce(c, "days", 0, NULL, 0, 1, batch,
+	    len, NULL, NULL), 0);
+	/* a topic that takes a day before: a year back is refused */
+	ck_assert_int_eq(logd_client_topic_create(c, "recent", 1, &day_before,
+	    1), 0);
+	ts_batch(b, ms - 365 * day, &batch, &len);
+	ck_assert_int_eq(logd_client_produce(c, "recent", 0, NULL, 0, 1, batch,
+	    len, NULL, NULL), LOGD_ETIMESTAMP);
+	ck_assert_msg(strstr(logd_client_errmsg(c),
+	    "message.timestamp.before.max.ms"), "%s", logd_client_errmsg(c));
+	ts_batch(b, ms - 3600 * 1000, &batch, &len);
+	ck_assert_int_eq(logd_client_produce(c, "recent", 0, NULL, 0, 1, batch,
+	    len, NULL, NULL), 0);
+	logd_batch_builder_free(b);
+	logd_client_close(c);
+}
+END_TEST
+
+/* Lines of logd's log holding s. */
+static int log_lines(const char *s)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(t.logfile, "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, s) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Connects, sends a frame length over max_frame_bytes, waits for EOF. */
+static void bad_frame(void)
+{
+	static const unsigned char huge[4] = { 0x7f, 0xff, 0xff, 0xff };
+	char buf[4096];
+	int fd = testlogd_connect(&t);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, huge, sizeof(huge)), (ssize_t)sizeof(huge));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+START_TEST(test_warn_flood)
+{
+	int i, n;
+
+	for (i = 0; i < 1000; i++)
+		bad_frame();
+	n = log_lines("exceeds max_frame_bytes: closing");
+	ck_assert_msg(n >= 1 && n <= 10, "%d warning lines for 1000 bad "
+	    "frames", n);
+	/* after the window, the next warning counts those left out */
+	sleep(10);
+	usleep(200000);
+	bad_frame();
+	ck_assert_int_eq(log_lines("more like it since the last warning"), 1);
+	ck_assert_int_le(log_lines("exceeds max_frame_bytes: closing"), 11);
+}
+END_TEST
+
 START_TEST(test_commit_past_end)
 {
 	struct logd_consumer_options o = { 0 };
@@ -305,6 +439,16 @@ int main(void)
 	tc = tcase_create("poison_batch");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_poison_batch);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("timestamps");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_timestamps);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("warn_flood");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_warn_flood);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("commit_past_end");

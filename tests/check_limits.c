@@ -301,7 +301,7 @@ START_TEST(test_default_listen)
 		dup2(pfd[1], 2);
 		close(pfd[0]);
 		close(pfd[1]);
-		execl(testlogd_binary(), "logd", "-c", conf, (char *)NULL);
+		execl(testlogd_binary(), "logd", "-C", conf, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);

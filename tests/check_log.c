@@ -736,10 +736,11 @@ START_TEST(test_recovery_tail)
 			seglen = s.f[i].len;
 		}
 	ck_assert_ptr_nonnull(seg);
-	ck_assert_uint_eq(seglen, c.segment_bytes);
 	base = 0;
 	start = batch_pos(&m, last, base);
 	end = start + m.len[last];
+	/* the active segment holds what was written, nothing reserved */
+	ck_assert_uint_eq(seglen, end);
 	ck_assert(memcmp(seg + start, m.b[last], m.len[last]) == 0);
 
 	/* Cut the file at every byte of the last batch. */
@@ -920,18 +921,58 @@ START_TEST(test_roll_age)
 	rng_state = 8;
 	small_config(&c);
 	c.segment_ms = 1000;
-	log = open_log(&c, NULL);
-	append_model(log, &m, 1, 10, 1000, 0, 1);
-	append_model(log, &m, 1, 10, 1500, 0, 1);
-	append_model(log, &m, 1, 10, 2000, 0, 1);
+	log = open_log(&c, NULL);   /* at 1000 on the broker's clock */
+	/* record time rolls a segment as old as segment.ms on the clock */
+	append_model(log, &m, 1, 10, 1000, 0, 2000);
+	append_model(log, &m, 1, 10, 1500, 0, 2000);
+	append_model(log, &m, 1, 10, 2000, 0, 2000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 1);
-	append_model(log, &m, 1, 10, 2001, 0, 1);
+	append_model(log, &m, 1, 10, 2001, 0, 2000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 2);
 	ck_assert(file_exists(seg_path(3, "log")));
 	/* an older timestamp does not roll */
-	append_model(log, &m, 1, 10, 500, 0, 1);
+	append_model(log, &m, 1, 10, 500, 0, 3000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 2);
-	append_model(log, &m, 1, 10, 3002, 0, 1);
+	append_model(log, &m, 1, 10, 3002, 0, 3000);
+	ck_assert_uint_eq(logd_log_segment_count(log), 3);
+	check_all(log, &m);
+	logd_log_close(log);
+	model_free(&m);
+}
+END_TEST
+
+/*
+ * segment.ms on the broker's clock: batches a week and a day apart in
+ * record time, appended within a second, once rolled a segment each
+ * (21,800 segments exhausted the maps); now the segment rolls when it
+ * is segment.ms old on the clock, or by record time once an hour old.
+ */
+START_TEST(test_roll_clock)
+{
+	const int64_t day = 24 * 3600 * 1000LL;
+	struct logd_log_config c;
+	struct model m = { 0 };
+	struct logd_log *log;
+	int64_t now = 1000;
+	int i;
+
+	rng_state = 81;
+	small_config(&c);
+	c.segment_ms = 7 * day;
+	log = open_log(&c, NULL);
+	for (i = 0; i < 200; i++)
+		append_model(log, &m, 1, 10, 1000 + i * 8 * day, 0, now + i);
+	ck_assert_uint_eq(logd_log_segment_count(log), 1);
+	/* an hour later on the clock, record time rolls it */
+	now += 3600 * 1000;
+	append_model(log, &m, 1, 10, 1000 + 200 * 8 * day, 0, now);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	append_model(log, &m, 1, 10, 1000 + 201 * 8 * day, 0, now + 1);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	/* segment.ms on the clock rolls it, whatever the records say */
+	append_model(log, &m, 1, 10, 5, 0, now + 7 * day);
+	ck_assert_uint_eq(logd_log_segment_count(log), 2);
+	append_model(log, &m, 1, 10, 5, 0, now + 7 * day + 1);
 	ck_assert_uint_eq(logd_log_segment_count(log), 3);
 	check_all(log, &m);
 	logd_log_close(log);
@@ -987,7 +1028,7 @@ three_segments(struct logd_log_config *c, struct model *m)
 	/* segment k holds times 10000k .. 10000k + 500 */
 	for (i = 0; i < 15; i++)
 		append_model(log, m, 10, 100, 10000 * (i / 5) + (i % 5) * 100,
-		    0, 1);
+		    0, 1000 + 10000 * (i / 5) + (i % 5) * 100);
 	ck_assert_uint_eq(logd_log_segment_count(log), 3);
 	return log;
 }
@@ -1085,8 +1126,8 @@ START_TEST(test_retention_bytes)
 	ck_assert(memcmp(held.data, m.b[6], m.len[6]) == 0);
 	logd_log_read_release(&held);
 	/* delete_before: whole segments only */
-	append_model(log, &m, 10, 100, 50000, 0, 1);
-	append_model(log, &m, 10, 100, 60000, 0, 1);
+	append_model(log, &m, 10, 100, 50000, 0, 51000);
+	append_model(log, &m, 10, 100, 60000, 0, 61000);
 	ck_assert_uint_eq(logd_log_segment_count(log), 3);
 	ck_assert_int_eq(logd_log_delete_before(log, m.first[15] + 1), 0);
 	ck_assert_int_eq(logd_log_start_offset(log), m.first[15]);
@@ -1283,7 +1324,7 @@ START_TEST(test_verify)
 	ck_assert_uint_eq(r.batches, per);
 	ck_assert_uint_eq(r.records, recs);
 	ck_assert_uint_eq(r.valid_bytes, r.file_bytes);
-	/* the active segment, preallocated: trailing zeros are fine */
+	/* the active segment: what was written, no reserved zeros */
 	{
 		int64_t base = logd_log_end_offset(log);
 		size_t k = m.n;
@@ -1296,7 +1337,8 @@ START_TEST(test_verify)
 		ck_assert_int_eq(r.error, 0);
 		ck_assert_int_eq(r.index_error, 0);
 		ck_assert_int_eq(r.next_offset, base);
-		ck_assert_uint_eq(r.file_bytes, c.segment_bytes);
+		ck_assert_uint_eq(r.file_bytes, r.valid_bytes);
+		ck_assert_uint_lt(r.file_bytes, c.segment_bytes);
 	}
 	logd_log_close(log);
 
@@ -1434,6 +1476,32 @@ count_fds(void)
  * thousands of segments ran out of descriptors (torture --cycles 1000:
  * EMFILE, appends refused).  Reopening must not need them all at once.
  */
+/* Mappings of files under dir, from /proc/self/maps. */
+static int
+count_maps(const char *dir)
+{
+	char line[4096];
+	size_t n = strlen(dir);
+	int count = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (p && strncmp(p, dir, n) == 0)
+			count++;
+	}
+	fclose(f);
+	return count;
+}
+
+/*
+ * Closed segments map on demand (vm.max_map_count is 65530 and each
+ * segment has three files): a log of 300 segments holds the active
+ * one's three maps and those of at most two closed ones, when written,
+ * reopened and read through.
+ */
 START_TEST(test_many_segments_fds)
 {
 	struct logd_log_config c;
@@ -1458,7 +1526,9 @@ START_TEST(test_many_segments_fds)
 	ck_assert_int_eq(logd_log_flush_end(log, f), 0);
 	/* the directory and the active segment's three files */
 	ck_assert_int_le(count_fds() - base, 4);
+	ck_assert_int_le(count_maps(logdir), 9);
 	check_all(log, &m);
+	ck_assert_int_le(count_maps(logdir), 9);
 	logd_log_close(log);
 	ck_assert_int_eq(count_fds(), base);
 
@@ -1472,7 +1542,11 @@ START_TEST(test_many_segments_fds)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 ||
 		    logd_log_open(logdir, &c, 1000, &l2, NULL) < 0)
 			_exit(1);
+		if (count_maps(logdir) > 3)
+			_exit(2);
 		check_all(l2, &m);
+		if (count_maps(logdir) > 9)
+			_exit(3);
 		append_model(l2, &m, 1, 900, 1000, 0, 1);
 		check_all(l2, &m);
 		logd_log_close(l2);
@@ -1506,6 +1580,7 @@ log_suite(void)
 	ADD("recovery_segments", test_recovery_segments);
 	ADD("roll_size", test_roll_size);
 	ADD("roll_age", test_roll_age);
+	ADD("roll_clock", test_roll_clock);
 	ADD("roll_index_full", test_roll_index_full);
 	ADD("retention_time", test_retention_time);
 	ADD("retention_bytes", test_retention_bytes);

@@ -615,9 +615,9 @@ committed_sum(const char *group)
 START_TEST(quick)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "20",
-	    "--seed", "42", "-e", "0.5", "-P", NULL };
+	    "--seed", "42", "-X", "0.5", "-P", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("alerts.db"), "-o", "weather_alerts", "-x", NULL };
+	    (char *)tmpf("alerts.db"), "-A", "weather_alerts", "-x", NULL };
 	struct reading *rd;
 	struct alert *want, *pub;
 	size_t n, na, npub, i;
@@ -685,7 +685,7 @@ END_TEST
 START_TEST(two_groups)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "300",
-	    "-r", "100000", "--seed", "7", "-e", "0.2", NULL };
+	    "-r", "100000", "--seed", "7", "-X", "0.2", NULL };
 	char *a1[] = { (char *)tool("logalerts"), "-b", T.addr, "-g", "g1",
 	    "-d", (char *)tmpf("g1.db"), "-x", NULL };
 	char *a2[] = { (char *)tool("logalerts"), "-b", T.addr, "-g", "g2",
@@ -740,9 +740,9 @@ processed_in(const char *path)
 START_TEST(same_group)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "3000",
-	    "-r", "100000", "--seed", "11", "-e", "0.2", NULL };
+	    "-r", "100000", "--seed", "11", "-X", "0.2", NULL };
 	char *a1[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
-	    "shared", "-d", (char *)tmpf("shared.db"), "-s", "0", NULL };
+	    "shared", "-d", (char *)tmpf("shared.db"), "--stats", "0", NULL };
 	struct logd_client *c = NULL;
 	struct logd_group *g = NULL;
 	struct reading *rd;
@@ -944,12 +944,12 @@ START_TEST(one_alert)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "1",
 	    "-q", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("one.db"), "-r", (char *)tmpf("one.rules"), "-x",
+	    (char *)tmpf("one.db"), "--rules", (char *)tmpf("one.rules"), "-x",
 	    "-P", NULL };
-	/* -p, the old spelling of -P, still prints */
+	/* --print prints, as -P does (-p is a partition, not print) */
 	char *again[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("two.db"), "-r", (char *)tmpf("one.rules"), "-x",
-	    "-g", "two", "-p", NULL };
+	    (char *)tmpf("two.db"), "--rules", (char *)tmpf("one.rules"), "-x",
+	    "-g", "two", "--print", NULL };
 	FILE *f;
 
 	f = fopen(tmpf("one.rules"), "w");
@@ -971,9 +971,9 @@ END_TEST
 START_TEST(crash)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c",
-	    "100000", "-r", "500", "--seed", "9", "-e", "0.1", "-P", NULL };
+	    "100000", "-r", "500", "--seed", "9", "-X", "0.1", "-P", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
-	    "crash", "-d", (char *)tmpf("c.db"), "-s", "0", NULL };
+	    "crash", "-d", (char *)tmpf("c.db"), "--stats", "0", NULL };
 	char *again[] = { (char *)tool("logalerts"), "-b", T.addr, "-g",
 	    "crash", "-d", (char *)tmpf("c.db"), "-x", NULL };
 	struct reading *rd;
@@ -1032,7 +1032,7 @@ END_TEST
 START_TEST(malformed)
 {
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "10",
-	    "--seed", "3", "-e", "0.5", NULL };
+	    "--seed", "3", "-X", "0.5", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
 	    (char *)tmpf("m.db"), "-x", NULL };
 	static const char *bad[] = {
@@ -1085,6 +1085,70 @@ START_TEST(malformed)
 }
 END_TEST
 
+/*
+ * A stored batch logalerts cannot read (a gzip-flagged batch of plain
+ * records, appended with logd stopped as logd stored them before it
+ * checked batches): logalerts names it and exits 1, every run; with
+ * --skip-bad it goes on past it and commits past it.
+ */
+START_TEST(poison)
+{
+	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "5",
+	    "-q", NULL };
+	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("p.db"), "-x", NULL };
+	char *skip[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
+	    (char *)tmpf("p.db"), "-x", "--skip-bad", NULL };
+	struct logd_batch_builder *b;
+	struct logd_log_config cfg;
+	struct logd_log *log;
+	const uint8_t *batch;
+	uint8_t *bad;
+	char dir[700];
+	uint32_t crc;
+	size_t len;
+
+	create_topic("sensor_data", 1);
+	run_ok(gen, NULL, tmpf("gen.err"), 0);
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	ck_assert_int_eq(logd_batch_builder_add(b, 0, NULL, 0, "plain", 5,
+	    NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	bad = malloc(len);
+	ck_assert_ptr_nonnull(bad);
+	memcpy(bad, batch, len);
+	bad[22] |= LOGD_CODEC_GZIP;
+	crc = logd_crc32c(0, bad + 21, len - 21);
+	bad[17] = (uint8_t)(crc >> 24);
+	bad[18] = (uint8_t)(crc >> 16);
+	bad[19] = (uint8_t)(crc >> 8);
+	bad[20] = (uint8_t)crc;
+	snprintf(dir, sizeof(dir), "%s/topics/sensor_data-0", T.datadir);
+	logd_log_config_default(&cfg);
+	ck_assert_int_eq(logd_log_open(dir, &cfg, 0, &log, NULL), 0);
+	ck_assert_int_eq(logd_log_append(log, bad, len, 0, NULL, NULL), 0);
+	logd_log_close(log);
+	free(bad);
+	logd_batch_builder_free(b);
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	run_ok(gen, NULL, tmpf("gen2.err"), 0);
+
+	run_ok(alerts, NULL, tmpf("a1.err"), 1);
+	ck_assert(file_contains(tmpf("a1.err"), "sensor_data/0 at offset 5: "
+	    "the batch of offsets 5..5 cannot be read"));
+	run_ok(alerts, NULL, tmpf("a2.err"), 1);
+	ck_assert(file_contains(tmpf("a2.err"), "processed 0 readings"));
+	run_ok(skip, NULL, tmpf("a3.err"), 0);
+	ck_assert(file_contains(tmpf("a3.err"), "warning: sensor_data/0 at "
+	    "offset 5: the batch of offsets 5..5 cannot be read"));
+	ck_assert(file_contains(tmpf("a3.err"), "processed 5 readings"));
+	check_caught_up("alerts", "sensor_data");
+	run_ok(alerts, NULL, tmpf("a4.err"), 0);
+	ck_assert(file_contains(tmpf("a4.err"), "processed 0 readings"));
+}
+END_TEST
+
 START_TEST(rules_file)
 {
 	static const struct xrule rules[] = {
@@ -1094,10 +1158,10 @@ START_TEST(rules_file)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "50",
 	    "--seed", "11", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("r.db"), "-r", (char *)tmpf("my.rules"), "-x",
+	    (char *)tmpf("r.db"), "--rules", (char *)tmpf("my.rules"), "-x",
 	    NULL };
 	char *bad[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("r.db"), "-r", (char *)tmpf("bad.rules"), "-x",
+	    (char *)tmpf("r.db"), "--rules", (char *)tmpf("bad.rules"), "-x",
 	    NULL };
 	struct reading *rd;
 	struct alert *want;
@@ -1140,7 +1204,7 @@ START_TEST(rules_missing_metric)
 	char *gen[] = { (char *)tool("sensorgen"), "-b", T.addr, "-c", "40",
 	    "--seed", "5", NULL };
 	char *alerts[] = { (char *)tool("logalerts"), "-b", T.addr, "-d",
-	    (char *)tmpf("x.db"), "-r", (char *)tmpf("x.rules"), "-x",
+	    (char *)tmpf("x.db"), "--rules", (char *)tmpf("x.rules"), "-x",
 	    NULL };
 	struct reading *rd;
 	struct alert *want;
@@ -1187,6 +1251,7 @@ pipeline_suite(void)
 		{ "quick_selftest", quick_selftest },
 		{ "crash", crash },
 		{ "malformed", malformed },
+		{ "poison", poison },
 		{ "rules_file", rules_file },
 		{ "rules_missing_metric", rules_missing_metric },
 	};

@@ -4,6 +4,7 @@
  * the input that found the bug; the same input stays in the target's
  * corpus, which `make check` replays (fuzz/replay_*).  A bug that logd
  * itself had is also shown against a running logd (testlogd.h).
+ * Bugs found otherwise are here too, with how they were found.
  */
 #include <check.h>
 #include <dirent.h>
@@ -318,6 +319,40 @@ START_TEST(test_batch_offset_wrap)
 }
 END_TEST
 
+/*
+ * Found by scripts/bench-restart.sh with 100 topics: a METADATA of every
+ * topic on a broker with more than 64 freed name copies it had never
+ * made (a NULL array), and logd died with SIGSEGV (`logctl topics`).
+ */
+START_TEST(test_metadata_many_topics)
+{
+	const struct logd_kv small[2] = { { "segment.bytes", "65536" },
+	    { "segment.index.bytes", "4096" } };
+	struct logd_client *c = NULL;
+	struct logd_metadata *md = NULL;
+	struct testlogd t;
+	char name[16];
+	int i;
+
+	ck_assert_int_eq(testlogd_start(&t, ""), 0);
+	ck_assert_int_eq(logd_client_open(t.addr, NULL, &c), 0);
+	for (i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "many%02d", i);
+		ck_assert_int_eq(logd_client_topic_create(c, name, 1, small, 2),
+		    0);
+	}
+	ck_assert_int_eq(logd_client_metadata(c, NULL, 0, &md), 0);
+	ck_assert_uint_eq(md->topic_count, 70);
+	logd_metadata_free(md);
+	md = NULL;
+	ck_assert_int_eq(logd_client_metadata(c, NULL, 0, &md), 0);
+	logd_metadata_free(md);
+	logd_client_close(c);
+	ck_assert_int_eq(testlogd_term(&t), 0);
+	testlogd_stop(&t);
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
 	Suite *s = suite_create("regress");
@@ -336,6 +371,10 @@ static Suite *regress_suite(void)
 	tc = tcase_create("empty_str_and_bin");
 	tcase_add_test(tc, test_decode_empty_slices);
 	tcase_add_test(tc, test_daemon_empty_strings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("metadata_many_topics");
+	tcase_add_test(tc, test_metadata_many_topics);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -159,7 +159,9 @@ config_eq(const struct logd_topic_config *a, const struct logd_topic_config *b)
 	    a->log.retention_bytes == b->log.retention_bytes &&
 	    a->log.index_interval == b->log.index_interval &&
 	    a->log.index_bytes == b->log.index_bytes &&
-	    a->log.log_append_time == b->log.log_append_time;
+	    a->log.log_append_time == b->log.log_append_time &&
+	    a->timestamp_after_max_ms == b->timestamp_after_max_ms &&
+	    a->timestamp_before_max_ms == b->timestamp_before_max_ms;
 }
 
 START_TEST(test_config_defaults)
@@ -170,6 +172,8 @@ START_TEST(test_config_defaults)
 	logd_topic_config_default(&c);
 	d.partitions = 1;
 	logd_log_config_default(&d.log);
+	d.timestamp_after_max_ms = 3600000;
+	d.timestamp_before_max_ms = INT64_MAX;
 	ck_assert(config_eq(&c, &d));
 	ck_assert_int_eq(c.partitions, 1);
 	logd_topic_config_format(&c, buf, sizeof(buf));
@@ -216,6 +220,10 @@ START_TEST(test_config_round_trip)
 	    "65536"), 0);
 	ck_assert_int_eq(logd_topic_config_set(&c, "message.timestamp.type",
 	    "LogAppendTime"), 0);
+	ck_assert_int_eq(logd_topic_config_set(&c,
+	    "message.timestamp.after.max.ms", "60000"), 0);
+	ck_assert_int_eq(logd_topic_config_set(&c,
+	    "message.timestamp.before.max.ms", "86400000"), 0);
 	ck_assert_int_eq(c.partitions, 12);
 	ck_assert_uint_eq(c.log.segment_bytes, 1048576);
 	ck_assert_int_eq(c.log.segment_ms, 3600000);
@@ -236,6 +244,8 @@ START_TEST(test_config_round_trip)
 	    "index.interval.bytes=8192\n"
 	    "segment.index.bytes=65536\n"
 	    "message.timestamp.type=LogAppendTime\n"
+	    "message.timestamp.after.max.ms=60000\n"
+	    "message.timestamp.before.max.ms=86400000\n"
 	    "cleanup.policy=delete\n"
 	    "min.cleanable.dirty.ratio=0.5\n"
 	    "min.compaction.lag.ms=0\n"
@@ -825,6 +835,37 @@ fetch(struct logd_store *st, const char *g, const char *t, int32_t p)
 	return rc == 0 ? off : rc;
 }
 
+/*
+ * Several groups' commits in one transaction (logd's group commit): a
+ * bad one fails alone, the others land and stay after a reopen.
+ */
+START_TEST(test_offsets_commit_many)
+{
+	struct logd_store *st = open_store();
+	struct logd_offset_commit a = { "w", 0, 7, NULL }, b = { "w", 5, 1,
+	    NULL }, c = { "nosuch", 0, 1, NULL }, d = { "w", 1, 9, "m" };
+	struct logd_offsets_op ops[5] = {
+		{ "g1", &a, 1, 99 }, { "g2", &b, 1, 99 }, { "g3", &c, 1, 99 },
+		{ "", &a, 1, 99 }, { "g1", &d, 1, 99 },
+	};
+
+	create_topic(st, "w", 2);
+	ck_assert_int_eq(logd_store_offsets_commit_many(st, ops, 5, 1), 0);
+	ck_assert_int_eq(ops[0].err, 0);
+	ck_assert_int_eq(ops[1].err, LOGD_ENOPART);
+	ck_assert_int_eq(ops[2].err, LOGD_ENOTOPIC);
+	ck_assert_int_eq(ops[3].err, LOGD_EBADNAME);
+	ck_assert_int_eq(ops[4].err, 0);
+	ck_assert_int_eq(fetch(st, "g2", "w", 5), LOGD_ENOGROUP);
+	logd_store_close(st);
+	st = open_store();
+	ck_assert_int_eq(fetch(st, "g1", "w", 0), 7);
+	ck_assert_int_eq(fetch(st, "g1", "w", 1), 9);
+	ck_assert_int_eq(fetch(st, "g3", "nosuch", 0), LOGD_ENOGROUP);
+	logd_store_close(st);
+}
+END_TEST
+
 START_TEST(test_offsets_commit_fetch)
 {
 	struct logd_store *st = open_store();
@@ -1224,6 +1265,7 @@ store_suite(void)
 	ADD("open_orphans", test_open_orphans);
 	ADD("open_meta_lost", test_open_meta_lost);
 	ADD("offsets_commit_fetch", test_offsets_commit_fetch);
+	ADD("offsets_commit_many", test_offsets_commit_many);
 	ADD("offsets_atomic", test_offsets_atomic);
 	ADD("offsets_list_delete", test_offsets_list_delete);
 	ADD("offsets_topic_deleted", test_offsets_topic_deleted);

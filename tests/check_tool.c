@@ -278,6 +278,22 @@ START_TEST(test_time_parse)
 
 	tool_format_time(1795600801500, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "2026-11-25T10:00:01.500Z");
+	/* years 0000..9999 as dates, anything else as the number: -2^63
+	 * once came out as year 292278994 */
+	tool_format_time(INT64_MIN, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "-9223372036854775808");
+	tool_format_time(INT64_MAX, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "9223372036854775807");
+	tool_format_time(-1, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+	tool_format_time(-62167219200000LL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "0000-01-01T00:00:00.000Z");
+	tool_format_time(-62167219200001LL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "-62167219200001");
+	tool_format_time(253402300799999LL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+	tool_format_time(253402300800000LL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "253402300800000");
 }
 END_TEST
 

@@ -665,7 +665,7 @@ START_TEST(test_json)
 	argv[1] = "-b";
 	argv[2] = T.addr;
 	argv[3] = "-q";
-	argv[4] = "-l";
+	argv[4] = "-R";
 	argv[5] = "j";
 	argv[6] = path;
 	argv[7] = NULL;
@@ -912,7 +912,7 @@ START_TEST(test_bad_usage)
 	expect(0, "logtail " LOGD_VERSION_STRING "\n", NULL, "logtail", "-V",
 	    NULL);
 
-	expect_error(2, "logput: invalid option", "logput", B, "-Z", "u",
+	expect_error(2, "logput: invalid option", "logput", B, "-c", "u",
 	    NULL);
 	expect_error(2, "logput: missing topic", "logput", B, NULL);
 	expect_error(2, "logput: bad acks '2'", "logput", B, "-a", "2", "u",
@@ -1001,15 +1001,16 @@ START_TEST(test_admin)
 		ck_assert_str_eq(strstr(out_of(&r), "config:") ? "" : "missing",
 		    "");
 		*strstr(r.out.data, "config:") = '\0';
+		/* an empty partition: 64 KiB reserved for each index */
 		ck_assert_str_eq(out_of(&r), "topic ad: 3 partitions\n"
 		    "PARTITION        START          END      RECORDS"
-		    "         SIZE\n"
+		    "         SIZE         DISK\n"
 		    "        0            0            0            0"
-		    "          0 B\n"
+		    "          0 B    128.0 KiB\n"
 		    "        1            0            0            0"
-		    "          0 B\n"
+		    "          0 B    128.0 KiB\n"
 		    "        2            0            0            0"
-		    "          0 B\n");
+		    "          0 B    128.0 KiB\n");
 		run_free(&r);
 	}
 	/* the broker says why it refuses fewer partitions */
@@ -1195,18 +1196,22 @@ START_TEST(test_help)
 		const char *longs;    /* space-separated, each "--NAME" */
 	} progs[] = {
 		{ "logtail", "bcefFghJKopRsV", "help version broker" },
-		{ "logput", "abcHhJkKlLpqVz", "help version compression broker" },
+		{ "logput", "abHhJkKLpqRVzZ", "help version compression broker "
+		    "raw batch" },
 		{ "logctl", "bphV", "help version json config topic to "
 		    "partitions broker" },
-		{ "logbench", "abcdghilmnpPrstVz", "help version acks addr "
-		    "broker batch" },
-		{ "sensorgen", "abcehiLnpPqrsStV", "acks broker count "
-		    "extreme help interval latest stations partitions print "
-		    "quiet rate seed start topic version" },
-		{ "logalerts", "bdghopPqrstVx", "broker database exit-at-end "
+		{ "logbench", "abcDghILprtVz", "help version acks addr "
+		    "broker batch commit-ms count duration fetch-bytes group "
+		    "in-flight linger partitions producers rate size topic "
+		    "async-commit commit-every" },
+		{ "sensorgen", "abchinpPqrsStVX", "acks broker count extreme "
+		    "help interval latest stations partitions print quiet rate "
+		    "seed start topic version" },
+		{ "logalerts", "AbdghPqtVx", "broker database exit-at-end "
 		    "group help alerts-topic print quiet rules stats topic "
 		    "version" },
-		{ "../logd/logd", "cdlusLofhV", "help version" },
+		{ "../logd/logd", "CdluhV", "help version config datadir listen "
+		    "unix-socket foreground log-file log-level set" },
 	};
 	size_t i, k;
 
@@ -1303,33 +1308,45 @@ START_TEST(test_logd_usage)
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "datadir = %s\nlisten = 127.0.0.1:65536\n", dir);
 	fclose(f);
-	logd_fails("bad.conf:2: listen:", "-c", conf, NULL);
-	/* -s sets any setting, and is checked like the file */
-	logd_fails("-s bogus=1: unknown key \"bogus\"", "-d", dir, "-s",
+	logd_fails("bad.conf:2: listen:", "-C", conf, NULL);
+	/* a UTF-8 byte-order mark is not part of the first key (it once
+	 * made "\xef\xbb\xbfdatadir" an unknown key): line 2 is the error */
+	snprintf(conf, sizeof(conf), "%s/bom.conf", T.dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "\xef\xbb\xbf" "datadir = %s\nbogus = 1\n", dir);
+	fclose(f);
+	logd_fails("bom.conf:2: unknown key \"bogus\"", "-C", conf, NULL);
+	/* --set sets any setting, and is checked like the file */
+	logd_fails("--set bogus=1: unknown key \"bogus\"", "-d", dir, "--set",
 	    "bogus=1", NULL);
-	logd_fails("-s noequals: expected key=value", "-d", dir, "-s",
+	logd_fails("--set noequals: expected key=value", "-d", dir, "--set",
 	    "noequals", NULL);
 	logd_fails("max_frame_bytes: \"10\" is not an integer >= 1024", "-d",
-	    dir, "-s", "max_frame_bytes=10", NULL);
-	logd_fails("nothing to serve on", "-d", dir, "-s", "listen=none",
+	    dir, "--set", "max_frame_bytes=10", NULL);
+	logd_fails("nothing to serve on", "-d", dir, "--set", "listen=none",
 	    NULL);
+	/* -s is a start time in the tools: logd's old letters are gone */
+	logd_fails("invalid option '-s'", "-d", dir, "-s", "listen=none",
+	    NULL);
+	logd_fails("invalid option '-c'", "-c", conf, NULL);
 
-	/* a daemon started with -s uses the setting */
+	/* a daemon started with --set uses the setting */
 	snprintf(sock, sizeof(sock), "%s/s2.sock", T.dir);
 	argv[0] = (char *)testlogd_binary();
 	argv[1] = "-d";
 	argv[2] = dir;
-	argv[3] = "-s";
+	argv[3] = "--set";
 	argv[4] = "listen=none";
 	argv[5] = "-u";
 	argv[6] = sock;
-	argv[7] = "-s";
+	argv[7] = "--set";
 	argv[8] = "default.partitions=3";
-	argv[9] = "-o";
+	argv[9] = "--log-file";
 	argv[10] = conf;
-	argv[11] = "-s";
+	argv[11] = "--set";
 	argv[12] = "kafka_listen=none";
-	argv[13] = "-s";
+	argv[13] = "--set";
 	argv[14] = "http_listen=none";
 	argv[15] = NULL;
 	snprintf(conf, sizeof(conf), "%s/d2.log", T.dir);
@@ -1349,6 +1366,66 @@ START_TEST(test_logd_usage)
 }
 END_TEST
 
+/* ---- listeners on every interface are warned about ---- */
+
+START_TEST(test_wildcard_warning)
+{
+	char dir[400], sock[420], logf[420], *log = NULL, *argv[20];
+	struct stat st;
+	size_t n = 0;
+	pid_t pid;
+	FILE *f;
+	int i = 0;
+
+	snprintf(dir, sizeof(dir), "%s/dw", T.dir);
+	snprintf(sock, sizeof(sock), "%s/dw.sock", T.dir);
+	snprintf(logf, sizeof(logf), "%s/dw.log", T.dir);
+	argv[i++] = (char *)testlogd_binary();
+	argv[i++] = "-d";
+	argv[i++] = dir;
+	argv[i++] = "-l";
+	argv[i++] = "0.0.0.0:0";
+	argv[i++] = "-u";
+	argv[i++] = sock;
+	argv[i++] = "--log-file";
+	argv[i++] = logf;
+	argv[i++] = "--set";
+	argv[i++] = "kafka_listen=0.0.0.0:0";
+	argv[i++] = "--set";
+	argv[i++] = "kafka_advertised=127.0.0.1:9092";
+	argv[i++] = "--set";
+	argv[i++] = "http_listen=0.0.0.0:0";
+	argv[i] = NULL;
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv,
+	    environ), 0);
+	for (i = 0; i < 1000 && stat(sock, &st) != 0; i++)
+		usleep(10000);
+	expect(0, NULL, NULL, "logctl", "-b", sock, "topics", NULL);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(wait_status(pid), 0);
+	f = fopen(logf, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_msg(strstr(log, "warn: native listens on 0.0.0.0:0, every "
+	    "network interface, and logd has no authentication: anyone who "
+	    "can reach it can read, write and delete every topic") &&
+	    strstr(log, "warn: kafka listens on 0.0.0.0:0, every network") &&
+	    strstr(log, "warn: http listens on 0.0.0.0:0, every network"),
+	    "%s", log);
+	free(log);
+	/* loopback only: no such warning */
+	log = NULL;
+	n = 0;
+	f = fopen(T.logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&log, &n, '\0', f), 0);
+	fclose(f);
+	ck_assert_ptr_null(strstr(log, "every network interface"));
+	free(log);
+}
+END_TEST
+
 /* ---- a LogAppendTime topic stamps what it appends ---- */
 
 START_TEST(test_log_append_time)
@@ -1364,9 +1441,9 @@ START_TEST(test_log_append_time)
 	    NULL);
 	/* readings stamped 2020-01-01 by the producer */
 	expect(0, "", NULL, "sensorgen", B, "-q", "-t", "lat", "-c", "3",
-	    "-s", "1", "-S", "2020-01-01T00:00:00Z", NULL);
+	    "--seed", "1", "-s", "2020-01-01T00:00:00Z", NULL);
 	expect(0, "", NULL, "sensorgen", B, "-q", "-t", "ct", "-c", "1",
-	    "-s", "1", "-S", "2020-01-01T00:00:00Z", NULL);
+	    "--seed", "1", "-s", "2020-01-01T00:00:00Z", NULL);
 	/* CreateTime keeps the producer's time */
 	expect(0, "1577836800000\n", NULL, "logtail", B, "-F", "%T\n", "ct",
 	    NULL);
@@ -1391,8 +1468,8 @@ START_TEST(test_logbench)
 	struct run r;
 
 	setenv("LOGD_BROKER", T.addr, 1);
-	run(&r, NULL, "logbench", "produce", "-n", "1000", "-s", "50",
-	    "--acks", "all", "-t", "lb", NULL);
+	run(&r, NULL, "logbench", "produce", "-c", "1000", "--size", "50",
+	    "-a", "all", "-t", "lb", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"test\":\"produce\","
@@ -1403,7 +1480,7 @@ START_TEST(test_logbench)
 	run_free(&r);
 	unsetenv("LOGD_BROKER");
 	expect(0, NULL, NULL, "logctl", B, "describe", "lb", NULL);
-	run(&r, NULL, "logbench", "consume", "-b", T.addr, "-n", "1000",
+	run(&r, NULL, "logbench", "consume", "-b", T.addr, "-c", "1000",
 	    "-t", "lb", "-g", "bg", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
@@ -1411,11 +1488,12 @@ START_TEST(test_logbench)
 	    "\"bytes\":50000,"));
 	run_free(&r);
 	/* -b is the broker, as in the other tools; the batch is -z (a -b
-	 * that reads as a batch says so); -a still works (below) */
+	 * that reads as a batch says so); --addr still works (below), -a is
+	 * the acks now and says so when given an address */
 	expect_error(2, "logbench: -b 1000: -b is the broker address now",
 	    "logbench", "produce", "-b", "1000", "-t", "lb", NULL);
 	run(&r, NULL, "logbench", "produce", "--broker", T.addr, "-z", "10",
-	    "-n", "100", "-t", "lb", NULL);
+	    "-c", "100", "-t", "lb", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"acked\":100,"));
 	run_free(&r);
@@ -1425,8 +1503,10 @@ START_TEST(test_logbench)
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"partition\":0,"
 	    "\"offset\":1000,"));
 	run_free(&r);
-	run(&r, NULL, "logbench", "latency", "-a", T.addr, "-r", "100",
-	    "-d", "1", "-t", "lat", NULL);
+	expect_error(2, "logbench: -a 127.0.0.1:1: -a is the acks now",
+	    "logbench", "latency", "-a", "127.0.0.1:1", "-t", "lat", NULL);
+	run(&r, NULL, "logbench", "latency", "--addr", T.addr, "-r", "100",
+	    "-D", "1", "-t", "lat", NULL);
 	ck_assert_msg(r.status == 0, "%s", err_of(&r));
 	check_json_lines(out_of(&r));
 	ck_assert_ptr_nonnull(strstr(out_of(&r), "\"sent\":100,"
@@ -1485,7 +1565,7 @@ START_TEST(test_recovery_log)
 	ck_assert_uint_eq(fwrite(junk, 1, 1, f), 1);
 	fclose(f);
 	{
-		char *argv[] = { "logd", "-c", T.conf, NULL }, err[512];
+		char *argv[] = { "logd", "-C", T.conf, NULL }, err[512];
 
 		ck_assert_int_eq(testlogd_run(argv, 10000, err, sizeof(err)),
 		    1);
@@ -1498,6 +1578,133 @@ START_TEST(test_recovery_log)
 	    NULL, "logd's log: %s", log);
 	free(log);
 	expect(1, NULL, NULL, "logctl", "verify", T.datadir, NULL);
+}
+END_TEST
+
+/* ---- a stored batch that cannot be read: named, and skipped ---- */
+
+/*
+ * Appends to topic's partition 0, logd stopped, a batch of one plain
+ * record whose attributes say gzip (with a good CRC), as logd stored it
+ * before it checked batches: logd_log_append() checks only framing.
+ */
+static void store_poison(const char *topic)
+{
+	struct logd_batch_builder *b;
+	struct logd_log_config cfg;
+	struct logd_log *log;
+	const uint8_t *batch;
+	uint8_t *bad;
+	char dir[700];
+	uint32_t crc;
+	size_t len;
+
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	ck_assert_int_eq(logd_batch_builder_add(b, tool_now_ms(), NULL, 0,
+	    "plain", 5, NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &batch, &len), 0);
+	bad = malloc(len);
+	ck_assert_ptr_nonnull(bad);
+	memcpy(bad, batch, len);
+	bad[22] |= LOGD_CODEC_GZIP;
+	crc = logd_crc32c(0, bad + 21, len - 21);
+	bad[17] = (uint8_t)(crc >> 24);
+	bad[18] = (uint8_t)(crc >> 16);
+	bad[19] = (uint8_t)(crc >> 8);
+	bad[20] = (uint8_t)crc;
+	snprintf(dir, sizeof(dir), "%s/topics/%s-0", T.datadir, topic);
+	logd_log_config_default(&cfg);
+	ck_assert_int_eq(logd_log_open(dir, &cfg, tool_now_ms(), &log, NULL),
+	    0);
+	ck_assert_int_eq(logd_log_append(log, bad, len, tool_now_ms(), NULL,
+	    NULL), 0);
+	logd_log_close(log);
+	free(bad);
+	logd_batch_builder_free(b);
+}
+
+START_TEST(test_skip_bad)
+{
+	struct run r;
+
+	create_topic("pz", "1");
+	expect(0, "", "a\nb\nc\n", "logput", B, "-q", "pz", NULL);
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	store_poison("pz");
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(0, "", "d\ne\n", "logput", B, "-q", "pz", NULL);
+
+	/* replay stops there, naming topic, partition and offsets */
+	run(&r, NULL, "logtail", B, "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(out_of(&r), "0 a\n1 b\n2 c\n");
+	ck_assert_msg(strstr(err_of(&r), "pz partition 0 offset 3: the batch "
+	    "of offsets 3..3 cannot be read (gzip batch does not inflate") &&
+	    strstr(err_of(&r), "--skip-bad"), "%s", err_of(&r));
+	run_free(&r);
+	/* --skip-bad reads every other record, and says what it skipped */
+	run(&r, NULL, "logtail", B, "--skip-bad", "-F", "%o %s\n", "pz",
+	    NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), "0 a\n1 b\n2 c\n4 d\n5 e\n");
+	ck_assert_msg(strstr(err_of(&r), "warning: pz partition 0: skipped "
+	    "the batch of offsets 3..3"), "%s", err_of(&r));
+	run_free(&r);
+
+	/* a group member (liblogd's consumer) fails there on every run */
+	run(&r, NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(err_of(&r), "pz/0 at offset 3: the batch of "
+	    "offsets 3..3 cannot be read"), "%s", err_of(&r));
+	run_free(&r);
+	run(&r, NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(out_of(&r), "");
+	run_free(&r);
+	/* with --skip-bad it reads past it and commits past it */
+	run(&r, NULL, "logtail", B, "-g", "gz", "--skip-bad", "-F",
+	    "%o %s\n", "pz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(out_of(&r), "4 d\n5 e\n");
+	ck_assert_msg(strstr(err_of(&r), "warning: pz/0 at offset 3: the "
+	    "batch of offsets 3..3 cannot be read"), "%s", err_of(&r));
+	run_free(&r);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	/* the same past the batch when it is the last one stored */
+	ck_assert_int_eq(testlogd_term(&T), 0);
+	store_poison("pz");
+	ck_assert_int_eq(testlogd_restart(&T), 0);
+	expect(1, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "--skip-bad", "pz",
+	    NULL);
+	expect(0, "", NULL, "logtail", B, "-g", "gz", "pz", NULL);
+	expect(0, "", "f\n", "logput", B, "-q", "pz", NULL);
+	expect(0, "7 f\n", NULL, "logtail", B, "-g", "gz", "-F", "%o %s\n",
+	    "pz", NULL);
+}
+END_TEST
+
+/* ---- logd at max_connections: logctl says so, not "protocol error" ---- */
+
+START_TEST(test_max_connections_msg)
+{
+	struct logd_client *c = NULL;
+	struct run r;
+
+	testlogd_stop(&T);
+	memset(&T, 0, sizeof(T));
+	ck_assert_int_eq(testlogd_start(&T, "max_connections = 1\n"), 0);
+	usleep(100000);   /* testlogd's readiness probe has gone */
+	ck_assert_int_eq(logd_client_open(T.addr, NULL, &c), 0);
+	run(&r, NULL, "logctl", B, "topics", NULL);
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_msg(strstr(err_of(&r), "logd closed the connection before "
+	    "answering (it refuses clients past its max_connections"), "%s",
+	    err_of(&r));
+	run_free(&r);
+	logd_client_close(c);
+	usleep(100000);
+	expect(0, NULL, NULL, "logctl", B, "topics", NULL);
 }
 END_TEST
 
@@ -1571,6 +1778,9 @@ static Suite *tools_suite(void)
 		{ "logbench", test_logbench },
 		{ "recovery_log", test_recovery_log },
 		{ "group_commit", test_group_commit },
+		{ "skip_bad", test_skip_bad },
+		{ "max_connections_msg", test_max_connections_msg },
+		{ "wildcard_warning", test_wildcard_warning },
 		{ "batch_fits", test_batch_fits },
 		{ "help", test_help },
 	};

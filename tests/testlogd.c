@@ -136,7 +136,7 @@ static int reap(pid_t pid, int timeout_ms)
 
 static int launch(struct testlogd *t)
 {
-	char *argv[] = { "logd", "-c", t->conf, NULL };
+	char *argv[] = { "logd", "-C", t->conf, NULL };
 	long end = now_ms() + 15000;
 	int fd, st;
 

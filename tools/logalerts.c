@@ -71,7 +71,7 @@ struct rule {
 	char severity[16];
 };
 
-/* The seven rules in force without -r. */
+/* The seven rules in force without --rules. */
 static const struct rule default_rules[] = {
 	{ "HIGH_TEMP", "temperature", OP_GT, 40, "CRITICAL" },
 	{ "LOW_TEMP", "temperature", OP_LT, 0, "WARNING" },
@@ -93,6 +93,7 @@ struct opts {
 	int exit_at_end;
 	int print;
 	int quiet;
+	int skip_bad;              /* --skip-bad */
 };
 
 /* A string or number field of a reading, borrowed from the msgpack. */
@@ -124,6 +125,7 @@ struct app {
 	uint64_t processed, skipped, alerts, alerts_new, published;
 	uint64_t next_stats;
 	int in_txn;
+	int skipped_batch;         /* a bad batch was skipped: commit */
 	double started;
 };
 
@@ -712,6 +714,21 @@ alerts_topic_ensure(struct app *a)
 	return r == LOGD_ETOPICEXIST ? 0 : r;
 }
 
+/* --skip-bad: the consumer skipped a batch it cannot read. */
+static void
+on_skip(void *arg, const char *topic, int32_t partition, int64_t first,
+    int64_t last, const char *why)
+{
+	struct app *a = arg;
+
+	(void)topic;
+	(void)partition;
+	(void)first;
+	(void)last;
+	tool_err("warning: %s", why);
+	a->skipped_batch = 1;
+}
+
 /*
  * A rebalance takes partitions away: make the open batch durable (alerts
  * published, SQLite COMMIT) before the consumer commits their offsets.
@@ -783,6 +800,8 @@ attach(struct app *a, const char **what)
 	memset(&co, 0, sizeof(co));
 	co.group = a->o.group;
 	co.on_revoke = on_revoke;
+	co.skip_bad = a->o.skip_bad;
+	co.on_skip = on_skip;
 	co.cb_arg = a;
 	*what = "consumer";
 	r = logd_consumer_new(a->c, &co, &a->cs);
@@ -977,8 +996,16 @@ batch(struct app *a, int *n)
 			goto rollback_r;
 		}
 	}
-	if (!a->in_txn)
+	if (!a->in_txn) {
+		/* Nothing taken, but a skipped batch moved a position. */
+		if (a->skipped_batch && perr == 0) {
+			a->skipped_batch = 0;
+			if ((r = logd_consumer_commit(a->cs)) < 0)
+				return r;
+		}
 		return perr;
+	}
+	a->skipped_batch = 0;
 	if (a->p != NULL && (r = logd_producer_flush(a->p)) < 0) {
 		tool_client_err(a->c, r, "publish to %s", a->o.alerts_topic);
 		goto rollback_r;
@@ -1058,27 +1085,32 @@ run(struct app *a)
 	}
 }
 
+/* getopt values of the options with no letter */
+enum { OPT_RULES = 256, OPT_SKIP_BAD, OPT_STATS };
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logalerts [-hPqVx] [-b addr] [-d database] [-g group] "
-	    "[-o alerts_topic]\n"
-	    "                 [-r rules_file] [-s every] [-t topic]\n"
+	    "usage: logalerts [-hPqVx] [-A alerts_topic] [-b addr] "
+	    "[-d database] [-g group]\n"
+	    "                 [-t topic] [--rules file] [--skip-bad] "
+	    "[--stats every]\n"
+	    "  -A, --alerts-topic T     also publish each new alert to T\n"
 	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
 	    "%s)\n"
 	    "  -d, --database FILE      SQLite database (default alerts.db)\n"
 	    "  -g, --group GROUP        consumer group (default alerts)\n"
-	    "  -o, --alerts-topic T     also publish each new alert to T\n"
 	    "  -P, --print              print each new alert\n"
-	    "  -p                       an old spelling of -P\n"
 	    "  -q, --quiet              no statistics, no summary\n"
-	    "  -r, --rules FILE         read the rules from FILE\n"
-	    "  -s, --stats N            statistics every N readings "
-	    "(default 1000, 0: off)\n"
 	    "  -t, --topic TOPIC        topic of readings (default "
 	    "sensor_data)\n"
 	    "  -x, --exit-at-end        exit 0 once caught up\n"
+	    "      --rules FILE         read the rules from FILE\n"
+	    "      --skip-bad           skip a stored batch that cannot be "
+	    "read (say which)\n"
+	    "      --stats N            statistics every N readings "
+	    "(default 1000, 0: off)\n"
 	    "  -h, --help               print this help and exit\n"
 	    "  -V, --version            print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -1093,11 +1125,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "exit-at-end", no_argument, NULL, 'x' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "alerts-topic", required_argument, NULL, 'o' },
+		{ "alerts-topic", required_argument, NULL, 'A' },
 		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "rules", required_argument, NULL, 'r' },
-		{ "stats", required_argument, NULL, 's' },
+		{ "rules", required_argument, NULL, OPT_RULES },
+		{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "topic", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -1111,7 +1144,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->group = "alerts";
 	o->db = "alerts.db";
 	o->stats_every = 1000;
-	while ((ch = getopt_long(argc, argv, "b:d:g:ho:pPqr:s:t:Vx", longopts,
+	while ((ch = getopt_long(argc, argv, "A:b:d:g:hPqt:Vx", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -1126,22 +1159,22 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case 'o':
+		case 'A':
 			o->alerts_topic = optarg;
 			break;
-		case 'p':   /* the old spelling of -P */
 		case 'P':
 			o->print = 1;
 			break;
 		case 'q':
 			o->quiet = 1;
 			break;
-		case 'r':
+		case OPT_RULES:
 			o->rules_file = optarg;
 			break;
-		case 's':
+		case OPT_STATS:
 			if (tool_parse_i64(optarg, 0, INT64_MAX, &v) < 0) {
-				tool_err("bad value for -s: \"%s\"", optarg);
+				tool_err("bad value for --stats: \"%s\"",
+				    optarg);
 				return -1;
 			}
 			o->stats_every = (uint64_t)v;
@@ -1154,6 +1187,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			exit(0);
 		case 'x':
 			o->exit_at_end = 1;
+			break;
+		case OPT_SKIP_BAD:
+			o->skip_bad = 1;
 			break;
 		default:
 			usage(stderr);

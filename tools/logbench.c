@@ -13,7 +13,7 @@
  *
  * Each test prints one JSON object on stdout; errors go to stderr.  The
  * topic is created when missing.  logbench only talks to a running logd
- * (-a ADDR); it never starts one.
+ * (-b ADDR); it never starts one.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,49 +47,62 @@ struct opts {
 	double rate;
 	double seconds;
 	int commit_ms;
+	uint64_t commit_every;     /* records between commits; 0: commit_ms */
+	int commit_async;
 	size_t fetch_bytes;
+};
+
+/* getopt values of the options with no letter */
+enum {
+	OPT_ADDR = 256, OPT_COMMIT, OPT_FETCH, OPT_PRODUCERS, OPT_SIZE,
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logbench produce [-b addr] [-t topic] [-p partitions] "
-	    "[-n records]\n"
-	    "                        [-s size] [-z batch] [--acks 0|1|all] "
-	    "[-P producers]\n"
-	    "                        [-l linger_ms] [-i in_flight]\n"
-	    "       logbench consume [-b addr] [-t topic] [-n records] "
-	    "[-g group]\n"
-	    "                        [-c commit_ms] [-m fetch_bytes]\n"
-	    "       logbench latency [-b addr] [-t topic] [-p partitions] "
-	    "[-r rate]\n"
-	    "                        [-d seconds] [-s size] [--acks 0|1|all]\n"
+	    "usage: logbench produce [-a acks] [-b addr] [-c records] "
+	    "[-I in_flight]\n"
+	    "                        [-L linger_ms] [-p partitions] "
+	    "[-t topic] [-z batch]\n"
+	    "                        [--producers N] [--size bytes]\n"
+	    "       logbench consume [-b addr] [-c records] [-g group] "
+	    "[-t topic]\n"
+	    "                        [--commit-ms ms] [--commit-every N] "
+	    "[--async-commit]\n"
+	    "                        [--fetch-bytes bytes]\n"
+	    "       logbench latency [-a acks] [-b addr] [-D seconds] "
+	    "[-p partitions]\n"
+	    "                        [-r rate] [-t topic] [--size bytes]\n"
 	    "       logbench -h | -V\n"
-	    "  -a, --addr ADDR   an old spelling of -b\n"
-	    "  -b, --broker ADDR broker (default $LOGD_BROKER or %s)\n"
-	    "  --acks 0|1|all    when the broker answers a produce "
-	    "(default 1)\n"
-	    "  -c MS             ms between group commits (consume -g; "
+	    "  -a, --acks ACKS       acks: 0, 1 or all (default 1)\n"
+	    "  -b, --broker ADDR     broker (default $LOGD_BROKER or %s)\n"
+	    "      --addr ADDR       an old spelling of --broker\n"
+	    "  -c, --count N         count: records to send or read\n"
+	    "      --commit-ms MS    ms between group commits (consume -g; "
 	    "default 100)\n"
-	    "  -d SECONDS        length of the latency test (default 10)\n"
-	    "  -g GROUP          consume as this group, committing\n"
-	    "  -i N              produce requests in flight per producer\n"
-	    "  -l MS             linger to fill a batch\n"
-	    "  -m BYTES          bytes asked for by each fetch "
+	    "      --commit-every N  commit every N records instead (consume -g)\n"
+	    "      --async-commit    commit without waiting (consume -g)\n"
+	    "  -D, --duration SECONDS  duration of the latency test "
+	    "(default 10)\n"
+	    "      --fetch-bytes N   bytes asked for by each fetch "
 	    "(default 1048576)\n"
-	    "  -n N              records to send or read\n"
-	    "  -P N              producer threads (produce)\n"
-	    "  -p N              partitions if the topic is created "
+	    "  -g, --group GROUP     consume as this consumer group, "
+	    "committing\n"
+	    "  -I, --in-flight N     produce requests in flight per "
+	    "producer\n"
+	    "  -L, --linger MS       linger to fill a batch\n"
+	    "  -p, --partitions N    partitions if the topic is created "
 	    "(default 1)\n"
-	    "  -r RATE           records per second (latency; default "
+	    "      --producers N     producer threads (produce)\n"
+	    "  -r, --rate RATE       records per second (latency; default "
 	    "10000)\n"
-	    "  -s BYTES          value size (default 100)\n"
-	    "  -t TOPIC          topic (default logbench)\n"
-	    "  -z, --batch BATCH batch: records, or bytes with k, m or B "
+	    "      --size BYTES      value size (default 100)\n"
+	    "  -t, --topic TOPIC     topic (default logbench)\n"
+	    "  -z, --batch BATCH     batch: records, or bytes with k, m or B "
 	    "(default 256k)\n"
-	    "  -h, --help        print this help and exit\n"
-	    "  -V, --version     print the version and exit\n",
+	    "  -h, --help            print this help and exit\n"
+	    "  -V, --version         print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
 }
 
@@ -361,9 +374,12 @@ cmd_consume(const struct opts *o)
 		}
 		got++;
 		bytes += rec.rec.value_len + rec.rec.key_len;
-		if (o->group != NULL && (got & 1023) == 0 &&
-		    tool_mono_s() - last_commit >= o->commit_ms / 1000.0) {
-			if ((r = logd_consumer_commit(cs)) < 0)
+		if (o->group != NULL && (o->commit_every ?
+		    got % o->commit_every == 0 : (got & 1023) == 0 &&
+		    tool_mono_s() - last_commit >= o->commit_ms / 1000.0)) {
+			r = o->commit_async ? logd_consumer_commit_async(cs) :
+			    logd_consumer_commit(cs);
+			if (r < 0)
 				goto fail;
 			commits++;
 			last_commit = tool_mono_s();
@@ -570,7 +586,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 	uint64_t v;
 
 	switch (ch) {
-	case 'a':   /* the old spelling of -b */
+	case OPT_ADDR:   /* the old spelling of -b */
 	case 'b':
 		/* -b was the batch size before it meant the broker, as in
 		 * every other tool: say so rather than dial "1000". */
@@ -579,7 +595,19 @@ set_opt(struct opts *o, int ch, const char *arg)
 			return 4;
 		o->addr = arg;
 		break;
-	case 'A':
+	case 'Y':
+		o->commit_async = 1;
+		break;
+	case 'E': {
+		char *e;
+		unsigned long long every = strtoull(arg, &e, 10);
+
+		if (e == arg || *e || every == 0)
+			return -1;
+		o->commit_every = every;
+		break;
+	}
+	case 'a':
 		if (strcmp(arg, "all") == 0 ||
 		    strcmp(arg, "-1") == 0)
 			o->acks = LOGD_ACKS_ALL;
@@ -593,12 +621,12 @@ set_opt(struct opts *o, int ch, const char *arg)
 		if (parse_batch(arg, o) < 0)
 			return -1;
 		break;
-	case 'c':
+	case OPT_COMMIT:
 		if (parse_u64(arg, &v) < 0 || v > 3600000)
 			return -1;
 		o->commit_ms = (int)v;
 		break;
-	case 'd':
+	case 'D':
 		o->seconds = strtod(arg, NULL);
 		if (!(o->seconds > 0 && o->seconds <= 86400))
 			return -1;
@@ -610,23 +638,23 @@ set_opt(struct opts *o, int ch, const char *arg)
 		return 1;
 	case 'V':
 		return 3;
-	case 'i':
+	case 'I':
 		if (parse_u64(arg, &v) < 0 || v == 0 || v > 4096)
 			return -1;
 		o->in_flight = (int)v;
 		break;
-	case 'l':
+	case 'L':
 		if (parse_u64(arg, &v) < 0 || v > 60000)
 			return -1;
 		o->linger_ms = (int)v;
 		break;
-	case 'm':
+	case OPT_FETCH:
 		if (parse_u64(arg, &v) < 0 || v == 0 ||
 		    v > LOGD_BATCH_MAX_SIZE)
 			return -1;
 		o->fetch_bytes = (size_t)v;
 		break;
-	case 'n':
+	case 'c':
 		if (parse_u64(arg, &o->records) < 0)
 			return -1;
 		break;
@@ -635,7 +663,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 			return -1;
 		o->partitions = (int32_t)v;
 		break;
-	case 'P':
+	case OPT_PRODUCERS:
 		if (parse_u64(arg, &v) < 0 || v == 0 || v > 1024)
 			return -1;
 		o->producers = (int)v;
@@ -645,7 +673,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 		if (!(o->rate > 0 && o->rate <= 1e7))
 			return -1;
 		break;
-	case 's':
+	case OPT_SIZE:
 		if (parse_u64(arg, &v) < 0 || v > (1u << 20))
 			return -1;
 		o->size = (size_t)v;
@@ -664,10 +692,24 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "acks", required_argument, NULL, 'A' },
-		{ "addr", required_argument, NULL, 'a' },
+		{ "acks", required_argument, NULL, 'a' },
+		{ "addr", required_argument, NULL, OPT_ADDR },
+		{ "async-commit", no_argument, NULL, 'Y' },
+		{ "commit-every", required_argument, NULL, 'E' },
 		{ "batch", required_argument, NULL, 'z' },
 		{ "broker", required_argument, NULL, 'b' },
+		{ "commit-ms", required_argument, NULL, OPT_COMMIT },
+		{ "count", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "fetch-bytes", required_argument, NULL, OPT_FETCH },
+		{ "group", required_argument, NULL, 'g' },
+		{ "in-flight", required_argument, NULL, 'I' },
+		{ "linger", required_argument, NULL, 'L' },
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "producers", required_argument, NULL, OPT_PRODUCERS },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "topic", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -680,7 +722,7 @@ main(int argc, char **argv)
 		.commit_ms = 100, .fetch_bytes = 1u << 20,
 	};
 	const char *cmd;
-	int ch;
+	int ch, ch2;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
@@ -691,13 +733,13 @@ main(int argc, char **argv)
 		printf("logbench %s\n", LOGD_VERSION_STRING);
 		return 0;
 	}
-	/* Like the other tools: $LOGD_BROKER unless -a is given. */
+	/* Like the other tools: $LOGD_BROKER unless -b is given. */
 	if (getenv("LOGD_BROKER") != NULL && *getenv("LOGD_BROKER") != '\0')
 		o.addr = getenv("LOGD_BROKER");
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt_long(argc, argv, "a:b:c:d:g:hi:l:m:n:p:P:r:s:t:Vz:",
+	while ((ch = getopt_long(argc, argv, "a:b:c:D:g:hI:L:p:r:t:Vz:",
 	    longopts, NULL)) != -1) {
 		int r = set_opt(&o, ch, optarg);
 
@@ -739,8 +781,16 @@ main(int argc, char **argv)
 	usage(stderr);
 	return 2;
 bad:
-	if (ch == 'A')
-		fprintf(stderr, "logbench: bad value for --acks: %s\n", optarg);
+	if (ch >= OPT_ADDR) {
+		for (ch2 = 0; longopts[ch2].name != NULL; ch2++)
+			if (longopts[ch2].val == ch)
+				break;
+		fprintf(stderr, "logbench: bad value for --%s: %s\n",
+		    longopts[ch2].name, optarg);
+	} else if (ch == 'a' && strpbrk(optarg, ":/") != NULL)
+		/* -a was the broker before it meant acks, as elsewhere */
+		fprintf(stderr, "logbench: -a %s: -a is the acks now, as in "
+		    "the other tools; the broker is -b\n", optarg);
 	else
 		fprintf(stderr, "logbench: bad value for -%c: %s\n", ch,
 		    optarg);

@@ -241,16 +241,18 @@ static int get_metadata(struct ctl *x, const char *topic,
 }
 
 static void topic_totals(const struct logd_topic_meta *t, int64_t *records,
-    uint64_t *bytes)
+    uint64_t *bytes, uint64_t *disk)
 {
 	int32_t i;
 
 	*records = 0;
 	*bytes = 0;
+	*disk = 0;
 	for (i = 0; i < t->partition_count; i++) {
 		*records += t->partitions[i].end_offset -
 		    t->partitions[i].start_offset;
 		*bytes += t->partitions[i].size;
+		*disk += t->partitions[i].disk;
 	}
 }
 
@@ -268,24 +270,29 @@ static int cmd_topics(struct ctl *x)
 	if (x->json)
 		tool_buf_addc(&b, '[');
 	else if (md->topic_count > 0)
-		tool_buf_printf(&b, "%-30s %10s %12s %12s\n", "TOPIC",
-		    "PARTITIONS", "RECORDS", "SIZE");
+		tool_buf_printf(&b, "%-30s %10s %12s %12s %12s\n", "TOPIC",
+		    "PARTITIONS", "RECORDS", "SIZE", "DISK");
 	for (i = 0; i < md->topic_count; i++) {
 		const struct logd_topic_meta *t = &md->topics[i];
 		int64_t records;
-		uint64_t bytes;
+		uint64_t bytes, disk;
+		char ds[32];
 
-		topic_totals(t, &records, &bytes);
+		topic_totals(t, &records, &bytes, &disk);
 		if (x->json) {
 			tool_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
 			jstr(&b, t->name);
 			tool_buf_printf(&b, ",\"partitions\":%d,\"records\":"
-			    "%lld,\"size\":%llu}", t->partition_count,
-			    (long long)records, (unsigned long long)bytes);
+			    "%lld,\"size\":%llu,\"disk\":%llu}",
+			    t->partition_count, (long long)records,
+			    (unsigned long long)bytes,
+			    (unsigned long long)disk);
 		} else {
 			human_size(bytes, hs, sizeof(hs));
-			tool_buf_printf(&b, "%-30s %10d %12lld %12s\n", t->name,
-			    t->partition_count, (long long)records, hs);
+			human_size(disk, ds, sizeof(ds));
+			tool_buf_printf(&b, "%-30s %10d %12lld %12s %12s\n",
+			    t->name, t->partition_count, (long long)records, hs,
+			    ds);
 		}
 	}
 	if (x->json)
@@ -349,13 +356,14 @@ static int cmd_describe(struct ctl *x)
 
 			tool_buf_printf(&b, "%s{\"partition\":%d,\"start\":%lld,"
 			    "\"end\":%lld,\"records\":%lld,\"size\":%llu,"
-			    "\"error\":%d,\"dirty_ratio\":%.4f,"
+			    "\"disk\":%llu,\"error\":%d,\"dirty_ratio\":%.4f,"
 			    "\"clean_point\":%lld}",
 			    i ? "," : "", p->partition,
 			    (long long)p->start_offset,
 			    (long long)p->end_offset,
 			    (long long)(p->end_offset - p->start_offset),
-			    (unsigned long long)p->size, p->error,
+			    (unsigned long long)p->size,
+			    (unsigned long long)p->disk, p->error,
 			    p->dirty_ratio, (long long)p->clean_point);
 		}
 		tool_buf_adds(&b, "],\"cleanup_policy\":");
@@ -376,19 +384,21 @@ static int cmd_describe(struct ctl *x)
 			tool_buf_printf(&b, "cleanup.policy %s: DIRTY is the "
 			    "dirty ratio of the cleanable segments, CLEAN the "
 			    "offset cleaned up to\n", policy);
-		tool_buf_printf(&b, "%9s %12s %12s %12s %12s", "PARTITION",
-		    "START", "END", "RECORDS", "SIZE");
+		tool_buf_printf(&b, "%9s %12s %12s %12s %12s %12s", "PARTITION",
+		    "START", "END", "RECORDS", "SIZE", "DISK");
 		if (compacted)
 			tool_buf_printf(&b, " %6s %12s", "DIRTY", "CLEAN");
 		tool_buf_addc(&b, '\n');
 		for (i = 0; i < t->partition_count; i++) {
 			const struct logd_partition_meta *p = &t->partitions[i];
+			char ds[32];
 
 			human_size(p->size, hs, sizeof(hs));
-			tool_buf_printf(&b, "%9d %12lld %12lld %12lld %12s",
+			human_size(p->disk, ds, sizeof(ds));
+			tool_buf_printf(&b, "%9d %12lld %12lld %12lld %12s %12s",
 			    p->partition, (long long)p->start_offset,
 			    (long long)p->end_offset,
-			    (long long)(p->end_offset - p->start_offset), hs);
+			    (long long)(p->end_offset - p->start_offset), hs, ds);
 			if (compacted)
 				tool_buf_printf(&b, " %5.1f%% %12lld",
 				    p->dirty_ratio * 100,
@@ -914,9 +924,9 @@ static int cmd_stats(struct ctl *x)
 	}
 	for (i = 0; i < md->topic_count; i++) {
 		int64_t records;
-		uint64_t bytes;
+		uint64_t bytes, disk;
 
-		topic_totals(&md->topics[i], &records, &bytes);
+		topic_totals(&md->topics[i], &records, &bytes, &disk);
 		if (x->json) {
 			tool_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
 			jstr(&b, md->topics[i].name);

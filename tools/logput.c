@@ -2,7 +2,7 @@
  * logput - produce records to a topic of a logd broker.
  *
  * Design.  Input (stdin or the files named, "-" being stdin) is read a
- * line at a time, or a whole file at a time with -l, and each piece
+ * line at a time, or a whole file at a time with -R, and each piece
  * becomes one record, handed to a liblogd producer that batches per
  * partition (-z, -L) and keeps several requests in flight.  A key comes
  * from -k, or from the text before a delimiter (-K); -J parses each line
@@ -35,11 +35,11 @@ struct opts {
 	int32_t partition;
 	int acks;
 	int json;
-	int whole;                /* -l */
+	int whole;                /* -R */
 	int quiet;
 	int64_t batch_bytes;      /* 0: default */
 	int64_t linger_ms;        /* -1: default */
-	int codec;                /* -c */
+	int codec;                /* -Z */
 	struct logd_header headers[MAX_HEADERS];
 	size_t header_count;
 	char **files;
@@ -61,8 +61,8 @@ struct put {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: logput [-hJlqV] [-a acks] [-b addr] [-c codec] "
-	    "[-H key=value]\n"
+	    "usage: logput [-hJqRV] [-a acks] [-b addr] [-H key=value] "
+	    "[-Z codec]\n"
 	    "              [-k key | -K delim] [-L linger_ms] [-p partition] "
 	    "[-z batch_bytes]\n"
 	    "              topic [file ...]\n"
@@ -71,11 +71,11 @@ static void usage(FILE *f)
 	    "  -p N          partition (default: by key, else spread)\n"
 	    "  -a ACKS       0, 1 or all (default all)\n"
 	    "  -J            lines are JSON, sent as msgpack\n"
-	    "  -l            each file is one record\n"
+	    "  -R, --raw     raw: each file is one record\n"
 	    "  -H KEY=VALUE  add a header to every record (repeatable)\n"
-	    "  -z BYTES      batch size (default 262144, at most "
+	    "  -z, --batch BYTES  batch size (default 262144, at most "
 	    "segment.bytes / 4)\n"
-	    "  -c, --compression CODEC  compress batches: none, gzip, "
+	    "  -Z, --compression CODEC  compress batches: none, gzip, "
 	    "snappy, lz4, zstd\n"
 	    "  -L MS         linger before sending a batch (default 0)\n"
 	    "  -q            quiet: no count at the end\n"
@@ -91,7 +91,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ "compression", required_argument, NULL, 'c' },
+		{ "compression", required_argument, NULL, 'Z' },
+		{ "raw", no_argument, NULL, 'R' },
+		{ "batch", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -102,7 +104,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->partition = LOGD_PARTITION_ANY;
 	o->acks = LOGD_ACKS_ALL;
 	o->linger_ms = -1;
-	while ((ch = getopt_long(argc, argv, "a:b:c:H:hJk:K:lL:p:qVz:", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:H:hJk:K:L:p:qRVz:Z:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -120,7 +122,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'b':
 			o->broker = optarg;
 			break;
-		case 'c':
+		case 'Z':
 			o->codec = logd_codec_parse(optarg);
 			if (o->codec < 0)
 				return tool_usage_err("unknown codec '%s': expected "
@@ -155,7 +157,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return tool_usage_err("empty key delimiter");
 			o->delim = optarg;
 			break;
-		case 'l':
+		case 'R':
 			o->whole = 1;
 			break;
 		case 'L':
@@ -189,7 +191,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (o->key != NULL && o->delim != NULL)
 		return tool_usage_err("-k and -K exclude each other");
 	if (o->delim != NULL && o->whole)
-		return tool_usage_err("-K and -l exclude each other");
+		return tool_usage_err("-K and -R exclude each other");
 	if (optind == argc)
 		return tool_usage_err("missing topic");
 	o->topic = argv[optind++];

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 	    "usage: logtail [-fhJKRV] [-b addr] [-c count] [-e offset|time] "
 	    "[-F format]\n"
 	    "               [-g group] [-o offset] [-p partition] "
-	    "[-s time] topic\n"
+	    "[-s time] [--skip-bad]\n"
+	    "               topic\n"
 	    "  -o N|beginning|end|-N  start offset (-N: the last N records)\n"
 	    "  -s TIME                start at a time (2026-11-25T10:00:00Z, "
 	    "-10m, -2h, -1d)\n"
@@ -57,6 +58,8 @@ static void usage(FILE *f)
 	    "value\n"
 	    "  -J                     JSON lines\n"
 	    "  -R                     raw value bytes\n"
+	    "  --skip-bad             skip a batch that cannot be read "
+	    "(say which)\n"
 	    "  -b, --broker ADDR      broker (default $LOGD_BROKER or %s)\n"
 	    "  -h, --help             print this help and exit\n"
 	    "  -V, --version          print the version and exit\n",
@@ -121,6 +124,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "broker", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "skip-bad", no_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -184,6 +188,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (tool_parse_i64(optarg, 0, INT32_MAX, &v) < 0)
 				return tool_usage_err("bad partition '%s'", optarg);
 			o->partition = (int32_t)v;
+			break;
+		case 'S':
+			o->skip_bad = 1;
 			break;
 		case 'R':
 			if (o->mode != OUT_TEXT)
@@ -579,6 +586,49 @@ static int part_take(struct tail *t, struct part *p)
 	return 1;
 }
 
+void skip_warn(const char *why)
+{
+	tool_err("warning: %s", why);
+}
+
+/*
+ * p's cursor failed with rc on a batch: says which (topic, partition,
+ * offsets) and, with --skip-bad, moves past it: 0 to go on, or an exit
+ * code negated.
+ */
+static int part_bad_batch(struct tail *t, struct part *p, int rc)
+{
+	struct logd_batch_info *bi = &p->cur.info;
+	int64_t first, last;
+	char how[80] = "";
+
+	if (logd_cursor_skip(&p->cur, &first, &last) < 0) {
+		tool_err("%s partition %d near offset %lld: corrupt record "
+		    "batch (%s)", t->o->topic, p->id, (long long)p->pos,
+		    logd_strerror(rc));
+		return -TOOL_EXIT_FAIL;
+	}
+	if (bi->base_offset == first && (bi->attributes &
+	    LOGD_ATTR_COMPRESSION_MASK))
+		snprintf(how, sizeof(how), "%s batch does not inflate: ",
+		    logd_codec_name(bi->attributes &
+		    LOGD_ATTR_COMPRESSION_MASK));
+	if (!t->o->skip_bad) {
+		tool_err("%s partition %d offset %lld: the batch of offsets "
+		    "%lld..%lld cannot be read (%s%s); --skip-bad skips it",
+		    t->o->topic, p->id, (long long)(first > p->pos ? first :
+		    p->pos), (long long)first, (long long)last, how,
+		    logd_strerror(rc));
+		return -TOOL_EXIT_FAIL;
+	}
+	tool_err("warning: %s partition %d: skipped the batch of offsets "
+	    "%lld..%lld (%s%s)", t->o->topic, p->id, (long long)first,
+	    (long long)last, how, logd_strerror(rc));
+	if (last + 1 > p->pos)
+		p->pos = last + 1;
+	return 0;
+}
+
 static int part_head(struct tail *t, struct part *p)
 {
 	int rc;
@@ -591,19 +641,11 @@ static int part_head(struct tail *t, struct part *p)
 					break;
 				continue;
 			}
-			if (rc < 0 && rc != -EAGAIN &&
-			    (p->cur.info.attributes &
-			    LOGD_ATTR_COMPRESSION_MASK)) {
-				tool_err("partition %d offset %lld: %s batch "
-				    "does not inflate: %s", p->id,
-				    (long long)p->cur.info.base_offset,
-				    logd_codec_name(p->cur.info.attributes &
-				    LOGD_ATTR_COMPRESSION_MASK),
-				    logd_strerror(rc));
-				return -TOOL_EXIT_FAIL;
+			if (rc < 0 && rc != -EAGAIN) {
+				if ((rc = part_bad_batch(t, p, rc)) < 0)
+					return rc;
+				continue;
 			}
-			if (rc < 0 && rc != -EAGAIN)
-				goto bad;
 			/* Used up (a partial batch at the end is left). */
 			logd_cursor_release(&p->cur);
 			logd_fetch_free(p->f);
@@ -632,10 +674,6 @@ static int part_head(struct tail *t, struct part *p)
 		logd_cursor_init(&p->cur, p->f->records, p->f->len, p->pos);
 	}
 	return p->has_rec;
-bad:
-	tool_err("partition %d near offset %lld: corrupt record batch (%s)",
-	    p->id, (long long)p->pos, logd_strerror(rc));
-	return -TOOL_EXIT_FAIL;
 }
 
 static int replay(struct tail *t)
@@ -681,6 +719,20 @@ static struct part *find_part(struct tail *t, int32_t id)
 	return NULL;
 }
 
+/* --skip-bad while following: every record before it was printed. */
+static void follow_skipped(void *arg, const char *topic, int32_t partition,
+    int64_t first, int64_t last, const char *why)
+{
+	struct tail *t = arg;
+	struct part *p = find_part(t, partition);
+
+	(void)topic;
+	(void)first;
+	skip_warn(why);
+	if (p != NULL && last + 1 > p->pos)
+		p->pos = last + 1;
+}
+
 /*
  * A consumer of every partition not done, from the next record to print.
  * Returns 0 or an exit code; *active is the number of partitions.
@@ -694,6 +746,9 @@ static int follow_start(struct tail *t, struct logd_consumer **out,
 	int rc;
 
 	co.max_wait_ms = 500;
+	co.skip_bad = t->o->skip_bad;
+	co.on_skip = follow_skipped;
+	co.cb_arg = t;
 	rc = logd_consumer_new(t->c, &co, &cs);
 	if (rc < 0)
 		return tool_client_err(t->c, rc, "consumer");

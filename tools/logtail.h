@@ -36,6 +36,7 @@ struct opts {
 	enum out_mode mode;
 	const char *format;       /* text format, escapes decoded */
 	int print_key;
+	int skip_bad;             /* --skip-bad */
 };
 
 struct part {
@@ -62,6 +63,8 @@ struct qrec {
 	struct qrec *next;
 	int64_t offset, ts;
 	size_t len;
+	int skip;                 /* not a record: the batch up to offset
+	                             was skipped (--skip-bad) */
 	char data[];
 };
 
@@ -95,6 +98,8 @@ int describe_range_error(struct tail *t, struct part *p, int64_t off,
 /* Where -o/-s (default: the beginning) starts p, holding [start, end). */
 int start_point(struct tail *t, struct part *p, int64_t start, int64_t end,
     int64_t *off);
+/* --skip-bad: says which batch of partition was skipped (why names it). */
+void skip_warn(const char *why);
 /* Commits what was printed (-g), when due or now with force. */
 int commit(struct tail *t, int force);
 

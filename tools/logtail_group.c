@@ -177,6 +177,7 @@ static int queue_record(struct tail *t, struct part *p,
 		return TOOL_EXIT_FAIL;
 	}
 	q->next = NULL;
+	q->skip = 0;
 	q->offset = r->offset;
 	q->ts = r->timestamp;
 	q->len = t->out.len;
@@ -189,13 +190,48 @@ static int queue_record(struct tail *t, struct part *p,
 	return 0;
 }
 
+/*
+ * --skip-bad: the member skipped a batch of partition.  Queued behind the
+ * records before it (and first in the merge), so the position committed
+ * moves past it once they are printed.
+ */
+static void on_skip(void *arg, const char *topic, int32_t partition,
+    int64_t first, int64_t last, const char *why)
+{
+	struct tail *t = arg;
+	struct part *p;
+	struct qrec *q;
+
+	(void)topic;
+	(void)first;
+	skip_warn(why);
+	if (partition < 0 || (size_t)partition >= t->nparts)
+		return;
+	p = &t->parts[partition];
+	if (!p->owned || (q = malloc(sizeof(*q))) == NULL)
+		return;
+	q->next = NULL;
+	q->skip = 1;
+	q->offset = last;
+	q->ts = INT64_MIN;
+	q->len = 0;
+	if (p->qtail != NULL)
+		p->qtail->next = q;
+	else
+		p->qhead = q;
+	p->qtail = q;
+}
+
 /* Prints and unlinks the head of p's queue (or drops it). */
 static int pop_record(struct tail *t, struct part *p, int print)
 {
 	struct qrec *q = p->qhead;
 	int rc = 0;
 
-	if (print) {
+	if (print && q->skip) {
+		t->uncommitted++;
+		p->pos = q->offset + 1;
+	} else if (print) {
 		rc = print_bytes(t, q->data, q->len);
 		p->pos = q->offset + 1;
 	}
@@ -327,6 +363,8 @@ static int join(struct tail *t)
 	co.max_wait_ms = 500;
 	co.on_assign = on_assign;
 	co.on_revoke = on_revoke;
+	co.skip_bad = t->o->skip_bad;
+	co.on_skip = on_skip;
 	co.cb_arg = t;
 	if ((rc = logd_consumer_new(t->c, &co, &t->cs)) < 0 ||
 	    (rc = logd_consumer_subscribe(t->cs, t->o->topic)) < 0) {

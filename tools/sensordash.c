@@ -43,7 +43,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sensordash [-hVv] [-a topic] [-b addr] [-g group] "
+	    "usage: sensordash [-hVv] [-A topic] [-b addr] [-g group] "
 	    "[-l host:port]\n"
 	    "                  [-M streams] [-m connections] [-T seconds] "
 	    "[-t topic]\n"
@@ -55,7 +55,7 @@ help(void)
 {
 	usage(stdout);
 	printf("\n"
-	    "  -a, --alerts-topic T  alerts topic (weather_alerts)\n"
+	    "  -A, --alerts-topic T  alerts topic (weather_alerts)\n"
 	    "  -b, --broker ADDR     logd address ($LOGD_BROKER, else "
 	    LOGD_DEFAULT_ADDR ")\n"
 	    "  -g, --group G         alert consumer group whose lag is shown "
@@ -115,7 +115,7 @@ static int
 parse_opts(int argc, char **argv, struct dash_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "alerts-topic", required_argument, NULL, 'a' },
+		{ "alerts-topic", required_argument, NULL, 'A' },
 		{ "broker", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
@@ -142,10 +142,10 @@ parse_opts(int argc, char **argv, struct dash_opts *o)
 	o->max_conns = DEFAULT_CONNS;
 	o->max_streams = DEFAULT_STREAMS;
 	o->timeout_s = DEFAULT_TIMEOUT_S;
-	while ((ch = getopt_long(argc, argv, "a:b:g:hl:M:m:T:t:Vvw:",
+	while ((ch = getopt_long(argc, argv, "A:b:g:hl:M:m:T:t:Vvw:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'a':
+		case 'A':
 			if (logd_topic_name_check(optarg) < 0)
 				goto bad;
 			o->alerts_topic = optarg;

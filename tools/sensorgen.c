@@ -10,13 +10,13 @@
  * the year), a daily swing peaking at 15:00 local time (UTC+2), a base
  * humidity that falls as the day warms (coast high, desert low), a mean
  * wind speed with gusts, and sea-level pressure around 1013 hPa.  With
- * probability -e a reading is an extreme event instead (heat wave, cold
+ * probability -X a reading is an extreme event instead (heat wave, cold
  * snap, dry khamsin, fog, storm, deep low, strong high), chosen so every
  * rule of logalerts(1) fires now and then.
  *
  * Pacing: -i SECONDS sends every station once per round; -r N spreads N
  * readings per second evenly.  Between sends the producer handles acks.
- * With -S the clock is simulated: readings carry START plus the elapsed
+ * With -s the clock is simulated: readings carry START plus the elapsed
  * rounds and are sent as fast as the broker takes them.
  *
  * With -L TOPIC every reading also goes to TOPIC, keyed by sensor_id, a
@@ -107,7 +107,7 @@ struct opts {
 	int have_seed;
 	int acks;
 	double extreme;           /* probability of an extreme reading */
-	int64_t sim_start_ms;     /* -S: simulated clock, -1: real time */
+	int64_t sim_start_ms;     /* -s: simulated clock, -1: real time */
 	int32_t create_partitions; /* -p: create the topic if missing */
 	int print;                /* -P: print stored readings */
 	int quiet;
@@ -229,7 +229,7 @@ weather(struct gen *g, struct station *s, int64_t t, struct reading *r)
 	r->pressure = s->pressure - 4.0 * season;
 }
 
-/* With probability -e, turns r into one of seven kinds of extreme. */
+/* With probability -X, turns r into one of seven kinds of extreme. */
 static void
 extreme(struct gen *g, struct reading *r)
 {
@@ -482,25 +482,26 @@ out:
 	return r;
 }
 
+/* getopt values of the options with no letter */
+enum { OPT_SEED = 256, OPT_LATEST };
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: sensorgen [-PqV] [-a acks] [-b addr] [-c count] "
-	    "[-e probability]\n"
-	    "                 [-i seconds | -r rate] [-n stations] "
-	    "[-p partitions]\n"
-	    "                 [-L topic] [-S start] [-s seed] [-t topic]\n"
+	    "[-i seconds | -r rate]\n"
+	    "                 [-n stations] [-p partitions] [-s start] "
+	    "[-t topic]\n"
+	    "                 [-X probability] [--latest topic] [--seed N]\n"
 	    "  -a, --acks ACKS          0, 1 or all (default all)\n"
 	    "  -b, --broker ADDR        broker (default $LOGD_BROKER or "
 	    "%s)\n"
 	    "  -c, --count N            send N readings, then stop "
 	    "(default: until a signal)\n"
-	    "  -e, --extreme P          chance of an extreme reading, 0 to 1 "
-	    "(default 0.02)\n"
 	    "  -i, --interval SECONDS   one round of readings every SECONDS "
 	    "(default 1)\n"
-	    "  -L, --latest TOPIC       also to TOPIC, compacted: each "
+	    "      --latest TOPIC       also to TOPIC, compacted: each "
 	    "station's latest\n"
 	    "  -n, --stations N         number of stations (default 10)\n"
 	    "  -P, --print              print where each reading was "
@@ -508,9 +509,13 @@ usage(FILE *f)
 	    "  -p, --partitions N       partitions if the topic is created\n"
 	    "  -q, --quiet              no progress line, no summary\n"
 	    "  -r, --rate N             N readings per second in all\n"
-	    "  -S, --start TIME         simulate the clock from TIME\n"
-	    "  -s, --seed N             seed of the random generator\n"
+	    "  -s, --start TIME         start time: simulate the clock from "
+	    "TIME\n"
+	    "  -S TIME                  an old spelling of -s\n"
 	    "  -t, --topic TOPIC        topic (default sensor_data)\n"
+	    "  -X, --extreme P          chance of an extreme reading, 0 to 1 "
+	    "(default 0.02)\n"
+	    "      --seed N             seed of the random generator\n"
 	    "  -h, --help               print this help and exit\n"
 	    "  -V, --version            print the version and exit\n",
 	    LOGD_DEFAULT_ADDR);
@@ -523,17 +528,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "acks", required_argument, NULL, 'a' },
 		{ "broker", required_argument, NULL, 'b' },
 		{ "count", required_argument, NULL, 'c' },
-		{ "extreme", required_argument, NULL, 'e' },
+		{ "extreme", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "interval", required_argument, NULL, 'i' },
-		{ "latest", required_argument, NULL, 'L' },
+		{ "latest", required_argument, NULL, OPT_LATEST },
 		{ "stations", required_argument, NULL, 'n' },
 		{ "partitions", required_argument, NULL, 'p' },
 		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rate", required_argument, NULL, 'r' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "start", required_argument, NULL, 'S' },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "start", required_argument, NULL, 's' },
 		{ "topic", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -549,7 +554,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->acks = LOGD_ACKS_ALL;
 	o->extreme = 0.02;
 	o->sim_start_ms = -1;
-	while ((ch = getopt_long(argc, argv, "a:b:c:e:hi:L:n:p:Pqr:s:S:t:V",
+	while ((ch = getopt_long(argc, argv, "a:b:c:hi:n:p:Pqr:s:S:t:VX:",
 	    longopts, NULL)) != -1) {
 		errno = 0;
 		end = NULL;
@@ -570,7 +575,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (*end || optarg[0] == '-' || o->count == 0)
 				goto bad;
 			break;
-		case 'e':
+		case 'X':
 			o->extreme = strtod(optarg, &end);
 			if (*end || !(o->extreme >= 0 && o->extreme <= 1))
 				goto bad;
@@ -607,21 +612,32 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (*end || !(o->rate > 0 && o->rate <= 1e7))
 				goto bad;
 			break;
-		case 's':
+		case OPT_SEED:
 			o->seed = strtoull(optarg, &end, 0);
 			if (*end || errno)
 				goto bad;
 			o->have_seed = 1;
 			break;
+		case 's':
 		case 'S':
 			if (tool_parse_time(optarg, tool_now_ms(),
-			    &o->sim_start_ms) < 0)
-				goto bad;
+			    &o->sim_start_ms) < 0) {
+				/* -s was the seed once: say where it went */
+				if (strspn(optarg, "0123456789") ==
+				    strlen(optarg))
+					tool_err("bad value for -%c: \"%s\" (a "
+					    "start time; the seed is --seed)",
+					    ch, optarg);
+				else
+					tool_err("bad value for -%c: \"%s\"", ch,
+					    optarg);
+				return -1;
+			}
 			break;
 		case 't':
 			o->topic = optarg;
 			break;
-		case 'L':
+		case OPT_LATEST:
 			if (logd_topic_name_check(optarg) != 0)
 				goto bad;
 			o->latest = optarg;
@@ -635,7 +651,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 		}
 		continue;
 bad:
-		tool_err("bad value for -%c: \"%s\"", ch, optarg);
+		if (ch == OPT_SEED)
+			tool_err("bad value for --seed: \"%s\"", optarg);
+		else
+			tool_err("bad value for -%c: \"%s\"", ch, optarg);
 		return -1;
 	}
 	if (optind != argc) {

@@ -280,12 +280,23 @@ int tool_parse_time(const char *s, int64_t now_ms, int64_t *out)
 	return -EINVAL;
 }
 
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
+#define TIME_MIN_MS (-62167219200000LL)
+#define TIME_MAX_MS (253402300799999LL)
+
 void tool_format_time(int64_t ms, char *buf, size_t size)
 {
-	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)secs * 1000);
+	time_t secs;
+	int frac;
 	struct tm tm;
 
+	/* Four-digit years only: -2^63 once printed as year 292278994. */
+	if (ms < TIME_MIN_MS || ms > TIME_MAX_MS) {
+		snprintf(buf, size, "%lld", (long long)ms);
+		return;
+	}
+	secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	frac = (int)(ms - (int64_t)secs * 1000);
 	if (gmtime_r(&secs, &tm) == NULL) {
 		snprintf(buf, size, "%lld", (long long)ms);
 		return;
@@ -390,7 +401,10 @@ int tool_connect(const char *addr, struct logd_client **out)
 		    rc == -ECONNREFUSED ? "connection refused (is logd "
 		    "running?)" : rc == -ENOENT && is_unix ? "no such "
 		    "socket file (is logd running with unix_socket?)" :
-		    rc == -ENOENT ? "unknown host" : logd_strerror(rc));
+		    rc == -ENOENT ? "unknown host" : rc == LOGD_ECLOSED ?
+		    "logd closed the connection before answering (it "
+		    "refuses clients past its max_connections; its log "
+		    "says so)" : logd_strerror(rc));
 		return TOOL_EXIT_CONNECT;
 	}
 	return 0;

@@ -164,7 +164,8 @@ char tool_json_type(const char *s, size_t n);
  */
 int tool_parse_time(const char *s, int64_t now_ms, int64_t *out);
 
-/* Formats ms as "2026-11-25T10:00:00.000Z" into buf (>= 32 bytes). */
+/* Formats ms as "2026-11-25T10:00:00.000Z" into buf (>= 32 bytes); a
+ * time outside the years 0000 to 9999 as the plain number of ms. */
 void tool_format_time(int64_t ms, char *buf, size_t size);
 
 /* Milliseconds since the epoch, from the realtime clock. */

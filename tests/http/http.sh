@@ -34,9 +34,9 @@ native=127.0.0.1:$(free_port)
 kafka=127.0.0.1:$(free_port)
 hport=$(free_port)
 http=http://127.0.0.1:$hport
-"$build/logd/logd" -d "$tmp/data" -l "$native" -o "$tmp/logd.log" \
-    -s kafka_listen="$kafka" -s http_listen=127.0.0.1:$hport \
-    -s auto_create_topics=yes &
+"$build/logd/logd" -d "$tmp/data" -l "$native" --log-file "$tmp/logd.log" \
+    --set kafka_listen="$kafka" --set http_listen=127.0.0.1:$hport \
+    --set auto_create_topics=yes &
 logd=$!
 pids="$logd"
 i=0

@@ -258,15 +258,15 @@ sys.exit(d["partitions"][0]["dirty_ratio"] <= 0)' "$LOGCTL" &&
 	    bad "compact after kills: $(cat "$T/cc.out")"
 }
 
-# The pipeline: sensorgen -L keeps each station's latest reading (its
+# The pipeline: sensorgen --latest keeps each station's latest reading (its
 # producer's batches are up to 256 KiB: segments of 1 MiB).
 t_sensorgen() {
 	local n keys
 	"$LOGCTL" create station_latest -p 1 --config cleanup.policy=compact \
 	    --config segment.bytes=1048576 > "$T/c.out" 2>&1
-	"$LOGD_BUILDDIR/tools/sensorgen" -q -i 0 -c 40000 -n 25 -s 7 \
-	    -p 2 -t readings -L station_latest > "$T/sg.out" 2>&1 ||
-	    { bad "sensorgen -L: $(cat "$T/sg.out")"; return; }
+	"$LOGD_BUILDDIR/tools/sensorgen" -q -i 0 -c 40000 -n 25 --seed 7 \
+	    -p 2 -t readings --latest station_latest > "$T/sg.out" 2>&1 ||
+	    { bad "sensorgen --latest: $(cat "$T/sg.out")"; return; }
 	"$LOGCTL" compact station_latest > "$T/cc.out" 2>&1 ||
 	    { bad "compact: $(cat "$T/cc.out")"; return; }
 	timeout 20 "$LOGTAIL" -o beginning -F '%k\n' station_latest \
@@ -274,7 +274,7 @@ t_sensorgen() {
 	n=$(wc -l < "$T/sl")
 	keys=$(sort -u "$T/sl" | wc -l)
 	expect_eq "station_latest holds all 25 stations" "$keys" 25
-	[ "$n" -lt 20000 ] && check "sensorgen -L: $n records left of 40000" \
+	[ "$n" -lt 20000 ] && check "sensorgen --latest: $n records left of 40000" \
 	    "in station_latest" ||
 	    bad "station_latest: $n records of 40000 after compact"
 	expect_eq "readings keeps all 40000" \

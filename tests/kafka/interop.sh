@@ -82,13 +82,13 @@ t_binary() {
 		bad "kcat -P binary -> logtail -R: $(cmp "$T/bin.in" "$T/bin.logtail" 2>&1) $(cat "$T/lt.err")"
 	fi
 	create io.bin2 1 || return
-	"$LOGPUT" -q -l -p 0 io.bin2 "$T/bin.in" 2> "$T/lp.err" ||
-	    { bad "logput -l: $(cat "$T/lp.err")"; return; }
+	"$LOGPUT" -q -R -p 0 io.bin2 "$T/bin.in" 2> "$T/lp.err" ||
+	    { bad "logput -R: $(cat "$T/lp.err")"; return; }
 	kc -C -t io.bin2 -o beginning -e -q -D '' -f '%s' > "$T/bin.kcat"
 	if cmp -s "$T/bin.in" "$T/bin.kcat"; then
-		check "logput -l binary file -> kcat -C: the same bytes"
+		check "logput -R binary file -> kcat -C: the same bytes"
 	else
-		bad "logput -l binary -> kcat: $(cmp "$T/bin.in" "$T/bin.kcat" 2>&1)"
+		bad "logput -R binary -> kcat: $(cmp "$T/bin.in" "$T/bin.kcat" 2>&1)"
 	fi
 }
 

@@ -24,8 +24,8 @@ port() {
 }
 nport=$(port)
 kport=$(port)
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none -s auto_create_topics=yes &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none --set auto_create_topics=yes &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do

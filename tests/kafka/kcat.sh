@@ -36,9 +36,9 @@ kport=$(free_port)
 native=127.0.0.1:$nport
 kafka=127.0.0.1:$kport
 start_logd() {
-	"$build/logd/logd" -d "$tmp/data" -l "$native" -o "$tmp/logd.log" \
-	    -s kafka_listen="$kafka" -s http_listen=none \
-	    -s auto_create_topics=yes &
+	"$build/logd/logd" -d "$tmp/data" -l "$native" --log-file "$tmp/logd.log" \
+	    --set kafka_listen="$kafka" --set http_listen=none \
+	    --set auto_create_topics=yes &
 	logd=$!
 	pids="$pids $logd"
 	i=0
@@ -199,7 +199,7 @@ printf 'late1\nlate2\n' | kc -P -t ts || fail "produce late"
     fail "kcat -o s@ an hour ahead read records"
 
 # --- compressed batches: kcat -z CODEC read by kcat and logtail, and
-# logput -c CODEC read by kcat
+# logput -Z CODEC read by kcat
 codec=0
 for z in gzip snappy lz4 zstd; do
 	codec=$((codec + 1))
@@ -214,10 +214,10 @@ for z in gzip snappy lz4 zstd; do
 	cmp -s "$tmp/lines" "$tmp/z.kcat" || fail "kcat reads other bytes back from -z $z"
 	logtail -o beginning z$z > "$tmp/z.logtail" || fail "logtail z$z"
 	cmp -s "$tmp/lines" "$tmp/z.logtail" || fail "logtail reads other bytes than kcat -z $z wrote"
-	logctl create c$z >/dev/null && logput -c $z c$z < "$tmp/lines" >/dev/null ||
-	    fail "logput -c $z"
+	logctl create c$z >/dev/null && logput -Z $z c$z < "$tmp/lines" >/dev/null ||
+	    fail "logput -Z $z"
 	kc -C -t c$z -e -q > "$tmp/c.kcat" || fail "kcat -C c$z"
-	cmp -s "$tmp/lines" "$tmp/c.kcat" || fail "kcat reads other bytes than logput -c $z wrote"
+	cmp -s "$tmp/lines" "$tmp/c.kcat" || fail "kcat reads other bytes than logput -Z $z wrote"
 done
 
 # --- idempotent producer

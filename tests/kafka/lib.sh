@@ -139,7 +139,7 @@ logd_conf() {
 logd_launch() {
 	local i
 
-	"$LOGD_BIN" -c "$T/logd.conf" >> "$T/logd.out" 2>&1 &
+	"$LOGD_BIN" -C "$T/logd.conf" >> "$T/logd.out" 2>&1 &
 	LOGD_PID=$!
 	for i in $(seq 150); do
 		if ! kill -0 "$LOGD_PID" 2>/dev/null; then

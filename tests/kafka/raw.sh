@@ -4,7 +4,8 @@
 # (error 35 with logd's ranges, in the v0 format, so a client retries
 # lower); an unknown API key, a truncated request and an oversized size
 # close only their own connection while another client is served;
-# Metadata, Produce v3 (acks 1 and -1) and Fetch v4 return the same bytes.
+# Metadata, Produce v3 (acks 1 and -1) and Fetch v4 return the same bytes;
+# a batch two hours ahead of the clock gets 32 (INVALID_TIMESTAMP).
 set -u
 build=${LOGD_BUILDDIR:?run by make check}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kraw.XXXXXX")
@@ -17,9 +18,9 @@ cleanup() {
 trap cleanup EXIT
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none -s auto_create_topics=yes \
-    -s max_frame_bytes=1048576 -s flush_ms=60000 -s idle_timeout_ms=0 &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none --set auto_create_topics=yes \
+    --set max_frame_bytes=1048576 --set flush_ms=60000 --set idle_timeout_ms=0 &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
@@ -166,7 +167,11 @@ bad = bytearray(b1)
 bad[-1] ^= 1
 e, _ = produce(s, b"rawt", 1, bytes(bad), 35)
 assert e == 2, e       # CORRUPT_MESSAGE
-print("raw: Produce v3 acks 1 and -1, Fetch v4 bytes exact, errors 1 and 2")
+import time
+later = batch([b"later"], ts=int(time.time() * 1000) + 2 * 3600 * 1000)
+e, _ = produce(s, b"rawt", 1, later, 36)
+assert e == 32, e      # INVALID_TIMESTAMP: two hours ahead of the clock
+print("raw: Produce v3 acks 1 and -1, Fetch v4 bytes exact, errors 1, 2 and 32")
 
 # An idempotent producer: a retried batch is answered with the offsets it
 # got and not appended again; a gap gets 45 (OUT_OF_ORDER_SEQUENCE).
@@ -278,8 +283,8 @@ kill -TERM $logd; wait $logd; st=$?; logd=
 
 # The producer state survives a kill -9: the retry after the restart is
 # still recognised.
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
@@ -287,8 +292,8 @@ until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do
 	sleep 0.1
 done
 kill -9 $logd; wait $logd 2>/dev/null
-"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:$kport -s http_listen=none &
+"$build/logd/logd" -d "$tmp/data" -l 127.0.0.1:$nport --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:$kport --set http_listen=none &
 logd=$!
 i=0
 until "$build/tools/logctl" -b 127.0.0.1:$nport topics >/dev/null 2>&1; do

@@ -42,8 +42,8 @@ port() {
 nport=$(port)
 hport=$(port)
 broker=127.0.0.1:$nport
-"$build/logd/logd" -d "$tmp/data" -l "$broker" -o "$tmp/logd.log" \
-    -s kafka_listen=127.0.0.1:0 -s http_listen=none &
+"$build/logd/logd" -d "$tmp/data" -l "$broker" --log-file "$tmp/logd.log" \
+    --set kafka_listen=127.0.0.1:0 --set http_listen=none &
 logd=$!
 i=0
 until "$build/tools/logctl" -b "$broker" topics >/dev/null 2>&1; do
@@ -56,10 +56,10 @@ done
 
 # Six stations, five readings a second, no random extremes: the one
 # alert the test waits for is the one it causes.
-"$build/tools/sensorgen" -b "$broker" -n 6 -r 5 -e 0 -q \
+"$build/tools/sensorgen" -b "$broker" -n 6 -r 5 -X 0 -q \
     2> "$tmp/sensorgen.err" &
 pids="$pids $!"
-"$build/tools/logalerts" -b "$broker" -d "$tmp/alerts.db" -o weather_alerts \
+"$build/tools/logalerts" -b "$broker" -d "$tmp/alerts.db" -A weather_alerts \
     -q > /dev/null 2> "$tmp/logalerts.err" &
 pids="$pids $!"
 "$build/tools/sensordash" -b "$broker" -l "127.0.0.1:$hport" \

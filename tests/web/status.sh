@@ -37,8 +37,8 @@ port() {
 }
 broker=127.0.0.1:$(port)
 hport=$(port)
-"$build/logd/logd" -d "$tmp/data" -l "$broker" -o "$tmp/logd.log" \
-    -s kafka_listen=none -s http_listen=127.0.0.1:$hport &
+"$build/logd/logd" -d "$tmp/data" -l "$broker" --log-file "$tmp/logd.log" \
+    --set kafka_listen=none --set http_listen=127.0.0.1:$hport &
 logd=$!
 i=0
 until "$build/tools/logctl" -b "$broker" topics >/dev/null 2>&1; do
