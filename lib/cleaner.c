@@ -398,11 +398,22 @@ write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/*
+ * Writes the buffer out and starts its writeback now (sync_file_range),
+ * so that the final fdatasync() has little left to do: a clean then
+ * trickles to the disk instead of one long sync that the flusher's
+ * acks=all syncs would queue behind.
+ */
 static int
 writer_flush(struct seg_writer *w)
 {
 	int rc = write_all(w->fd, w->buf, w->used);
 
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (rc == 0 && w->used > 0)
+		(void)sync_file_range(w->fd, (off_t)(w->size - w->used),
+		    (off_t)w->used, SYNC_FILE_RANGE_WRITE);
+#endif
 	w->used = 0;
 	return rc;
 }
@@ -415,15 +426,17 @@ writer_add(struct seg_writer *w, const uint8_t *b, size_t len)
 
 	seg_index_batch(&w->idx, w->size, len, logd_hdr_base(b),
 	    logd_hdr_max_ts(b));
-	w->size += len;
 	if (len > WRITE_BUF - w->used) {
 		if ((rc = writer_flush(w)) < 0)
 			return rc;
-		if (len > WRITE_BUF)
+		if (len > WRITE_BUF) {
+			w->size += len;
 			return write_all(w->fd, b, len);
+		}
 	}
 	memcpy(w->buf + w->used, b, len);
 	w->used += len;
+	w->size += len;
 	return 0;
 }
 
@@ -512,6 +525,9 @@ struct logd_clean {
 	size_t map_bytes;
 	int cancel;
 	int err;
+	uint64_t io_limit;        /* bytes a second read + written, 0: none */
+	uint64_t io_bytes;
+	int64_t io_start;
 	struct logd_clean_stats st;
 	/* run state */
 	struct key_map map;
@@ -656,6 +672,33 @@ cancelled(struct logd_clean *c)
 	return __atomic_load_n(&c->cancel, __ATOMIC_RELAXED);
 }
 
+void
+logd_clean_set_io_limit(struct logd_clean *c, uint64_t bytes_per_sec)
+{
+	c->io_limit = bytes_per_sec;
+}
+
+/* Counts len bytes of I/O; sleeps while ahead of the limit. */
+static void
+throttle(struct logd_clean *c, size_t len)
+{
+	int64_t due, now;
+
+	c->io_bytes += len;
+	if (c->io_limit == 0)
+		return;
+	for (;;) {
+		struct timespec ts = { 0, 0 };
+
+		due = c->io_start + (int64_t)(c->io_bytes * 1000 / c->io_limit);
+		now = wall_ms();
+		if (due <= now + 5 || cancelled(c))
+			return;
+		ts.tv_nsec = (due - now > 100 ? 100 : due - now) * 1000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
 /*
  * Maps the keys of the dirty items.  Sets new_point to the offset of the
  * first record left unmapped (the map is full), or the end of the last
@@ -680,6 +723,7 @@ build_map(struct logd_clean *c)
 
 			if (cancelled(c))
 				return -ECANCELED;
+			throttle(c, sz);
 			rc = logd_batch_iter_init(&it, s->map + pos, sz);
 			if (rc < 0)
 				return rc;
@@ -866,6 +910,7 @@ clean_segment(struct logd_clean *c, struct clean_item *it)
 			rc = -ECANCELED;
 			break;
 		}
+		throttle(c, sz);
 		rc = clean_batch(c, it, p, sz, drop_tomb, &same);
 		if (rc == 0 && same)
 			rc = writer_add(&w, p, sz);
@@ -953,6 +998,7 @@ logd_clean_run(struct logd_clean *c)
 	size_t i, last;
 	int rc;
 
+	c->io_start = t0;
 	rc = map_init(&c->map, c->map_bytes);
 	if (rc == 0)
 		rc = logd_batch_builder_new(&c->bld);

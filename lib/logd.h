@@ -642,6 +642,13 @@ int logd_clean_run(struct logd_clean *c);
 /* Asks a running logd_clean_run() to stop soon (thread safe). */
 void logd_clean_cancel(struct logd_clean *c);
 /*
+ * Before logd_clean_run(): at most bytes_per_sec bytes of segments read
+ * (each segment is read once for the key map if dirty, once to rewrite
+ * it) a second, sleeping when ahead (0, the default: no limit), as
+ * Kafka's log.cleaner.io.max.bytes.per.second.
+ */
+void logd_clean_set_io_limit(struct logd_clean *c, uint64_t bytes_per_sec);
+/*
  * On the log's thread: puts the segments the run swapped into the log,
  * drops the references and frees c; st (may be NULL) says what was done.
  * Returns the run's result.

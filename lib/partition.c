@@ -883,6 +883,14 @@ logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
 		if (rc != -ENOENT || i + 1 == log->nsegs)
 			break;
 		offset = log->segs[++i]->base_offset;
+		if (offset == logd_log_end_offset(log)) {
+			/* nothing after the gap yet: as at the end */
+			r->data = NULL;
+			r->len = 0;
+			r->next_offset = offset;
+			r->seg = NULL;
+			return 0;
+		}
 	}
 	if (rc < 0)
 		return rc == LOGD_ERANGE || rc == -ENOENT ? LOGD_ECORRUPT : rc;

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -64,12 +66,29 @@ static struct backoff {
 static struct compact_op *ops, **ops_tail = &ops;
 static int sweep_due;
 
+/*
+ * The cleaner yields to the loop and the flusher: its thread runs at nice
+ * 10 and at the lowest best-effort I/O priority (for I/O schedulers that
+ * honour it).  Failures only lose the courtesy.
+ */
+static void lower_priority(void)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	(void)setpriority(PRIO_PROCESS, (id_t)tid, 10);
+#ifdef SYS_ioprio_set
+	/* IOPRIO_WHO_PROCESS, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7) */
+	(void)syscall(SYS_ioprio_set, 1, tid, (2 << 13) | 7);
+#endif
+}
+
 static void *cleaner_main(void *arg)
 {
 	struct cjob *j;
 	uint64_t one = 1;
 
 	(void)arg;
+	lower_priority();
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		while (!todo && !quit)
@@ -189,6 +208,7 @@ static int start_job(const char *topic, int32_t partition, unsigned flags,
 	    (size_t)srv.cfg.cleaner_map_bytes, &c);
 	if (rc || !c)
 		return rc;
+	logd_clean_set_io_limit(c, srv.cfg.cleaner_io_bytes_per_sec);
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		/* ending it unrun leaves everything as it was */

@@ -46,6 +46,7 @@ static const struct key {
 	{ "retention_check_ms", K_MS, F(retention_check_ms), 1 },
 	{ "cleaner_check_ms", K_MS, F(cleaner_check_ms), 0 },
 	{ "cleaner_map_bytes", K_U64, F(cleaner_map_bytes), 65536 },
+	{ "cleaner_io_bytes_per_sec", K_U64, F(cleaner_io_bytes_per_sec), 0 },
 #undef F
 };
 

@@ -61,6 +61,7 @@ struct config {
 	int64_t retention_check_ms;
 	int64_t cleaner_check_ms;  /* 0: no periodic cleaning */
 	uint64_t cleaner_map_bytes;
+	uint64_t cleaner_io_bytes_per_sec; /* 0: unlimited */
 	struct logd_topic_config topic;   /* default.* */
 };
 

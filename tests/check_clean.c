@@ -419,6 +419,39 @@ START_TEST(test_bounded_map)
 }
 END_TEST
 
+/* logd_clean_set_io_limit(): a clean reads no faster than asked. */
+START_TEST(test_io_limit)
+{
+	struct logd_log_config cfg;
+	struct logd_batch_builder *b;
+	struct logd_clean_stats st;
+	struct logd_clean *c;
+	struct logd_log *log;
+	int64_t now = 1700000000000;
+	int i;
+
+	model_reset();
+	compact_config(&cfg);
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, now, &log, NULL), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	for (i = 0; i < 400; i++)
+		append_batch(log, b, 10, 100, 0, LOGD_CODEC_NONE, now + i);
+	ck_assert_int_eq(logd_log_flush(log), 0);
+	ck_assert_int_eq(logd_log_clean_begin(log, now, 0, 0, &c), 0);
+	ck_assert_ptr_nonnull(c);
+	/* about 2 x 150 KB read at 600 KB/s: half a second */
+	logd_clean_set_io_limit(c, 600000);
+	ck_assert_int_eq(logd_clean_run(c), 0);
+	ck_assert_int_eq(logd_log_clean_end(log, c, &st), 0);
+	ck_assert_uint_gt(st.bytes_before, 100000);
+	ck_assert_int_ge(st.run_ms, (int64_t)(st.bytes_before * 2 * 1000 /
+	    600000) - 50);
+	check_against_model(log, st.clean_point, 0, NULL);
+	logd_log_close(log);
+	logd_batch_builder_free(b);
+}
+END_TEST
+
 START_TEST(test_tombstones)
 {
 	struct logd_log_config cfg;
@@ -511,6 +544,72 @@ START_TEST(test_all_deleted)
 	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
 	ck_assert_int_eq(logd_log_start_offset(log), 0);
 	check_against_model(log, st.clean_point, 1, NULL);
+	logd_log_close(log);
+	logd_batch_builder_free(b);
+}
+END_TEST
+
+/*
+ * The last cleaned segment ends in a gap (its last record, a tombstone,
+ * expired) and the active segment is empty (its unsynced data lost in a
+ * crash): a read in the gap is a read at the end, not an error.
+ */
+START_TEST(test_gap_at_end)
+{
+	static char big[15000];
+	struct logd_log_config cfg;
+	struct logd_batch_builder *b;
+	struct logd_clean_stats st;
+	struct logd_log *log;
+	struct logd_read r;
+	const uint8_t *data;
+	size_t len;
+	int64_t t = 1700000000000, last, tomb, active;
+	char path[PATH_MAX + 64];
+	uint32_t nseg;
+	int i;
+
+	model_reset();
+	compact_config(&cfg);
+	cfg.delete_retention_ms = 0;
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
+	ck_assert_int_eq(logd_batch_builder_new(&b), 0);
+	for (i = 0; i < 60; i++)
+		append_batch(log, b, 10, 10, 0, LOGD_CODEC_NONE, t);
+	nseg = logd_log_segment_count(log);
+	logd_batch_builder_reset(b);
+	ck_assert_int_eq(logd_batch_builder_add(b, t, "gone", 4, NULL, 0,
+	    NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &data, &len), 0);
+	ck_assert_int_eq(logd_log_append(log, data, len, t, &tomb, &last), 0);
+	ck_assert_uint_eq(logd_log_segment_count(log), nseg);
+	/* a batch that fits only in an empty segment: it rolls */
+	logd_batch_builder_reset(b);
+	ck_assert_int_eq(logd_batch_builder_add(b, t, "k", 1, big,
+	    sizeof(big), NULL, 0), 0);
+	ck_assert_int_eq(logd_batch_builder_finish(b, &data, &len), 0);
+	ck_assert_int_eq(logd_log_append(log, data, len, t, &active, &last),
+	    0);
+	ck_assert_uint_eq(logd_log_segment_count(log), nseg + 1);
+	ck_assert_int_eq(logd_log_clean(log, t, 0, &st), 0);
+	ck_assert_int_eq(logd_log_clean(log, t + 1, LOGD_CLEAN_FORCE, &st), 0);
+	ck_assert_uint_gt(st.tombstones_dropped, 0);
+	logd_log_close(log);
+	/* the crash: the active segment's bytes never reached the disk */
+	snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", logdir, active);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	snprintf(path, sizeof(path), "%s/recovery-point", logdir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(logd_log_open(logdir, &cfg, t, &log, NULL), 0);
+	ck_assert_int_eq(logd_log_end_offset(log), active);
+	ck_assert_int_eq(logd_log_read(log, tomb, 4096, &r), 0);
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert_int_eq(r.next_offset, active);
+	for (i = 0; i < tomb; i++) {
+		ck_assert_int_eq(logd_log_read(log, i, 4096, &r), 0);
+		ck_assert_uint_gt(r.len, 0);
+		logd_log_read_release(&r);
+	}
 	logd_log_close(log);
 	logd_batch_builder_free(b);
 }
@@ -792,8 +891,10 @@ clean_suite(void)
 	ADD("overwrite_compressed", test_overwrite_compressed);
 	ADD("incremental", test_incremental);
 	ADD("bounded_map", test_bounded_map);
+	ADD("io_limit", test_io_limit);
 	ADD("tombstones", test_tombstones);
 	ADD("all_deleted", test_all_deleted);
+	ADD("gap_at_end", test_gap_at_end);
 	ADD("held_read", test_held_read);
 	ADD("leftovers", test_leftovers);
 	ADD("ratio_and_lag", test_ratio_and_lag);

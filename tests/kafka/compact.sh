@@ -205,6 +205,11 @@ sys.exit(any(b <= a for a, b in zip(o, o[1:])))' "$T/follow"; then
 # One kill -9 at a random moment of a clean of a large topic.
 t_kill9() {
 	local i n ok=0 mid=0 left
+	# only the cleans asked for: none may start behind the check for
+	# leftovers after a restart
+	logd_term
+	echo "cleaner_check_ms = 0" >> "$T/logd.conf"
+	logd_launch || return
 	"$LOGCTL" create crash -p 1 --config cleanup.policy=compact \
 	    --config segment.bytes=65536 \
 	    --config min.cleanable.dirty.ratio=0.99 > "$T/c.out" 2>&1
@@ -219,6 +224,12 @@ t_kill9() {
 		"$LOGPUT" -q -K: crash "$T/more" 2> "$T/lp.err" ||
 		    { bad "logput: $(cat "$T/lp.err")"; return; }
 		cat "$T/more" >> "$T/cin"
+		[ "$i" -eq 1 ] && python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.check_output([sys.argv[1], "--json", "describe",
+    "crash"]))
+sys.exit(d["partitions"][0]["dirty_ratio"] <= 0)' "$LOGCTL" &&
+		    check "describe --json: a dirty ratio above 0 before the clean"
 		"$LOGCTL" compact crash > /dev/null 2>&1 &
 		sleep "0.0$((RANDOM % 10))"
 		logd_kill9
@@ -273,7 +284,32 @@ print(sum(p["records"] for p in json.load(sys.stdin)["partitions"]))')" \
 	    40000
 }
 
+t_errors() {
+	"$LOGCTL" compact nosuch > "$T/e1" 2>&1 &&
+	    { bad "compact of an unknown topic succeeded"; return; }
+	grep -q "unknown topic" "$T/e1" && check "compact nosuch: $(cat "$T/e1")" ||
+	    bad "compact nosuch: $(cat "$T/e1")"
+	"$LOGCTL" create plain -p 1 > /dev/null 2>&1
+	"$LOGCTL" compact plain > "$T/e2" 2>&1 &&
+	    { bad "compact of a delete topic succeeded"; return; }
+	grep -q "not compacted" "$T/e2" && check "compact plain: $(cat "$T/e2")" ||
+	    bad "compact plain: $(cat "$T/e2")"
+	"$LOGCTL" compact latest -p 5 > "$T/e3" 2>&1 &&
+	    { bad "compact of partition 5 succeeded"; return; }
+	grep -q "no partition 5" "$T/e3" && check "compact -p 5: $(cat "$T/e3")" ||
+	    bad "compact -p 5: $(cat "$T/e3")"
+	"$LOGCTL" alter latest --config cleanup.policy=bogus > "$T/e4" 2>&1 &&
+	    { bad "cleanup.policy=bogus accepted"; return; }
+	grep -q "expected delete, compact or compact,delete" "$T/e4" &&
+	    check "cleanup.policy=bogus refused" || bad "bogus: $(cat "$T/e4")"
+	"$LOGCTL" alter plain --config cleanup.policy=compact,delete \
+	    > "$T/e5" 2>&1 && "$LOGCTL" compact plain > "$T/e5" 2>&1 &&
+	    check "alter to compact,delete, then compact: $(cat "$T/e5")" ||
+	    bad "compact,delete: $(cat "$T/e5")"
+}
+
 t_compact
+t_errors
 t_sensorgen
 t_keyless
 t_tombstones
