@@ -173,8 +173,7 @@ t_concurrent() {
 	gen 80000 200 3 > "$T/bin"
 	head -40000 "$T/bin" | "$LOGPUT" -q -K: busy 2> "$T/lp.err"
 	# a follower parked at the end while cleans and produce go on
-	bg sh -c 'exec timeout 60 "$1" -f -o beginning -F "$2" busy > "$3" \
-	    2>&1' _ "$LOGTAIL" "$FMT" "$T/follow"
+	bg "$LOGTAIL" -f -o beginning -F "$FMT" busy > "$T/follow" 2>&1
 	local follower=$BG
 	tail -n +40001 "$T/bin" | "$LOGPUT" -q -K: -z 4096 busy \
 	    2> "$T/lp2.err" &
@@ -185,10 +184,10 @@ t_concurrent() {
 	done
 	wait $prod || bad "logput during cleaning: $(cat "$T/lp2.err")"
 	"$LOGCTL" compact busy >> "$T/cc.out" 2>&1
-	logd_alive || return
+	logd_alive || { kill "$follower"; return; }
 	timeout 20 "$LOGTAIL" -o beginning -F "$FMT" busy > "$T/b" 2>&1
 	n=$(model_check "$T/bin" "$T/b" "$(clean_point busy 0)") ||
-	    { bad "after cleaning under produce: $n"; return; }
+	    { bad "after cleaning under produce: $n"; kill "$follower"; return; }
 	check "cleaning under produce: $n records, as produced"
 	if wait_for 20 grep -q "^0 79999 " "$T/follow" &&
 	    python3 -c '
@@ -231,7 +230,17 @@ d = json.loads(subprocess.check_output([sys.argv[1], "--json", "describe",
 sys.exit(d["partitions"][0]["dirty_ratio"] <= 0)' "$LOGCTL" &&
 		    check "describe --json: a dirty ratio above 0 before the clean"
 		"$LOGCTL" compact crash > /dev/null 2>&1 &
-		sleep "0.0$((RANDOM % 10))"
+		if [ $((i % 2)) -eq 1 ]; then
+			# odd rounds: once the clean is writing, 0-30 ms on
+			for w in $(seq 600); do
+				compgen -G "$T/data/topics/crash-0/*.cleaned" \
+				    > /dev/null && break
+				sleep 0.005
+			done
+			sleep "0.0$((RANDOM % 4))"
+		else
+			sleep "0.0$((RANDOM % 10))"
+		fi
 		logd_kill9
 		wait
 		"$LOGCTL" verify "$T/data" > "$T/verify" 2>&1
