@@ -128,7 +128,9 @@ static void set_events(struct conn *c)
 	/* A peer that closes is seen even while it is not read. */
 	if (c->state == CONN_OPEN)
 		want |= EPOLLRDHUP;
-	if (conn_pending(c))
+	/* Output is written at the end of the turn (conn_write_dirty):
+	 * EPOLLOUT only once the socket took less than all of it. */
+	if (conn_pending(c) && !c->dirty)
 		want |= EPOLLOUT;
 	if (want != c->events) {
 		c->events = want;
