@@ -61,6 +61,8 @@ struct flush_item {
 	struct logd_segment *seg;
 	int fd, idx_fd, tix_fd;       /* idx/tix -1 unless sealed dirty */
 	size_t to;
+	int rsv;                      /* zero [rsv_from, rsv_to) after */
+	size_t rsv_from, rsv_to;
 };
 
 struct logd_flush {
@@ -896,7 +898,11 @@ logd_log_read(struct logd_log *log, int64_t offset, size_t max_bytes,
 		return rc == LOGD_ERANGE || rc == -ENOENT ? LOGD_ECORRUPT : rc;
 	p = s->map + pos;
 	end = s->map + s->size;
-	if (max_bytes >= READ_POPULATE_MIN)
+	/* Large by what there is to read, not by what was asked for: a
+	 * consumer at the tail asks for 1 MiB and gets a few hundred bytes
+	 * of pages mapped already, which need no system call. */
+	if (max_bytes >= READ_POPULATE_MIN &&
+	    (size_t)(end - p) >= READ_POPULATE_MIN)
 		read_populate(p, (size_t)(end - p) < max_bytes ?
 		    (size_t)(end - p) : max_bytes);
 	lastb = p;
@@ -1034,6 +1040,8 @@ log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
 		it->idx_fd = s->index_dirty ? s->idx_fd : -1;
 		it->tix_fd = s->index_dirty ? s->tix_fd : -1;
 		s->index_dirty = 0;
+		it->rsv = logd_segment_reserve_begin(s, &it->rsv_from,
+		    &it->rsv_to);
 	}
 	f->sync_dir = log->dir_dirty;
 	log->dir_dirty = 0;
@@ -1069,6 +1077,12 @@ logd_flush_run(struct logd_flush *f)
 	/* The recovery point is an optimisation: its failure is not. */
 	if (f->err == 0 && f->write_rp)
 		f->rp_ok = rp_write(f->dirfd, f->end_offset) == 0;
+	/* After the syncs, which it must not delay; the next one writes
+	 * these zeros. */
+	for (i = 0; i < f->n && f->err == 0; i++)
+		if (f->items[i].rsv)
+			logd_segment_reserve_run(f->items[i].seg,
+			    f->items[i].rsv_from, f->items[i].rsv_to);
 	return f->err;
 }
 
@@ -1081,6 +1095,9 @@ logd_log_flush_end(struct logd_log *log, struct logd_flush *f)
 	if (f == NULL)
 		return 0;
 	log->flushing = 0;
+	for (i = 0; i < f->n; i++)
+		if (f->items[i].rsv)
+			logd_segment_reserve_end(f->items[i].seg);
 	rc = f->err;
 	if (rc != 0) {
 		log->readonly = rc;

@@ -6,8 +6,8 @@
  * File formats and the index invariants are described in segment.h.  A
  * segment never moves its .log mapping once made while readers may hold
  * slices into it: sealing only trims the file past the bytes in use and
- * mprotect()s the map read-only, and the map goes away with the last
- * reference.  Batches in a map were checked (CRC included) when they were
+ * mprotect()s the index maps read-only (the .log map is read-only from
+ * the start), and the map goes away with the last reference.  Batches in a map were checked (CRC included) when they were
  * appended or recovered, so lookups decode headers directly, with bounds
  * checks only, so that a damaged index can give a wrong answer or an
  * error but never a read outside the map.
@@ -108,6 +108,7 @@ seg_alloc(int64_t base, int64_t now_ms)
 	s->fd = s->idx_fd = s->tix_fd = -1;
 	s->refs = 1;
 	s->index_interval = 4096;
+	pthread_mutex_init(&s->rsv_lock, NULL);
 	return s;
 }
 
@@ -221,8 +222,9 @@ logd_segment_create(int dirfd, int64_t base, size_t capacity,
 		rc = -errno;
 		goto fail;
 	}
-	/* Nothing reserved: pwritev() extends the file (see SEG_INDEX_STEP). */
-	s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
+	/* Nothing reserved: pwritev() extends the file (see SEG_INDEX_STEP).
+	 * The map is only read: see logd_segment_append. */
+	s->map = seg_map(s->fd, capacity, PROT_READ, &rc);
 	if (rc < 0)
 		goto fail;
 	s->map_len = capacity;
@@ -444,7 +446,9 @@ logd_segment_disk(const struct logd_segment *s)
 	uint64_t tix = s->writable ? s->tix_alloc :
 	    (uint64_t)s->tix_n * LOGD_TIX_ENTRY;
 
-	return seg_blocks(s->size) + seg_blocks(idx) + seg_blocks(tix);
+	size_t log = s->writable && s->rsv_end > s->size ? s->rsv_end : s->size;
+
+	return seg_blocks(log) + seg_blocks(idx) + seg_blocks(tix);
 }
 
 int
@@ -481,14 +485,116 @@ seg_pwritev_all(int fd, struct iovec *iov, int n, off_t off)
 	return 0;
 }
 
+/*
+ * The .log reserve: a step as large as the data (RSV_CHUNK at least,
+ * RSV_STEP at most, so a small partition reserves little), renewed once
+ * less than a quarter of it is left, written RSV_CHUNK at a time (each
+ * chunk holds the file's write lock that long, so an append waits at
+ * most that).
+ */
+#define RSV_STEP (1u << 20)
+#define RSV_CHUNK (64u << 10)
+
+int
+logd_segment_reserve_begin(struct logd_segment *s, size_t *from, size_t *to)
+{
+	size_t a, b, step = s->size < RSV_CHUNK ? RSV_CHUNK :
+	    s->size > RSV_STEP ? RSV_STEP : s->size;
+
+	if (!s->writable || s->rsv_busy || s->fd < 0 ||
+	    s->rsv_end >= s->size + step / 4)
+		return 0;
+	/* From the page after the one being written at the least. */
+	a = (s->size + SEG_PAGE - 1) / SEG_PAGE * SEG_PAGE;
+	if (a < s->rsv_end)
+		a = s->rsv_end;
+	b = s->size + step < s->capacity ? s->size + step : s->capacity;
+	if (b <= a)
+		return 0;
+	s->rsv_busy = 1;
+	s->rsv_from = a;
+	s->rsv_cancel = 0;
+	s->rsv_done = a;
+	*from = a;
+	*to = b;
+	return 1;
+}
+
+void
+logd_segment_reserve_run(struct logd_segment *s, size_t from, size_t to)
+{
+	static const uint8_t zeros[RSV_CHUNK];
+	size_t pos = from;
+
+	while (pos < to) {
+		size_t n = to - pos < RSV_CHUNK ? to - pos : RSV_CHUNK;
+		ssize_t w;
+
+		pthread_mutex_lock(&s->rsv_lock);
+		if (s->rsv_cancel) {
+			pthread_mutex_unlock(&s->rsv_lock);
+			break;
+		}
+		w = pwrite(s->fd, zeros, n, (off_t)pos);
+		if (w > 0)
+			s->rsv_done = pos + (size_t)w;
+		pthread_mutex_unlock(&s->rsv_lock);
+		if (w <= 0)
+			break;             /* a full disk: reserve less */
+		pos += (size_t)w;
+	}
+}
+
+/* On the log's thread: no more zeros from the job once this returns. */
+static void
+seg_reserve_cancel(struct logd_segment *s)
+{
+	pthread_mutex_lock(&s->rsv_lock);
+	s->rsv_cancel = 1;
+	pthread_mutex_unlock(&s->rsv_lock);
+}
+
+void
+logd_segment_reserve_end(struct logd_segment *s)
+{
+	pthread_mutex_lock(&s->rsv_lock);
+	if (s->rsv_done > s->rsv_end)
+		s->rsv_end = s->rsv_done;
+	pthread_mutex_unlock(&s->rsv_lock);
+	s->rsv_busy = 0;
+}
+
 #define SEG_IOV_BATCHES 128
+
+/*
+ * The header of batch p (sz bytes) into h as stored with LogAppendTime
+ * ts: the attribute bit, maxTimestamp and the CRC over both and the rest.
+ */
+static void
+seg_append_time_header(uint8_t *h, const uint8_t *p, size_t sz, int64_t ts)
+{
+	uint32_t crc;
+
+	memcpy(h, p, LOGD_BATCH_HEADER_SIZE);
+	h[22] |= LOGD_ATTR_LOG_APPEND_TIME;      /* low byte of attributes */
+	logd_put_be64(h + 35, (uint64_t)ts);
+	crc = logd_crc32c(0, h + 21, LOGD_BATCH_HEADER_SIZE - 21);
+	crc = logd_crc32c(crc, p + LOGD_BATCH_HEADER_SIZE,
+	    sz - LOGD_BATCH_HEADER_SIZE);
+	logd_put_be32(h + 17, crc);
+}
 
 int
 logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
     int64_t append_time)
 {
-	uint8_t bases[SEG_IOV_BATCHES][8];
+	uint8_t hdrs[SEG_IOV_BATCHES][LOGD_BATCH_HEADER_SIZE];
 	struct iovec iov[2 * SEG_IOV_BATCHES];
+	/* Written from copies of the headers, never through the map: the
+	 * map is read-only, so the kernel never has to take write access to
+	 * a page back from it (write-protecting it for writeback, then a
+	 * fault on the next write) while the flusher syncs the file. */
+	size_t hl = append_time >= 0 ? LOGD_BATCH_HEADER_SIZE : 8;
 	int64_t next = s->next_offset;
 	size_t done = 0, pos;
 	int rc;
@@ -506,6 +612,8 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 		    s->tix_map_len, s->tix_n, LOGD_TIX_ENTRY, n)) < 0)
 			return rc;
 	}
+	if (s->rsv_busy && s->size + len > s->rsv_from)
+		seg_reserve_cancel(s);
 	while (done < len) {
 		size_t from = done;
 		int n = 0;
@@ -514,11 +622,14 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 			const uint8_t *p = data + done;
 			size_t sz = logd_hdr_size(p);
 
-			logd_put_be64(bases[n], (uint64_t)next);
-			iov[2 * n].iov_base = bases[n];
-			iov[2 * n].iov_len = 8;
-			iov[2 * n + 1].iov_base = (void *)(p + 8);
-			iov[2 * n + 1].iov_len = sz - 8;
+			if (append_time >= 0)
+				seg_append_time_header(hdrs[n], p, sz,
+				    append_time);
+			logd_put_be64(hdrs[n], (uint64_t)next);
+			iov[2 * n].iov_base = hdrs[n];
+			iov[2 * n].iov_len = hl;
+			iov[2 * n + 1].iov_base = (void *)(p + hl);
+			iov[2 * n + 1].iov_len = sz - hl;
 			next += logd_hdr_last(p) - logd_hdr_base(p) + 1;
 			done += sz;
 			n++;
@@ -534,11 +645,8 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 		size_t sz = logd_hdr_size(p);
 		int64_t max_ts = logd_hdr_max_ts(p);
 
-		if (append_time >= 0) {
-			logd_batch_set_log_append_time(s->map + s->size + pos,
-			    append_time);
+		if (append_time >= 0)
 			max_ts = append_time;
-		}
 		seg_index_batch(s, s->size + pos, sz, next, max_ts);
 		next += logd_hdr_last(p) - logd_hdr_base(p) + 1;
 		pos += sz;
@@ -556,7 +664,7 @@ logd_segment_grow(struct logd_segment *s, size_t capacity)
 
 	if (s->size != 0 || !s->writable || capacity <= s->capacity)
 		return s->size != 0 || !s->writable ? -EINVAL : 0;
-	map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
+	map = seg_map(s->fd, capacity, PROT_READ, &rc);
 	if (rc < 0)
 		return rc;
 	seg_unmap((void **)&s->map, &s->map_len);
@@ -573,8 +681,11 @@ logd_segment_seal(struct logd_segment *s)
 
 	if (!s->writable)
 		return 0;
+	if (s->rsv_busy)
+		seg_reserve_cancel(s);
 	s->writable = 0;
 	s->capacity = s->size;
+	s->rsv_end = s->size;
 	s->index_dirty = 1;
 	if (ftruncate(s->fd, (off_t)s->size) < 0)
 		rc = -errno;
@@ -588,8 +699,6 @@ logd_segment_seal(struct logd_segment *s)
 		rc = -errno;
 	s->idx_cap = s->idx_n;
 	s->tix_cap = s->tix_n;
-	if (s->map != NULL)
-		mprotect(s->map, s->map_len, PROT_READ);
 	if (s->idx != NULL)
 		mprotect(s->idx, s->idx_map_len, PROT_READ);
 	if (s->tix != NULL)
@@ -976,7 +1085,7 @@ logd_segment_reset(int dirfd, struct logd_segment *s, size_t valid,
 		seg_unmap((void **)&s->map, &s->map_len);
 		if (ftruncate(s->fd, (off_t)valid) < 0)
 			return -errno;
-		s->map = seg_map(s->fd, capacity, PROT_READ | PROT_WRITE, &rc);
+		s->map = seg_map(s->fd, capacity, PROT_READ, &rc);
 		if (rc < 0)
 			return rc;
 		s->map_len = capacity;
@@ -1025,5 +1134,6 @@ logd_segment_unref(struct logd_segment *s)
 	seg_unmap((void **)&s->map, &s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
+	pthread_mutex_destroy(&s->rsv_lock);
 	free(s);
 }

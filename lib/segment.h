@@ -2,10 +2,10 @@
  * segment.h - one segment of a partition log (internal to liblogd).
  *
  * A segment is three files named by its 20-digit base offset:
- *   NNN.log  the batches, back to back.  The active segment is
- *            preallocated (posix_fallocate) to its capacity and mapped
- *            read-write; a closed one is trimmed to its size and its map
- *            made read-only (the map itself is never moved, so slices
+ *   NNN.log  the batches, back to back.  The active segment's file
+ *            holds what was written (pwritev, no preallocation) and is
+ *            mapped read-only to its capacity; a closed one is trimmed to
+ *            its size (the map itself is never moved, so slices
  *            handed to readers stay valid).
  *   NNN.idx  offset index: 8-byte entries (u32 relative base offset of a
  *            batch, u32 position of the batch), big-endian, strictly
@@ -43,6 +43,7 @@
 #ifndef LOGD_SEGMENT_H
 #define LOGD_SEGMENT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -77,6 +78,19 @@ struct logd_segment {
 	int index_dirty;          /* sealed indexes not yet synced */
 	int refs;
 	int deleted;              /* files unlinked */
+	/*
+	 * The .log's reserve (active segment): zeros written ahead of the
+	 * data by the flusher, so that appends overwrite allocated blocks
+	 * and a sync writes data, not block maps and a new file size (twice
+	 * as fast here).  rsv_end, rsv_busy and rsv_from belong to the
+	 * log's thread; rsv_cancel and rsv_done are shared under rsv_lock.
+	 */
+	size_t rsv_end;           /* the file is zeros from size to here */
+	int rsv_busy;             /* a reserve job [rsv_from, ...) queued */
+	size_t rsv_from;
+	pthread_mutex_t rsv_lock;
+	int rsv_cancel;           /* the job must write no more */
+	size_t rsv_done;          /* where the job's zeros end */
 };
 
 static inline uint32_t
@@ -212,6 +226,19 @@ int logd_segment_remap(int dirfd, struct logd_segment *s);
 
 /* The bytes of disk its three files take, rounded to 4 KiB blocks. */
 uint64_t logd_segment_disk(const struct logd_segment *s);
+
+/*
+ * The reserve (see struct logd_segment).  reserve_begin, on the log's
+ * thread, decides whether s needs more and returns 1 with the range to
+ * zero; reserve_run writes it on any thread, a chunk at a time, stopping
+ * early if the log's thread needs the room first (an append past
+ * rsv_from, a seal); reserve_end, on the log's thread, takes the result.
+ * Failures (a full disk) only leave less reserved.
+ */
+int logd_segment_reserve_begin(struct logd_segment *s, size_t *from,
+    size_t *to);
+void logd_segment_reserve_run(struct logd_segment *s, size_t from, size_t to);
+void logd_segment_reserve_end(struct logd_segment *s);
 
 /* 1 when an append of one more batch might not find index room. */
 int logd_segment_index_full(const struct logd_segment *s);

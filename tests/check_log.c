@@ -343,6 +343,62 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/*
+ * LogAppendTime: each stored batch carries the attribute bit, the append
+ * time as maxTimestamp and a CRC over both, in its file as in its map,
+ * across rolls and a reopen (whose recovery scan checks every CRC).
+ */
+START_TEST(test_log_append_time)
+{
+	struct logd_log_config c;
+	struct logd_recovery rec;
+	struct logd_log *log;
+	int64_t first, last, end;
+	int i;
+
+	rng_state = 0x5eed;
+	small_config(&c);
+	c.log_append_time = 1;
+	log = open_log(&c, &rec);
+	for (i = 0; i < 200; i++) {
+		int64_t *ts;
+		size_t len;
+		uint8_t *b = make_batch(1 + (int)(rnd() % 10), 300, 5000, 0,
+		    &len, &ts);
+
+		ck_assert_int_eq(logd_log_append(log, b, len, 777000 + i,
+		    &first, &last), 0);
+		free(b);
+		free(ts);
+	}
+	ck_assert_uint_gt(logd_log_segment_count(log), 2);
+	end = logd_log_end_offset(log);
+	logd_log_close(log);
+	log = open_log(&c, &rec);
+	ck_assert_int_eq(rec.truncated_bytes, 0);
+	ck_assert_int_eq(logd_log_end_offset(log), end);
+	for (i = 0; i < end;) {
+		struct logd_batch_info info;
+		struct logd_read r;
+		size_t pos = 0;
+
+		ck_assert_int_eq(logd_log_read(log, i, 1 << 20, &r), 0);
+		ck_assert_uint_gt(r.len, 0);
+		while (pos < r.len) {
+			ck_assert_int_eq(logd_batch_check(r.data + pos,
+			    r.len - pos, &info), 0);
+			ck_assert(info.attributes & LOGD_ATTR_LOG_APPEND_TIME);
+			ck_assert_int_ge(info.max_timestamp, 777000);
+			ck_assert_int_lt(info.max_timestamp, 777200);
+			pos += info.size;
+		}
+		i = (int)r.next_offset;
+		logd_log_read_release(&r);
+	}
+	logd_log_close(log);
+}
+END_TEST
+
 START_TEST(test_bad_append)
 {
 	struct logd_log_config c;
@@ -739,8 +795,12 @@ START_TEST(test_recovery_tail)
 	base = 0;
 	start = batch_pos(&m, last, base);
 	end = start + m.len[last];
-	/* the active segment holds what was written, nothing reserved */
-	ck_assert_uint_eq(seglen, end);
+	/* the active segment holds what was written, then at most its
+	 * reserve (1 MiB, here the 64 KiB capacity) of zeros */
+	ck_assert_uint_ge(seglen, end);
+	ck_assert_uint_le(seglen, end + (1u << 20));
+	for (i = end; i < seglen; i++)
+		ck_assert_uint_eq(seg[i], 0);
 	ck_assert(memcmp(seg + start, m.b[last], m.len[last]) == 0);
 
 	/* Cut the file at every byte of the last batch. */
@@ -1573,6 +1633,7 @@ log_suite(void)
 	suite_add_tcase(s, tc); \
 } while (0)
 	ADD("roundtrip", test_roundtrip);
+	ADD("log_append_time", test_log_append_time);
 	ADD("bad_append", test_bad_append);
 	ADD("config_change", test_config_change);
 	ADD("index_lookup", test_index_lookup);
