@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -274,7 +275,7 @@ lb_in_read(int fd, uint8_t **buf, size_t *len, size_t *cap, size_t max)
 	if (n == 0)
 		return -EPIPE;
 	*len += (size_t)n;
-	return (int)n;
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 /* ---- logd ---- */
