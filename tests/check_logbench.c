@@ -301,6 +301,10 @@ START_TEST(test_relay_latency)
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_int_eq(field(r.out, "measured"), 500);
 	ck_assert_int_eq(field(r.out, "record_size"), 20);
+	/* frames split over many reads */
+	logbench(&r, "latency", "--peer", "relay", "-b", relay.addr, "-D", "1",
+	    "-r", "500", "--size", "200000", NULL);
+	check_latency(&r, "relay", 500);
 }
 END_TEST
 
@@ -523,6 +527,15 @@ START_TEST(test_redis_latency)
 	check_latency(&r, "redis", 1000);
 	redis_cmd("XLEN lat\r\n", reply, sizeof(reply));
 	ck_assert_str_eq(reply, ":3000\r\n");
+	/* replies split over many reads: 64 KiB values, several an XREAD */
+	logbench(&r, "latency", "--peer", "redis", "-b", redis.addr, "-D", "1",
+	    "-r", "500", "-t", "big", "--size", "65536", NULL);
+	check_latency(&r, "redis", 500);
+	/* two records 2 s apart: the XREAD between them times out (a null
+	 * reply) and the next one goes out */
+	logbench(&r, "latency", "--peer", "redis", "-b", redis.addr, "-D",
+	    "2.5", "-r", "0.5", "--warmup", "0", "-t", "slow", NULL);
+	check_latency(&r, "redis", 2);
 }
 END_TEST
 
