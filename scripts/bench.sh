@@ -54,5 +54,63 @@ say consume
 "$lb" consume -b "$addr" -t b1 -c "$n"
 say consume_group
 "$lb" consume -b "$addr" -t b1 -c "$n" -g bench --commit-ms 100
-say latency_acks1
-"$lb" latency -b "$addr" -t blat -p 1 -r 10000 -D 10 --size 100 -a 1
+# Latency at 10,000 records/s beside its floor, logbench relay (a broker
+# that does nothing: two loopback hops, one wake-up), and Redis Streams,
+# all through logbench latency's one loop and alternated, so that each
+# round sees the same machine: BENCH_LAT_ROUNDS rounds (default 3) of
+# BENCH_LAT_SECONDS (default 10) each.  The relay and redis-server run
+# on free ports and stop when the rounds end.
+lat_rounds=${BENCH_LAT_ROUNDS:-3}
+lat_s=${BENCH_LAT_SECONDS:-10}
+relay_pid= redis_pid= redis=
+lat_stop() {
+	for p in $relay_pid $redis_pid; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || :
+	done
+	relay_pid= redis_pid=
+}
+trap 'lat_stop; cleanup' EXIT INT TERM
+"$lb" relay -l 127.0.0.1:0 >"$dir/relay.out" 2>"$dir/relay.err" &
+relay_pid=$!
+i=0
+until relay=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$dir/relay.out") &&
+    [ -n "$relay" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench: logbench relay did not start" >&2; exit 1; }
+	sleep 0.1
+done
+if command -v redis-server >/dev/null 2>&1; then
+	rport=$(python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null) ||
+	    rport=$((port + 2))
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+	    --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
+	redis_pid=$!
+	i=0
+	until redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "bench: redis-server did not start" \
+		    "on port $rport" >&2; exit 1; }
+		sleep 0.1
+	done
+	redis=127.0.0.1:$rport
+else
+	echo "bench: redis-server is not installed (apt-get install" \
+	    "redis-server): the Redis latency runs are skipped" >&2
+fi
+r=1
+while [ $r -le "$lat_rounds" ]; do
+	say latency_acks1_$r
+	"$lb" latency -b "$addr" -t blat -p 1 -r 10000 -D "$lat_s" --size 100 \
+	    -a 1
+	say latency_relay_$r
+	"$lb" latency --peer relay -b "$relay" -r 10000 -D "$lat_s" --size 100
+	if [ -n "$redis" ]; then
+		say latency_redis_$r
+		"$lb" latency --peer redis -b "$redis" -t blat -r 10000 \
+		    -D "$lat_s" --size 100
+	fi
+	r=$((r + 1))
+done
+lat_stop
+trap cleanup EXIT INT TERM

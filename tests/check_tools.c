@@ -1200,10 +1200,10 @@ START_TEST(test_help)
 		    "raw batch" },
 		{ "logctl", "bphV", "help version json config topic to "
 		    "partitions broker" },
-		{ "logbench", "abcDghILprtVz", "help version acks addr "
+		{ "logbench", "abcDghIlLprtVz", "help version acks addr "
 		    "broker batch commit-ms count duration fetch-bytes group "
-		    "in-flight linger partitions producers rate size topic "
-		    "async-commit commit-every" },
+		    "in-flight linger listen partitions peer producers rate "
+		    "size topic warmup async-commit commit-every" },
 		{ "sensorgen", "abchinpPqrsStVX", "acks broker count extreme "
 		    "help interval latest stations partitions print quiet rate "
 		    "seed start topic version" },

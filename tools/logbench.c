@@ -9,11 +9,16 @@
  *                      or as a group committing offsets as it goes
  *   logbench latency   end-to-end latency percentiles at a fixed rate:
  *                      a producer and a consumer in one thread on two
- *                      connections, the send time inside each record
+ *                      connections, the send time inside each record;
+ *                      against logd, or (--peer) the bare relay below
+ *                      or Redis Streams, through the same loop
+ *   logbench relay     a loopback relay that copies what a producer
+ *                      sends to its consumers: the latency floor
  *
  * Each test prints one JSON object on stdout; errors go to stderr.  The
  * topic is created when missing.  logbench only talks to a running logd
- * (-b ADDR); it never starts one.
+ * (-b ADDR); it never starts one.  The latency loop is cmd_latency();
+ * what carries its records is a peer (logbench.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,6 +34,7 @@
 #include <time.h>
 
 #include "logd.h"
+#include "logbench.h"
 #include "tool.h"
 
 struct opts {
@@ -50,11 +56,16 @@ struct opts {
 	uint64_t commit_every;     /* records between commits; 0: commit_ms */
 	int commit_async;
 	size_t fetch_bytes;
+	int addr_set;              /* -b given: the peer's default otherwise */
+	const struct lb_peer_ops *peer;   /* latency: whom to measure */
+	double warmup;             /* latency: seconds; < 0: the default */
+	const char *listen;        /* relay: the address to listen on */
 };
 
 /* getopt values of the options with no letter */
 enum {
 	OPT_ADDR = 256, OPT_COMMIT, OPT_FETCH, OPT_PRODUCERS, OPT_SIZE,
+	OPT_PEER, OPT_WARMUP,
 };
 
 static void
@@ -74,6 +85,9 @@ usage(FILE *f)
 	    "       logbench latency [-a acks] [-b addr] [-D seconds] "
 	    "[-p partitions]\n"
 	    "                        [-r rate] [-t topic] [--size bytes]\n"
+	    "                        [--peer logd|relay|redis] "
+	    "[--warmup seconds]\n"
+	    "       logbench relay [-l addr]\n"
 	    "       logbench -h | -V\n"
 	    "  -a, --acks ACKS       acks: 0, 1 or all (default 1)\n"
 	    "  -b, --broker ADDR     broker (default $LOGD_BROKER or %s)\n"
@@ -91,19 +105,24 @@ usage(FILE *f)
 	    "committing\n"
 	    "  -I, --in-flight N     produce requests in flight per "
 	    "producer\n"
+	    "  -l, --listen ADDR     relay: the address to listen on "
+	    "(default %s)\n"
 	    "  -L, --linger MS       linger to fill a batch\n"
 	    "  -p, --partitions N    partitions if the topic is created "
 	    "(default 1)\n"
+	    "      --peer PEER       latency: logd (default), relay or redis\n"
 	    "      --producers N     producer threads (produce)\n"
 	    "  -r, --rate RATE       records per second (latency; default "
 	    "10000)\n"
 	    "      --size BYTES      value size (default 100)\n"
 	    "  -t, --topic TOPIC     topic (default logbench)\n"
+	    "      --warmup SECONDS  latency: seconds not counted "
+	    "(default -D/10, <= 0.5)\n"
 	    "  -z, --batch BATCH     batch: records, or bytes with k, m or B "
 	    "(default 256k)\n"
 	    "  -h, --help            print this help and exit\n"
 	    "  -V, --version         print the version and exit\n",
-	    LOGD_DEFAULT_ADDR);
+	    LOGD_DEFAULT_ADDR, LB_RELAY_DEFAULT_ADDR);
 }
 
 /* "1000" (records) or "256k" / "1m" / "4096B" (bytes). */
@@ -145,8 +164,8 @@ parse_u64(const char *s, uint64_t *v)
 	return e == s || *e != '\0' || errno != 0 ? -1 : 0;
 }
 
-static int
-connect_or_complain(const char *addr, struct logd_client **c)
+int
+lb_connect(const char *addr, struct logd_client **c)
 {
 	int r = logd_client_open(addr, NULL, c);
 
@@ -156,14 +175,14 @@ connect_or_complain(const char *addr, struct logd_client **c)
 	return r;
 }
 
-/* Creates the topic when it does not exist. */
-static int
-ensure_topic(struct logd_client *c, const struct opts *o)
+int
+lb_ensure_topic(struct logd_client *c, const char *topic, int32_t partitions,
+    char *err, size_t err_size)
 {
-	int r = logd_client_topic_create(c, o->topic, o->partitions, NULL, 0);
+	int r = logd_client_topic_create(c, topic, partitions, NULL, 0);
 
 	if (r < 0 && r != LOGD_ETOPICEXIST) {
-		fprintf(stderr, "logbench: create topic %s: %s\n", o->topic,
+		snprintf(err, err_size, "create topic %s: %s", topic,
 		    logd_client_errmsg(c));
 		return r;
 	}
@@ -252,10 +271,15 @@ cmd_produce(const struct opts *o)
 	struct logd_client *c;
 	uint64_t acked = 0, failed = 0, requests = 0, bytes = 0;
 	double t0, t1;
+	char msg[300];
 	int i, err = 0;
 
-	if (connect_or_complain(o->addr, &c) < 0 || ensure_topic(c, o) < 0)
+	if (lb_connect(o->addr, &c) < 0)
 		return 1;
+	if (lb_ensure_topic(c, o->topic, o->partitions, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "logbench: %s\n", msg);
+		return 1;
+	}
 	logd_client_close(c);
 	pt = calloc((size_t)o->producers, sizeof(*pt));
 	tid = calloc((size_t)o->producers, sizeof(*tid));
@@ -346,7 +370,7 @@ cmd_consume(const struct opts *o)
 	double t0, t1, last_commit;
 	int r;
 
-	if (connect_or_complain(o->addr, &c) < 0)
+	if (lb_connect(o->addr, &c) < 0)
 		return 1;
 	if (n == 0 && (r = topic_records(c, o->topic, &n)) < 0) {
 		fprintf(stderr, "logbench: topic %s: %s\n", o->topic,
@@ -410,11 +434,20 @@ fail:
 
 /* ---- latency ---- */
 
+/*
+ * A record's value starts with the monotonic time it was sent and its
+ * number from 0 (8 bytes each, in host order: this process reads them
+ * back); zeros fill it to --size.
+ */
+#define LAT_HEAD 16
+
 struct lat {
 	uint32_t *us;             /* one per record received after warm-up */
 	size_t n, cap;
 	int64_t warm_ns;          /* records sent before this are not counted */
 	uint64_t received;
+	uint32_t max_us;          /* the largest of us[] ... */
+	uint64_t max_at;          /* ... and its record's number */
 };
 
 static int
@@ -436,109 +469,117 @@ pct(const struct lat *l, double q)
 	return l->us[i];
 }
 
-/* Takes every record the consumer has now. */
+/* lb_recv_fn: one record is back. */
 static int
-lat_drain(struct logd_consumer *cs, struct lat *l)
+lat_got(void *arg, const uint8_t *value, size_t len)
 {
-	struct logd_consumer_record rec;
-	int64_t sent, now;
-	int r;
+	struct lat *l = arg;
+	int64_t sent, now = tool_mono_ns();
+	uint64_t seq;
+	uint32_t us;
 
-	while ((r = logd_consumer_poll(cs, 0, &rec)) == 1) {
-		now = tool_mono_ns();
-		l->received++;
-		if (rec.rec.value_len < 8)
-			continue;
-		memcpy(&sent, rec.rec.value, 8);
-		if (sent < l->warm_ns)
-			continue;
-		if (l->n == l->cap) {
-			size_t cap = l->cap ? l->cap * 2 : 65536;
-			uint32_t *v = realloc(l->us, cap * sizeof(*v));
+	l->received++;
+	if (len < LAT_HEAD)
+		return 0;
+	memcpy(&sent, value, 8);
+	memcpy(&seq, value + 8, 8);
+	if (sent < l->warm_ns)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 65536;
+		uint32_t *v = realloc(l->us, cap * sizeof(*v));
 
-			if (v == NULL)
-				return -ENOMEM;
-			l->us = v;
-			l->cap = cap;
-		}
-		l->us[l->n++] = (uint32_t)((now - sent) / 1000);
+		if (v == NULL)
+			return -ENOMEM;
+		l->us = v;
+		l->cap = cap;
 	}
-	return r;
+	us = (uint32_t)((now - sent) / 1000);
+	if (l->n == 0 || us > l->max_us) {
+		l->max_us = us;
+		l->max_at = seq;
+	}
+	l->us[l->n++] = us;
+	return 0;
 }
 
+static void
+lat_print(const struct opts *o, const struct lb_peer *p, double warmup,
+    size_t size, uint64_t sent, struct lat *l)
+{
+	qsort(l->us, l->n, sizeof(*l->us), cmp_u32);
+	printf("{\"test\":\"latency\",\"peer\":\"%s\",\"topic\":\"%s\","
+	    "\"acks\":%s%s%s,\"rate\":%.0f,\"seconds\":%.1f,\"warmup\":%.3f,"
+	    "\"record_size\":%zu,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+	    ",\"measured\":%zu,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,"
+	    "\"max_us\":%u,\"max_at\":%" PRIu64 ",\"requests\":%" PRIu64 "}\n",
+	    p->ops->name, o->topic, p->ops->has_acks ? "\"" : "",
+	    p->ops->has_acks ? acks_name(o->acks) : "null",
+	    p->ops->has_acks ? "\"" : "", o->rate, o->seconds, warmup, size,
+	    sent, l->received, l->n, pct(l, 0.5), pct(l, 0.99),
+	    pct(l, 0.999), l->max_us, l->max_at, p->requests);
+}
+
+/*
+ * Sends o->rate records a second for o->seconds through the peer and
+ * takes each one back, in one thread: the send timer and the peer's
+ * sockets wake one ppoll().  Every peer runs this same loop.
+ */
 static int
 cmd_latency(const struct opts *o)
 {
-	struct logd_client *pc = NULL, *cc = NULL;
-	struct logd_producer_options po;
-	struct logd_consumer_options co;
-	struct logd_producer *p = NULL;
-	struct logd_consumer *cs = NULL;
-	struct logd_producer_stats pst;
+	struct lb_peer_conf pc = {
+		o->addr_set || o->peer == &lb_peer_logd ? o->addr :
+		    o->peer->default_addr,
+		o->topic, o->partitions, o->acks,
+	};
+	struct lb_peer *p = NULL;
 	struct lat l = { 0 };
-	struct logd_message m;
 	int64_t t0, next, end, interval, now;
 	uint64_t sent = 0;
-	size_t size = o->size < 8 ? 8 : o->size;
+	size_t size = o->size < LAT_HEAD ? LAT_HEAD : o->size;
+	/* By default the first tenth of the run (at most 0.5 s) warms up. */
+	double warmup = o->warmup >= 0 ? o->warmup : o->seconds / 10 < 0.5 ?
+	    o->seconds / 10 : 0.5;
+	char err[300];
 	uint8_t *value;
 	int r;
 
-	value = calloc(1, size);
-	if (value == NULL)
+	if (warmup >= o->seconds) {
+		fprintf(stderr, "logbench: --warmup %.3f: not shorter than the "
+		    "run (-D %.3f)\n", warmup, o->seconds);
+		return 2;
+	}
+	if ((value = calloc(1, size)) == NULL)
 		return 1;
-	if (connect_or_complain(o->addr, &pc) < 0 ||
-	    connect_or_complain(o->addr, &cc) < 0 || ensure_topic(pc, o) < 0)
-		return 1;
-	logd_producer_options_default(&po);
-	po.acks = o->acks;
-	memset(&co, 0, sizeof(co));
-	co.max_wait_ms = 1000;
-	if ((r = logd_producer_new(pc, &po, &p)) < 0 ||
-	    (r = logd_consumer_new(cc, &co, &cs)) < 0 ||
-	    (r = logd_consumer_assign(cs, o->topic, LOGD_PARTITION_ANY,
-	    LOGD_OFFSET_LATEST)) < 0) {
-		fprintf(stderr, "logbench: latency setup: %s\n",
-		    logd_client_errmsg(r == 0 ? pc : cc));
+	if ((r = o->peer->open(&pc, &p, err, sizeof(err))) < 0) {
+		fprintf(stderr, "logbench: %s: %s\n", o->peer->name, err);
+		free(value);
 		return 1;
 	}
-	memset(&m, 0, sizeof(m));
-	m.topic = o->topic;
-	m.partition = LOGD_PARTITION_ANY;
-	m.value = value;
-	m.value_len = size;
+	p->err[0] = '\0';
 	interval = (int64_t)(1e9 / o->rate);
 	t0 = tool_mono_ns();
-	/* The first half second (at most a tenth of the run) warms up. */
-	l.warm_ns = t0 + (int64_t)(o->seconds * 1e8 < 5e8 ?
-	    o->seconds * 1e8 : 5e8);
+	l.warm_ns = t0 + (int64_t)(warmup * 1e9);
 	end = t0 + (int64_t)(o->seconds * 1e9);
 	next = t0;
-	/* One thread, two connections, woken by either or the send timer. */
 	for (;;) {
-		struct pollfd pfd[2];
+		struct pollfd pfd[4];
 		int64_t wait_ns;
+		size_t nfd;
 
-		if (logd_producer_poll(p, 0) < 0) {
-			fprintf(stderr, "logbench: %s\n",
-			    logd_client_errmsg(pc));
-			return 1;
-		}
 		now = tool_mono_ns();
 		while (now >= next && next < end) {
 			memcpy(value, &now, 8);
-			if ((r = logd_producer_send(p, &m)) < 0) {
-				fprintf(stderr, "logbench: send: %s\n",
-				    logd_client_errmsg(pc));
-				return 1;
-			}
+			memcpy(value + 8, &sent, 8);
+			if ((r = p->ops->send(p, value, size)) < 0)
+				goto fail;
 			sent++;
 			next += interval;
 			now = tool_mono_ns();
 		}
-		if ((r = lat_drain(cs, &l)) < 0) {
-			fprintf(stderr, "logbench: %s\n", logd_client_errmsg(cc));
-			return 1;
-		}
+		if ((r = p->ops->io(p, lat_got, &l)) < 0)
+			goto fail;
 		if (next >= end && l.received >= sent)
 			break;
 		if (now > end + 5000000000LL) {
@@ -546,39 +587,33 @@ cmd_latency(const struct opts *o)
 			    "arrived\n", sent - l.received);
 			break;
 		}
-		pfd[0].fd = logd_client_fd(cc);
-		pfd[1].fd = logd_client_fd(pc);
-		pfd[0].events = pfd[1].events = POLLIN;
+		nfd = p->ops->fds(p, pfd, 4);
 		wait_ns = next < end ? next - tool_mono_ns() : 1000000;
 		if (wait_ns > 0) {
 			struct timespec ts = { wait_ns / 1000000000,
 				wait_ns % 1000000000 };
 
-			ppoll(pfd, 2, &ts, NULL);
+			ppoll(pfd, nfd, &ts, NULL);
 		}
 	}
-	logd_producer_stats(p, &pst);
-	logd_producer_close(p);
-	qsort(l.us, l.n, sizeof(*l.us), cmp_u32);
-	printf("{\"test\":\"latency\",\"topic\":\"%s\",\"acks\":\"%s\","
-	    "\"rate\":%.0f,\"seconds\":%.1f,\"record_size\":%zu,"
-	    "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"measured\":%zu,"
-	    "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,"
-	    "\"requests\":%" PRIu64 "}\n",
-	    o->topic, acks_name(o->acks), o->rate, o->seconds, size, sent,
-	    l.received, l.n, pct(&l, 0.5), pct(&l, 0.99), pct(&l, 0.999),
-	    l.n ? l.us[l.n - 1] : 0, pst.requests);
-	logd_consumer_close(cs);
-	logd_client_close(cc);
-	logd_client_close(pc);
+	lat_print(o, p, warmup, size, sent, &l);
+	p->ops->close(p);
 	free(l.us);
 	free(value);
 	return l.received >= sent ? 0 : 1;
+fail:
+	fprintf(stderr, "logbench: %s: %s\n", o->peer->name, p->err[0] ?
+	    p->err : r == -ENOMEM ? "out of memory" : logd_strerror(r));
+	p->ops->close(p);
+	free(l.us);
+	free(value);
+	return 1;
 }
 
 /*
  * One option into *o: 0, -1 for a bad value, 1 for -h, 2 for an unknown
- * option, 3 for -V, 4 for a -b that reads as a batch size (-z now).
+ * option, 3 for -V, 4 for a -b that reads as a batch size (-z now), 5
+ * for an unknown --peer.
  */
 static int
 set_opt(struct opts *o, int ch, const char *arg)
@@ -594,7 +629,24 @@ set_opt(struct opts *o, int ch, const char *arg)
 		    parse_batch(arg, &(struct opts){ 0 }) == 0)
 			return 4;
 		o->addr = arg;
+		o->addr_set = 1;
 		break;
+	case 'l':
+		o->listen = arg;
+		break;
+	case OPT_PEER:
+		if ((o->peer = lb_peer_find(arg)) == NULL)
+			return 5;
+		break;
+	case OPT_WARMUP: {
+		char *e;
+
+		o->warmup = strtod(arg, &e);
+		if (e == arg || *e != '\0' ||
+		    !(o->warmup >= 0 && o->warmup <= 86400))
+			return -1;
+		break;
+	}
 	case 'Y':
 		o->commit_async = 1;
 		break;
@@ -705,11 +757,14 @@ main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },
 		{ "in-flight", required_argument, NULL, 'I' },
 		{ "linger", required_argument, NULL, 'L' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "partitions", required_argument, NULL, 'p' },
+		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "producers", required_argument, NULL, OPT_PRODUCERS },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "topic", required_argument, NULL, 't' },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -720,6 +775,8 @@ main(int argc, char **argv)
 		.batch_bytes = 256u << 10, .acks = 1, .producers = 1,
 		.in_flight = 0, .rate = 10000, .seconds = 10,
 		.commit_ms = 100, .fetch_bytes = 1u << 20,
+		.peer = &lb_peer_logd, .warmup = -1,
+		.listen = LB_RELAY_DEFAULT_ADDR,
 	};
 	const char *cmd;
 	int ch, ch2;
@@ -739,7 +796,7 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt_long(argc, argv, "a:b:c:D:g:hI:L:p:r:t:Vz:",
+	while ((ch = getopt_long(argc, argv, "a:b:c:D:g:hI:l:L:p:r:t:Vz:",
 	    longopts, NULL)) != -1) {
 		int r = set_opt(&o, ch, optarg);
 
@@ -761,6 +818,11 @@ main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (r == 5) {
+			fprintf(stderr, "logbench: --peer %s: not a peer; one "
+			    "of logd, relay, redis\n", optarg);
+			return 2;
+		}
 		if (r < 0)
 			goto bad;
 	}
@@ -777,6 +839,8 @@ main(int argc, char **argv)
 		return cmd_consume(&o);
 	if (strcmp(cmd, "latency") == 0)
 		return cmd_latency(&o);
+	if (strcmp(cmd, "relay") == 0)
+		return lb_relay_main(o.listen);
 	fprintf(stderr, "logbench: unknown test \"%s\"\n", cmd);
 	usage(stderr);
 	return 2;
