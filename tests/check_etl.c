@@ -540,6 +540,30 @@ rows_now(const char *db)
 	return n;
 }
 
+/*
+ * Until the table holds want readings, or logetl ends (not reaped), or
+ * 5 s; then a random moment more (up to 3 ms): a kill after this lands
+ * in the middle of the load however fast the load runs, and not always
+ * just after a commit.
+ */
+static void
+wait_load(pid_t pid, const char *db, int64_t want)
+{
+	siginfo_t si;
+	int i;
+
+	for (i = 0; i < 2500; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si,
+		    WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+			return;
+		if (access(db, F_OK) == 0 && rows_now(db) >= want)
+			break;
+		usleep(2000);
+	}
+	usleep((useconds_t)(rand() % 3000));
+}
+
 START_TEST(crash)
 {
 	char *etl[] = { (char *)tool("logetl"), "-b", T.addr, "-d",
@@ -547,7 +571,7 @@ START_TEST(crash)
 	const char *db = tmpf("c.db");
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	int i, st, kills = 0, exits = 0, logd_killed = 0, mid = 0;
-	int64_t rows;
+	int64_t rows = -1, rows_seen = 0;
 	pid_t pid;
 
 	fprintf(stderr, "crash: seed %u\n", seed);
@@ -556,7 +580,7 @@ START_TEST(crash)
 	produce(50000, 3);
 	for (i = 0; i < 80; i++) {
 		pid = spawn(etl, tmpf("c.out"), tmpf("c.err"));
-		usleep((useconds_t)(10000 + rand() % 120000));
+		wait_load(pid, db, rows_seen + 1 + rand() % 12000);
 		if (!logd_killed && mid >= 3) {
 			/* logd dies under a running logetl, which must
 			 * fail cleanly; more readings come after. */
@@ -585,6 +609,8 @@ START_TEST(crash)
 		if (access(db, F_OK) == 0 && (rows = rows_now(db)) > 0 &&
 		    rows < (logd_killed ? 70000 : 50000))
 			mid++;
+		if (rows > rows_seen)
+			rows_seen = rows;
 	}
 	fprintf(stderr, "crash: %d runs killed (%d in the middle of the "
 	    "load), %d finished\n", kills, mid, exits);
