@@ -366,6 +366,16 @@ logd_peer_io(struct lb_peer *base, lb_recv_fn fn, void *arg)
 	struct logd_consumer_record rec;
 	int r;
 
+	/* Records first: the produce replies, which come at the same time,
+	 * are not what is timed (the redis peer reads in the same order). */
+	while ((r = logd_consumer_poll(l->cs, 0, &rec)) == 1)
+		if ((r = fn(arg, rec.rec.value, rec.rec.value_len)) < 0)
+			return r;
+	if (r < 0) {
+		snprintf(base->err, sizeof(base->err), "%s",
+		    logd_client_errmsg(l->cc));
+		return r;
+	}
 	if ((r = logd_producer_poll(l->p, 0)) < 0) {
 		snprintf(base->err, sizeof(base->err), "%s",
 		    logd_client_errmsg(l->pc));
@@ -373,13 +383,7 @@ logd_peer_io(struct lb_peer *base, lb_recv_fn fn, void *arg)
 	}
 	logd_producer_stats(l->p, &st);
 	base->requests = st.requests;
-	while ((r = logd_consumer_poll(l->cs, 0, &rec)) == 1)
-		if ((r = fn(arg, rec.rec.value, rec.rec.value_len)) < 0)
-			return r;
-	if (r < 0)
-		snprintf(base->err, sizeof(base->err), "%s",
-		    logd_client_errmsg(l->cc));
-	return r;
+	return 0;
 }
 
 static size_t

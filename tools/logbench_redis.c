@@ -511,18 +511,19 @@ redis_peer_io(struct lb_peer *base, lb_recv_fn fn, void *arg)
 
 	if ((r = lb_out_flush(&rd->pout, rd->pfd)) < 0)
 		goto io;
-	while ((r = lb_in_read(rd->pfd, &rd->pin, &rd->pin_len, &rd->pin_cap,
-	    REDIS_REPLY_MAX)) > 0)
-		if ((r = redis_produced(rd)) < 0)
-			return r;
-	if (r < 0)
-		goto io;
+	/* Records first, then the XADD replies (as the logd peer). */
 	do {
 		if ((r = redis_consumed(rd, fn, arg)) < 0)
 			return r;
 	} while ((r = lb_in_read(rd->cfd, &rd->cin, &rd->cin_len,
 	    &rd->cin_cap, REDIS_REPLY_MAX)) > 0);
 	if (r < 0 || (r = lb_out_flush(&rd->cout, rd->cfd)) < 0)
+		goto io;
+	while ((r = lb_in_read(rd->pfd, &rd->pin, &rd->pin_len, &rd->pin_cap,
+	    REDIS_REPLY_MAX)) > 0)
+		if ((r = redis_produced(rd)) < 0)
+			return r;
+	if (r < 0)
 		goto io;
 	return 0;
 io:
