@@ -50,6 +50,10 @@ say produce_acks1
 "$lb" produce -b "$addr" -t b1 -p 1 -c "$n" --size 100 -a 1
 say produce_acksall
 "$lb" produce -b "$addr" -t ball -p 1 -c "$((n / 2))" --size 100 -a all
+# The durable figure: at most 1,000 records un-acknowledged
+# (10 requests of 100 records in flight).
+say produce_acksall_1000
+"$lb" produce -b "$addr" -t ball1k -p 1 -c 1000000 --size 100 -a all -z 100 -I 10
 say consume
 "$lb" consume -b "$addr" -t b1 -c "$n"
 say consume_group
