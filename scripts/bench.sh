@@ -61,7 +61,7 @@ say consume_group
 # The group figure: a commit every 1,000 records, synchronous
 # and asynchronous.
 say consume_group_sync_1000
-"$lb" consume -b "$addr" -t b1 -c 1000000 -g benchsync --commit-every 1000
+"$lb" consume -b "$addr" -t b1 -c "$n" -g benchsync --commit-every 1000
 say consume_group_async_1000
 "$lb" consume -b "$addr" -t b1 -c "$n" -g benchasync --commit-every 1000 --async-commit
 # Latency at 10,000 records/s beside its floor, logbench relay (a broker
