@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "logd.h"
+#include "segment.h"
 
 /* The record decoders are small and sit in the broker's hot loop. */
 #define HOT static inline __attribute__((always_inline))
@@ -515,14 +516,25 @@ logd_batch_set_base_offset(void *batch, int64_t base_offset)
 void
 logd_batch_set_log_append_time(void *batch, int64_t ts)
 {
-	uint8_t *p = batch;
+	logd_batch_stamp_header(batch, batch, ts);
+}
+
+void
+logd_batch_stamp_header(uint8_t *h, const uint8_t *p, int64_t ts)
+{
 	size_t size = (size_t)get_u32(p + B_LENGTH) + 12;
 	uint16_t attr = get_u16(p + B_ATTRIBUTES);
+	uint32_t crc;
 
-	put_u16(p + B_ATTRIBUTES, (uint16_t)(attr | LOGD_ATTR_LOG_APPEND_TIME));
-	put_u64(p + B_MAX_TIMESTAMP, (uint64_t)ts);
-	put_u32(p + B_CRC, logd_crc32c(0, p + B_ATTRIBUTES,
-	    size - B_ATTRIBUTES));
+	if (h != p)
+		memcpy(h, p, LOGD_BATCH_HEADER_SIZE);
+	put_u16(h + B_ATTRIBUTES, (uint16_t)(attr | LOGD_ATTR_LOG_APPEND_TIME));
+	put_u64(h + B_MAX_TIMESTAMP, (uint64_t)ts);
+	crc = logd_crc32c(0, h + B_ATTRIBUTES,
+	    LOGD_BATCH_HEADER_SIZE - B_ATTRIBUTES);
+	crc = logd_crc32c(crc, p + LOGD_BATCH_HEADER_SIZE,
+	    size - LOGD_BATCH_HEADER_SIZE);
+	put_u32(h + B_CRC, crc);
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,8 +7,9 @@
  * segment never moves its .log mapping once made while readers may hold
  * slices into it: sealing only trims the file past the bytes in use and
  * mprotect()s the index maps read-only (the .log map is read-only from
- * the start), and the map goes away with the last reference.  Batches in a map were checked (CRC included) when they were
- * appended or recovered, so lookups decode headers directly, with bounds
+ * the start), and the map goes away with the last reference.  Batches in
+ * a map were checked (CRC included) when they were appended or
+ * recovered, so lookups decode headers directly, with bounds
  * checks only, so that a damaged index can give a wrong answer or an
  * error but never a read outside the map.
  */
@@ -552,6 +553,7 @@ seg_reserve_cancel(struct logd_segment *s)
 	pthread_mutex_lock(&s->rsv_lock);
 	s->rsv_cancel = 1;
 	pthread_mutex_unlock(&s->rsv_lock);
+	s->rsv_from = SIZE_MAX;    /* later appends need not ask again */
 }
 
 void
@@ -565,24 +567,6 @@ logd_segment_reserve_end(struct logd_segment *s)
 }
 
 #define SEG_IOV_BATCHES 128
-
-/*
- * The header of batch p (sz bytes) into h as stored with LogAppendTime
- * ts: the attribute bit, maxTimestamp and the CRC over both and the rest.
- */
-static void
-seg_append_time_header(uint8_t *h, const uint8_t *p, size_t sz, int64_t ts)
-{
-	uint32_t crc;
-
-	memcpy(h, p, LOGD_BATCH_HEADER_SIZE);
-	h[22] |= LOGD_ATTR_LOG_APPEND_TIME;      /* low byte of attributes */
-	logd_put_be64(h + 35, (uint64_t)ts);
-	crc = logd_crc32c(0, h + 21, LOGD_BATCH_HEADER_SIZE - 21);
-	crc = logd_crc32c(crc, p + LOGD_BATCH_HEADER_SIZE,
-	    sz - LOGD_BATCH_HEADER_SIZE);
-	logd_put_be32(h + 17, crc);
-}
 
 int
 logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
@@ -623,7 +607,7 @@ logd_segment_append(struct logd_segment *s, const uint8_t *data, size_t len,
 			size_t sz = logd_hdr_size(p);
 
 			if (append_time >= 0)
-				seg_append_time_header(hdrs[n], p, sz,
+				logd_batch_stamp_header(hdrs[n], p,
 				    append_time);
 			logd_put_be64(hdrs[n], (uint64_t)next);
 			iov[2 * n].iov_base = hdrs[n];

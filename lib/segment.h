@@ -148,6 +148,13 @@ logd_hdr_max_ts(const uint8_t *p)
 	return (int64_t)logd_be64(p + 35);
 }
 
+/*
+ * The header of the whole batch p as stored with LogAppendTime ts, into
+ * h (LOGD_BATCH_HEADER_SIZE bytes, or p itself): the attribute bit,
+ * maxTimestamp and the CRC over them and the rest of p (batch.c).
+ */
+void logd_batch_stamp_header(uint8_t *h, const uint8_t *p, int64_t ts);
+
 /* "NNNNNNNNNNNNNNNNNNNN.ext" into buf (at least 32 bytes). */
 void logd_segment_name(char *buf, int64_t base, const char *ext);
 
