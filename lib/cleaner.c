@@ -550,7 +550,8 @@ seg_cleanable(const struct logd_log *log, size_t i, int64_t now_ms)
 	if (s->next_offset > log->rp_written || s->synced < s->size ||
 	    s->index_dirty)
 		return 0;
-	return lag <= 0 || s->max_timestamp <= now_ms - lag;
+	/* a lazy segment's time is not known before it is loaded */
+	return lag <= 0 || (!s->lazy && s->max_timestamp <= now_ms - lag);
 }
 
 double
@@ -614,6 +615,14 @@ logd_log_clean_begin(struct logd_log *log, int64_t now_ms, unsigned flags,
 		return -EBUSY;
 	if (log->readonly)
 		return LOGD_EREADONLY;
+	/* Lazy segments (segment.h) are loaded once: checked before the
+	 * cleaner reads them, and with their times for the lag. */
+	for (i = 0; i + 1 < log->nsegs; i++) {
+		int rc = log_load(log, log->segs[i]);
+
+		if (rc < 0)
+			return rc;
+	}
 	ratio = logd_log_dirty_ratio(log, now_ms, &dirty);
 	for (n = 0; seg_cleanable(log, n, now_ms); n++)
 		;

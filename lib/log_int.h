@@ -57,6 +57,13 @@ struct logd_log {
 __attribute__((visibility("hidden")))
 int logd_clean_recover(int dirfd, int64_t *clean_point);
 
+/*
+ * partition.c: loads s if it is lazy (segment.h), so that its indexes'
+ * counts and timestamps are known; it stays mapped only if warm.
+ */
+__attribute__((visibility("hidden")))
+int log_load(struct logd_log *log, struct logd_segment *s);
+
 /* partition.c: s leaves the log (retention, a clean's swap). */
 __attribute__((visibility("hidden")))
 void log_unwarm(struct logd_log *log, const struct logd_segment *s);

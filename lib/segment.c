@@ -86,6 +86,12 @@ seg_unmap(void **p, size_t *len)
 	*len = 0;
 }
 
+static uint64_t
+seg_blocks(uint64_t n)
+{
+	return (n + SEG_PAGE - 1) / SEG_PAGE * SEG_PAGE;
+}
+
 static int64_t
 seg_mtime_ms(const struct stat *st)
 {
@@ -281,6 +287,49 @@ fail:
 	return rc;
 }
 
+int
+logd_segment_open_lazy(int dirfd, int64_t base, int64_t next,
+    int64_t now_ms, struct logd_segment **out)
+{
+	static const char *const exts[] = { "log", "idx", "tix" };
+	struct logd_segment *s;
+	struct stat st;
+	char name[32];
+	size_t i;
+	int rc;
+
+	if (next < base)
+		return LOGD_ECORRUPT;
+	if ((s = seg_alloc(base, now_ms)) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < 3; i++) {
+		logd_segment_name(name, base, exts[i]);
+		if (fstatat(dirfd, name, &st, 0) < 0) {
+			if (i > 0 && errno == ENOENT)
+				continue;
+			rc = -errno;
+			goto fail;
+		}
+		if (i == 0) {
+			if ((uint64_t)st.st_size > UINT32_MAX) {
+				rc = LOGD_ECORRUPT;
+				goto fail;
+			}
+			s->size = (size_t)st.st_size;
+			s->mtime_ms = seg_mtime_ms(&st);
+		}
+		s->lazy_disk += seg_blocks((uint64_t)st.st_size);
+	}
+	s->capacity = s->synced = s->size;
+	s->next_offset = next;
+	s->lazy = 1;
+	*out = s;
+	return 0;
+fail:
+	logd_segment_unref(s);
+	return rc;
+}
+
 /* Reopens the .log read-write by name when its fd was closed. */
 static int
 seg_log_fd(int dirfd, struct logd_segment *s)
@@ -433,21 +482,19 @@ fail:
 	return rc;
 }
 
-static uint64_t
-seg_blocks(uint64_t n)
-{
-	return (n + SEG_PAGE - 1) / SEG_PAGE * SEG_PAGE;
-}
-
 uint64_t
 logd_segment_disk(const struct logd_segment *s)
 {
-	uint64_t idx = s->writable ? s->idx_alloc :
-	    (uint64_t)s->idx_n * LOGD_IDX_ENTRY;
-	uint64_t tix = s->writable ? s->tix_alloc :
-	    (uint64_t)s->tix_n * LOGD_TIX_ENTRY;
+	uint64_t idx, tix;
+	size_t log;
 
-	size_t log = s->writable && s->rsv_end > s->size ? s->rsv_end : s->size;
+	if (s->lazy)
+		return s->lazy_disk;
+	idx = s->writable ? s->idx_alloc :
+	    (uint64_t)s->idx_n * LOGD_IDX_ENTRY;
+	tix = s->writable ? s->tix_alloc :
+	    (uint64_t)s->tix_n * LOGD_TIX_ENTRY;
+	log = s->writable && s->rsv_end > s->size ? s->rsv_end : s->size;
 
 	return seg_blocks(log) + seg_blocks(idx) + seg_blocks(tix);
 }
@@ -1052,6 +1099,40 @@ logd_segment_load_closed(int dirfd, struct logd_segment *s, int64_t next,
 corrupt:
 	seg_index_drop(s);
 	return LOGD_ECORRUPT;
+}
+
+int
+logd_segment_load(int dirfd, struct logd_segment *s, int gaps,
+    uint32_t index_bytes, uint32_t index_interval)
+{
+	int rc;
+
+	if (!s->lazy)
+		return logd_segment_remap(dirfd, s);
+	rc = seg_map_file(dirfd, s->base_offset, "log", &s->map, &s->map_len);
+	if (rc == 0)
+		rc = logd_segment_load_closed(dirfd, s, s->next_offset, gaps,
+		    index_bytes, index_interval);
+	/* Rebuilt indexes: synced now (rare, after damage only), since the
+	 * flusher looks for dirty segments at the log's end alone. */
+	if (rc == 0 && s->index_dirty) {
+		if (fdatasync(s->idx_fd) < 0 || fdatasync(s->tix_fd) < 0)
+			rc = -errno;
+		else
+			s->index_dirty = 0;
+	}
+	if (rc < 0) {
+		seg_index_drop(s);
+		seg_unmap((void **)&s->map, &s->map_len);
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		s->index_dirty = 0;
+		return rc;
+	}
+	s->lazy = 0;
+	logd_segment_release_fds(s);
+	return 0;
 }
 
 int

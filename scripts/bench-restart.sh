@@ -3,33 +3,44 @@
 # a logd on a fresh datadir gets P one-partition topics with one record
 # each; then: the disk in use (du) against the data size (logctl), the
 # time until logd accepts connections again after kill -9, and after a
-# clean stop.  With two builds (BENCH_BUILDS="old new") the runs
+# clean stop.  Then N records of 100 bytes spread over one topic of P
+# partitions: disk in use against data size again.  With
+# BENCH_DATADIR_MB, a datadir of that many MB (1,000-byte records in
+# 10 MiB segments, one partition) is written once, by the first build,
+# and each build restarts on it after kill -9, with the page cache as
+# the kill left it and, when run as root, after dropping it (a reboot's
+# cold start).  With two builds (BENCH_BUILDS="old new") the runs
 # alternate, BENCH_ROUNDS times, so the figures compare within one run.
 # One JSON line per run.
 #
-#   BENCH_BUILDS      build directories (default build)
-#   BENCH_PARTITIONS  P (default 20)
-#   BENCH_ROUNDS      rounds (default 2)
+#   BENCH_BUILDS       build directories (default build)
+#   BENCH_PARTITIONS   P (default 20)
+#   BENCH_RECORDS      N (default 1000000)
+#   BENCH_ROUNDS       rounds (default 2)
+#   BENCH_DATADIR_MB   size of the large datadir (default 0: none)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 exec python3 - "${BENCH_BUILDS:-$top/build}" "${BENCH_PARTITIONS:-20}" \
-    "${BENCH_ROUNDS:-2}" <<'PY'
+    "${BENCH_ROUNDS:-2}" "${BENCH_RECORDS:-1000000}" \
+    "${BENCH_DATADIR_MB:-0}" <<'PY'
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
 builds, parts, rounds = sys.argv[1].split(), int(sys.argv[2]), int(sys.argv[3])
+records, big_mb = int(sys.argv[4]), int(sys.argv[5])
 tmp = tempfile.mkdtemp(prefix="logd-restart.")
 s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
 addr = "127.0.0.1:%d" % port
 
-def start(b):
+def start(b, data=None):
     """Starts logd from build b; returns (process, ms until it serves)."""
+    data = data or tmp + "/data"
     t0 = time.monotonic()
     # --log-file and --set were -o and -s before the letters were made
     # one meaning across the tools: an older build takes those
     old = "--set" not in subprocess.run([b + "/logd/logd", "--help"],
         capture_output=True, text=True).stdout
     o, st = ("-o", "-s") if old else ("--log-file", "--set")
-    p = subprocess.Popen([b + "/logd/logd", "-d", tmp + "/data", "-l", addr,
+    p = subprocess.Popen([b + "/logd/logd", "-d", data, "-l", addr,
         o, tmp + "/logd.log", st, "kafka_listen=none",
         st, "http_listen=none"])
     while True:
@@ -66,11 +77,53 @@ try:
             p, crash = start(b)
             p.send_signal(signal.SIGTERM); p.wait()
             p, clean = start(b)
+            # N records over one topic of P partitions
+            subprocess.run([b + "/tools/logbench", "produce", "-b", addr,
+                "-t", "spread", "-p", str(parts), "-c", str(records),
+                "--size", "100", "-a", "1"], check=True,
+                stdout=subprocess.DEVNULL)
+            topics = json.loads(subprocess.check_output(ctl + ["--json",
+                "topics"]))
+            sdata = sum(t["size"] for t in topics if t["name"] == "spread")
+            sdisk = sum(t.get("disk", 0) for t in topics
+                if t["name"] == "spread")
+            sdu = du_kib(tmp + "/data/topics") - du
             p.send_signal(signal.SIGTERM); p.wait()
             print(json.dumps({"build": b, "round": r, "partitions": parts,
                 "du_kib": du, "data_bytes": data,
                 "restart_kill9_ms": round(crash, 1),
-                "restart_clean_ms": round(clean, 1)}), flush=True)
+                "restart_clean_ms": round(clean, 1),
+                "spread_records": records, "spread_du_kib": sdu,
+                "spread_data_bytes": sdata, "spread_disk_bytes": sdisk}),
+                flush=True)
+    if big_mb > 0:
+        big = tmp + "/big"
+        p, _ = start(builds[0], big)
+        subprocess.run([builds[0] + "/tools/logctl", "-b", addr, "create",
+            "big", "--config", "segment.bytes=10485760"], check=True,
+            stdout=subprocess.DEVNULL)
+        subprocess.run([builds[0] + "/tools/logbench", "produce", "-b",
+            addr, "-t", "big", "-c", str(big_mb * 1000), "--size", "1000",
+            "-a", "1"], check=True, stdout=subprocess.DEVNULL)
+        p.send_signal(signal.SIGKILL); p.wait()
+        segs = len([f for f in os.listdir(big + "/topics/big-0")
+            if f.endswith(".log")])
+        for r in range(1, rounds + 1):
+            for b in builds:
+                res = {"build": b, "round": r, "datadir_mb": big_mb,
+                    "segments": segs}
+                p, res["restart_kill9_ms"] = start(b, big)
+                p.send_signal(signal.SIGKILL); p.wait()
+                if os.geteuid() == 0:
+                    subprocess.run(["sync"])
+                    with open("/proc/sys/vm/drop_caches", "w") as f:
+                        f.write("3\n")
+                    p, res["restart_kill9_cold_ms"] = start(b, big)
+                    p.send_signal(signal.SIGKILL); p.wait()
+                for k in list(res):
+                    if k.endswith("_ms"):
+                        res[k] = round(res[k], 1)
+                print(json.dumps(res), flush=True)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 PY

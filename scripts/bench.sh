@@ -2,14 +2,20 @@
 # Every performance figure the issues name, in one run on this machine:
 # the in-process storage benchmark (tests/bench_storage), then a logd on
 # a fresh data directory and logbench against it: produce with acks=1 and
-# acks=all, consume plain and as a committing group, and end-to-end
-# latency at 10,000 records/s.  Builds in build/ (scripts/build.sh)
-# unless BENCH_BUILD names a build directory.  Prints one labelled JSON
-# line per figure.  Compare ratios within one run: the machine is shared.
+# acks=all, consume plain and as a committing group, end-to-end latency
+# at 10,000 records/s beside the bare relay and Redis, then disk in use
+# and restart times (scripts/bench-restart.sh: kill -9 and clean restarts
+# with P partitions, disk against data after 1M records over them, and a
+# large datadir's restart after kill -9).  Builds in build/
+# (scripts/build.sh) unless BENCH_BUILD names a build directory.  Prints
+# one labelled JSON line per figure.  Compare ratios within one run: the
+# machine is shared.
 #
 #   BENCH_RECORDS  records for the throughput runs (default 10000000)
 #   BENCH_DIR      where the data goes (default a new dir under /tmp)
 #   BENCH_PORT     logd's port (default 9490)
+#   BENCH_PARTITIONS  P for the restart runs (default 100)
+#   BENCH_DATADIR_MB  the large datadir, MB (default 10240; 0: skipped)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${BENCH_BUILD:-$top/build}
@@ -124,3 +130,8 @@ while [ $r -le "$lat_rounds" ]; do
 done
 lat_stop
 trap cleanup EXIT INT TERM
+# Disk and restart, on datadirs of their own and free ports.
+BENCH_BUILDS=$bin BENCH_ROUNDS=1 BENCH_PARTITIONS=${BENCH_PARTITIONS:-100} \
+    BENCH_RECORDS=1000000 BENCH_DATADIR_MB=${BENCH_DATADIR_MB:-10240} \
+    sh "$top/scripts/bench-restart.sh" > "$dir/restart.out"
+sed 's/^/restart /' "$dir/restart.out"

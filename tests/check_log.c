@@ -1425,17 +1425,31 @@ START_TEST(test_verify)
 	ck_assert_int_eq(n[1], 1);
 	byte ^= 0x04;
 	file_patch(seg_path(0, "log"), pos + m.len[7] / 2, &byte, 1);
-	/* damage to the last batch of a closed segment stops open */
+	/*
+	 * Damage to the last batch of a closed segment below the recovery
+	 * point: the log opens (such segments are checked when first used),
+	 * reads of that segment fail with LOGD_ECORRUPT every time and
+	 * change nothing on disk, and the segments after it still read.
+	 */
 	{
 		struct logd_log *l2 = NULL;
+		struct logd_read rd;
 		size_t lastb = per - 1, at;
+		uint8_t after;
 
 		at = batch_pos(&m, lastb, 0) + m.len[lastb] / 2;
 		file_read(seg_path(0, "log"), at, &byte, 1);
 		byte ^= 0x40;
 		file_patch(seg_path(0, "log"), at, &byte, 1);
-		ck_assert_int_eq(logd_log_open(logdir, &c, 1, &l2, NULL),
+		ck_assert_int_eq(logd_log_open(logdir, &c, 1, &l2, NULL), 0);
+		ck_assert_int_eq(logd_log_read(l2, 0, 1 << 20, &rd),
 		    LOGD_ECORRUPT);
+		ck_assert_int_eq(logd_log_read(l2, m.first[lastb], 1 << 20,
+		    &rd), LOGD_ECORRUPT);
+		check_read(l2, &m, m.first[per], 1 << 20);
+		logd_log_close(l2);
+		file_read(seg_path(0, "log"), at, &after, 1);
+		ck_assert_int_eq(after, byte);
 		ck_assert_int_eq(logd_segment_verify(seg_path(0, "log"), &r),
 		    0);
 		ck_assert_int_eq(r.bad_position,
@@ -1619,6 +1633,63 @@ START_TEST(test_many_segments_fds)
 }
 END_TEST
 
+/*
+ * Closed segments below the recovery point open lazily, their files only
+ * stat()ed, and load on first use: nothing is mapped at open, the disk
+ * they take is known before they load, retention after a reopen goes by
+ * their records' time (their files are newer: a lazy segment taken at
+ * its file time would be kept), and an index lost while closed is
+ * rebuilt by the load.
+ */
+START_TEST(test_lazy_open)
+{
+	struct logd_log_config c;
+	struct model m = { 0 };
+	struct logd_log *log;
+	struct logd_segment_report r;
+	uint64_t disk;
+	uint32_t deleted;
+	size_t i;
+
+	rng_state = 31;
+	log = three_segments(&c, &m);
+	logd_log_close(log);
+	log = open_log(&c, NULL);
+	/* the active segment's three maps, no others */
+	ck_assert_int_le(count_maps(logdir), 3);
+	disk = logd_log_disk_bytes(log);
+	for (i = 0; i < m.n; i++)
+		check_read(log, &m, m.first[i], 1);
+	ck_assert_uint_eq(logd_log_disk_bytes(log), disk);
+	logd_log_close(log);
+
+	ck_assert_int_eq(unlink(seg_path(m.first[5], "idx")), 0);
+	log = open_log(&c, NULL);
+	for (i = 5; i < m.n; i++)
+		check_read(log, &m, m.first[i], 1);
+	ck_assert(file_exists(seg_path(m.first[5], "idx")));
+	ck_assert_int_eq(logd_segment_verify(seg_path(m.first[5], "log"), &r),
+	    0);
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_int_eq(r.index_error, 0);
+	logd_log_close(log);
+
+	log = open_log(&c, NULL);
+	c.retention_ms = 5000;
+	logd_log_set_config(log, &c);
+	/* segment 0's newest record is 400, segment 1's 10400 */
+	ck_assert_int_eq(logd_log_retain(log, 5400, &deleted), 0);
+	ck_assert_uint_eq(deleted, 0);
+	ck_assert_int_eq(logd_log_retain(log, 15401, &deleted), 0);
+	ck_assert_uint_eq(deleted, 2);
+	ck_assert_int_eq(logd_log_start_offset(log), m.first[10]);
+	for (i = 10; i < m.n; i++)
+		check_read(log, &m, m.first[i], 1);
+	logd_log_close(log);
+	model_free(&m);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -1638,6 +1709,7 @@ log_suite(void)
 	ADD("config_change", test_config_change);
 	ADD("index_lookup", test_index_lookup);
 	ADD("recovery_tail", test_recovery_tail);
+	ADD("lazy_open", test_lazy_open);
 	ADD("recovery_segments", test_recovery_segments);
 	ADD("roll_size", test_roll_size);
 	ADD("roll_age", test_roll_age);
