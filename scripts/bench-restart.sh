@@ -34,12 +34,12 @@ addr = "127.0.0.1:%d" % port
 def start(b, data=None):
     """Starts logd from build b; returns (process, ms until it serves)."""
     data = data or tmp + "/data"
-    t0 = time.monotonic()
     # --log-file and --set were -o and -s before the letters were made
     # one meaning across the tools: an older build takes those
     old = "--set" not in subprocess.run([b + "/logd/logd", "--help"],
         capture_output=True, text=True).stdout
     o, st = ("-o", "-s") if old else ("--log-file", "--set")
+    t0 = time.monotonic()
     p = subprocess.Popen([b + "/logd/logd", "-d", data, "-l", addr,
         o, tmp + "/logd.log", st, "kafka_listen=none",
         st, "http_listen=none"])
