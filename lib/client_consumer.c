@@ -14,6 +14,14 @@
  * chunk is on its way.  Fetches long-poll (max_wait_ms), so an idle
  * consumer costs one request per partition per max_wait.
  *
+ * "The moment a reply arrives" is the next poll after it, not the reply
+ * handler: a send on a local socket runs the broker's side of the
+ * delivery and its wake-up before it returns, and the records of the
+ * reply would wait for that.  So the handler only marks the consumer
+ * (refill) and poll sends the FETCHes that are due first thing next
+ * time, once the reply's first record is in the application's hands;
+ * an empty reply, which hands nothing out, is followed at once.
+ *
  * poll() reads one chunk of a partition to its end before moving to the
  * next partition (round robin), checking each batch (CRC included)
  * before iterating its records and skipping records below the position:
@@ -247,8 +255,10 @@ cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
 		pt->cur = ch;
 	else
 		pt->queued = ch;
-	if (!cs->prefetch || pt->queued != NULL)
-		return;
+	/* The next FETCH goes out on the next poll (see the top). */
+	if (cs->prefetch)
+		cs->refill = 1;
+	return;
 refetch:
 	if (cs_fetch(cs, pt) < 0)
 		cs_fail(cs, pt, cl_broken(c) ? cl_broken(c) : -ENOMEM);
@@ -409,6 +419,13 @@ logd_consumer_poll(struct logd_consumer *cs, int timeout_ms,
 	size_t k;
 	int r, last = 0, hb_wait = -1;
 
+	/* The prefetches deferred by cs_fetch_done(), now that what they
+	 * replied to has been handed out. */
+	if (cs->refill) {
+		cs->refill = 0;
+		if ((r = cs_fill(cs)) < 0)
+			return r;
+	}
 	for (;;) {
 		if (cs->member != NULL && (r = cs_member_step(cs,
 		    &hb_wait)) < 0)

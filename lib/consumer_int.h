@@ -50,6 +50,8 @@ struct logd_consumer {
 	size_t max_bytes, min_bytes;
 	int max_wait_ms;
 	int prefetch;
+	int refill;               /* a reply came in: poll sends the next
+	                             FETCHes once its records are handed out */
 	struct cs_part **parts;
 	size_t nparts, cap;
 	size_t rr;                /* partition poll reads first */

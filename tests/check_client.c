@@ -23,6 +23,7 @@
 #include <check.h>
 
 #include "logd.h"
+#include "client_int.h"
 #include "proto.h"
 #include "testlogd.h"
 
@@ -719,6 +720,50 @@ START_TEST(test_long_poll)
 }
 END_TEST
 
+/*
+ * ---- a reply's records are handed out before the next FETCH goes ----
+ *
+ * Sending the prefetch from the reply handler made the reply's first
+ * record wait for that send (on a local socket it runs the broker's
+ * receive and wake-up).  The FETCH must go out on the next poll instead:
+ * none in flight when the first record of a reply is returned, one once
+ * the second is.
+ */
+START_TEST(test_prefetch_after_handover)
+{
+	struct logd_consumer_options co = { .max_wait_ms = 5000 };
+	struct logd_message m = { .topic = "pf", .partition = 0,
+		.value = "x", .value_len = 1 };
+	struct logd_consumer_record cr;
+	struct logd_consumer *cs;
+	struct logd_producer *p;
+	struct logd_client *c, *cc;
+	int i;
+
+	c = connect_ok();
+	create_ok(c, "pf", 1);
+	ck_assert_int_eq(logd_producer_new(c, NULL, &p), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(logd_producer_send(p, &m), 0);
+	ck_assert_int_eq(logd_producer_close(p), 0);
+
+	cc = connect_ok();
+	ck_assert_int_eq(logd_consumer_new(cc, &co, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, "pf", 0, 0), 0);
+	ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+	ck_assert_int_eq(cr.rec.offset, 0);
+	ck_assert_int_eq(cl_inflight(cc), 0);
+	ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+	ck_assert_int_eq(cr.rec.offset, 1);
+	ck_assert_int_eq(cl_inflight(cc), 1);
+	ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+	ck_assert_int_eq(cr.rec.offset, 2);
+	logd_consumer_close(cs);
+	logd_client_close(cc);
+	logd_client_close(c);
+}
+END_TEST
+
 /* ---- 200 concurrent clients ---- */
 
 #define MC_PAIRS 100
@@ -1051,6 +1096,7 @@ client_suite(void)
 		{ "restart", test_restart },
 		{ "kill9_acks_all", test_kill9_acks_all },
 		{ "long_poll", test_long_poll },
+		{ "prefetch_after_handover", test_prefetch_after_handover },
 		{ "many_clients", test_many_clients },
 		{ "slow_consumer", test_slow_consumer },
 		{ "commit_async", test_commit_async },
