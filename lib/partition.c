@@ -16,7 +16,9 @@
  * a reference and the byte range, plus whether the directory changed
  * (segments created or removed); flush_run (any thread) fdatasync()s
  * those files (a MAP_SHARED mapping writes into the page cache, so
- * fdatasync of the fd covers it), fsync()s the directory, and sometimes
+ * fdatasync of the fd covers it; a sealed segment's fds are closed at
+ * once, so its files are opened by name for the sync: the dirty pages
+ * belong to the file, not to a descriptor), fsync()s the directory, and sometimes
  * rewrites the recovery-point file (temp file, fsync, rename, fsync dir):
  * after a roll, at close, and at most every RP_INTERVAL_MS otherwise.
  * The recovery point only shortens recovery; nothing depends on it being
@@ -65,6 +67,8 @@
 struct flush_item {
 	struct logd_segment *seg;
 	int fd, idx_fd, tix_fd;       /* idx/tix -1 unless sealed dirty */
+	int reopen;                   /* fds closed: sync the files by name */
+	int sync_index;               /* with reopen: the indexes too */
 	size_t to;
 	int rsv;                      /* zero [rsv_from, rsv_to) after */
 	size_t rsv_from, rsv_to;
@@ -508,9 +512,12 @@ logd_log_open(const char *dir, const struct logd_log_config *cfg,
 	    log_open_existing(log, bases, n, rp, now_ms, &truncated, &scanned);
 	if (rc < 0)
 		goto fail;
-	/* Recovery is done with them: closed segments map on demand. */
-	for (i = 0; i + 1 < log->nsegs; i++)
+	/* Recovery is done with them: closed segments map on demand, and
+	 * the next flush syncs the recovered ones by name. */
+	for (i = 0; i + 1 < log->nsegs; i++) {
+		logd_segment_release_fds(log->segs[i]);
 		logd_segment_unmap(log->segs[i]);
+	}
 	log->flushed = rp >= 0 ? rp : log->segs[0]->base_offset;
 	if (log->flushed > logd_log_end_offset(log))
 		log->flushed = logd_log_end_offset(log);
@@ -747,6 +754,7 @@ log_roll(struct logd_log *log, int64_t now_ms)
 		return rc;
 	/* A failed trim leaves zeros that the next open trims. */
 	(void)logd_segment_seal(old);
+	logd_segment_release_fds(old);
 	log->closed_bytes += old->size;
 	log->segs[log->nsegs++] = s;
 	(void)log_warm(log, old);   /* mapped already: the warmest now */
@@ -1018,7 +1026,7 @@ log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
 {
 	struct logd_flush *f;
 	size_t i, n = 0, from = log->nsegs;
-	int need_rp;
+	int need_rp, reopen = 0;
 
 	if (log->readonly)
 		return LOGD_EREADONLY;
@@ -1050,7 +1058,9 @@ log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
 		free(f);
 		return -ENOMEM;
 	}
-	if (log->dir_dirty || need_rp) {
+	for (i = from; i < log->nsegs && !reopen; i++)
+		reopen = log->segs[i]->fd < 0;
+	if (log->dir_dirty || need_rp || reopen) {
 		f->dirfd = fcntl(log->dirfd, F_DUPFD_CLOEXEC, 0);
 		if (f->dirfd < 0) {
 			int rc = -errno;
@@ -1068,10 +1078,13 @@ log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
 		it = &f->items[f->n++];
 		logd_segment_ref(s);
 		it->seg = s;
+		s->in_flush = 1;
 		it->fd = s->fd;
 		it->to = s->size;
 		it->idx_fd = s->index_dirty ? s->idx_fd : -1;
 		it->tix_fd = s->index_dirty ? s->tix_fd : -1;
+		it->reopen = s->fd < 0;
+		it->sync_index = s->index_dirty;
 		s->index_dirty = 0;
 		it->rsv = logd_segment_reserve_begin(s, &it->rsv_from,
 		    &it->rsv_to);
@@ -1092,19 +1105,55 @@ logd_log_flush_begin(struct logd_log *log, struct logd_flush **f)
 	return log_flush_begin(log, 0, f);
 }
 
+/*
+ * Syncs one file of a sealed segment whose fds were closed, by name.
+ * Gone (retention or a topic's deletion took it meanwhile): nothing to
+ * sync.  A write error that nobody has seen yet is reported to a
+ * descriptor opened after it (Linux 4.13 and later).
+ */
+static int
+flush_by_name(int dirfd, int64_t base, const char *ext)
+{
+	char name[32];
+	int fd, rc = 0;
+
+	logd_segment_name(name, base, ext);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fdatasync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int
+flush_item_run(const struct logd_flush *f, const struct flush_item *it)
+{
+	int64_t base = it->seg->base_offset;
+	int rc;
+
+	if (it->reopen) {
+		if ((rc = flush_by_name(f->dirfd, base, "log")) == 0 &&
+		    it->sync_index &&
+		    (rc = flush_by_name(f->dirfd, base, "idx")) == 0)
+			rc = flush_by_name(f->dirfd, base, "tix");
+		return rc;
+	}
+	if (fdatasync(it->fd) < 0 ||
+	    (it->idx_fd >= 0 && fdatasync(it->idx_fd) < 0) ||
+	    (it->tix_fd >= 0 && fdatasync(it->tix_fd) < 0))
+		return -errno;
+	return 0;
+}
+
 int
 logd_flush_run(struct logd_flush *f)
 {
 	size_t i;
 
-	for (i = 0; i < f->n && f->err == 0; i++) {
-		const struct flush_item *it = &f->items[i];
-
-		if (fdatasync(it->fd) < 0 ||
-		    (it->idx_fd >= 0 && fdatasync(it->idx_fd) < 0) ||
-		    (it->tix_fd >= 0 && fdatasync(it->tix_fd) < 0))
-			f->err = -errno;
-	}
+	for (i = 0; i < f->n && f->err == 0; i++)
+		f->err = flush_item_run(f, &f->items[i]);
 	if (f->err == 0 && f->sync_dir && fsync(f->dirfd) < 0)
 		f->err = -errno;
 	/* The recovery point is an optimisation: its failure is not. */
@@ -1128,9 +1177,11 @@ logd_log_flush_end(struct logd_log *log, struct logd_flush *f)
 	if (f == NULL)
 		return 0;
 	log->flushing = 0;
-	for (i = 0; i < f->n; i++)
+	for (i = 0; i < f->n; i++) {
+		f->items[i].seg->in_flush = 0;
 		if (f->items[i].rsv)
 			logd_segment_reserve_end(f->items[i].seg);
+	}
 	rc = f->err;
 	if (rc != 0) {
 		log->readonly = rc;

@@ -348,7 +348,7 @@ logd_segment_release_fds(struct logd_segment *s)
 {
 	struct stat st;
 
-	if (s->writable || s->index_dirty || s->synced < s->size)
+	if (s->writable || s->in_flush)
 		return;
 	if (s->fd >= 0) {
 		if (fstat(s->fd, &st) == 0)

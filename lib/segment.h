@@ -33,12 +33,14 @@
  * thread only uses the fds of segments whose references its flush holds
  * (the fds stay open until the last reference goes), never the count.
  *
- * Open files: a sealed segment whose bytes and indexes are all on disk
- * needs its files no more (its maps stay valid without them, and
- * retention unlinks by name), so its fds are closed
- * (logd_segment_release_fds).  A partition then holds open only its
- * active segment and those still to be synced, however long it is; the
- * recovery paths that must change a file reopen it by name.
+ * Open files: a sealed segment needs its files no more (its maps stay
+ * valid without them, retention unlinks by name, and a flush that must
+ * still sync it opens the files by name for the sync), so its fds are
+ * closed once no flush in flight holds them (logd_segment_release_fds).
+ * A partition then holds open only its active segment, however long it
+ * is and however fast it rolls (with fds kept until the next sync, 100
+ * partitions rolling 64 KiB segments ran out of descriptors within a
+ * second); the recovery paths that must change a file reopen it by name.
  */
 #ifndef LOGD_SEGMENT_H
 #define LOGD_SEGMENT_H
@@ -76,6 +78,7 @@ struct logd_segment {
 	int64_t mtime_ms;         /* .log mtime when fd was last closed */
 	int writable;             /* active: mapped read-write */
 	int index_dirty;          /* sealed indexes not yet synced */
+	int in_flush;             /* a flush in flight holds its fds */
 	int refs;
 	int deleted;              /* files unlinked */
 	/*
@@ -210,9 +213,10 @@ int logd_segment_load(int dirfd, struct logd_segment *s, int gaps,
     uint32_t index_bytes, uint32_t index_interval);
 
 /*
- * Closes the segment's three fds if it is sealed and everything of it is
- * on disk (synced >= size, indexes not dirty); keeps the .log mtime in
- * mtime_ms.  Does nothing otherwise, or when they are closed already.
+ * Closes the segment's three fds if it is sealed and no flush in flight
+ * holds them (in_flush); keeps the .log mtime in mtime_ms.  Does nothing
+ * otherwise, or when they are closed already.  What is not yet synced
+ * stays in the page cache: the next flush opens the files by name.
  */
 void logd_segment_release_fds(struct logd_segment *s);
 

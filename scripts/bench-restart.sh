@@ -18,15 +18,22 @@
 #   BENCH_RECORDS      N (default 1000000)
 #   BENCH_ROUNDS       rounds (default 2)
 #   BENCH_DATADIR_MB   size of the large datadir (default 0: none)
+#   BENCH_SEGMENTS     with it, a datadir of that many segments over P
+#                      partitions (1 KB records, 64 KiB segments) is
+#                      written by the first build; each build restarts on
+#                      it after kill -9 and reads every record back; the
+#                      line gives the maps and fds logd holds then, against
+#                      vm.max_map_count (default 0: none)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 exec python3 - "${BENCH_BUILDS:-$top/build}" "${BENCH_PARTITIONS:-20}" \
     "${BENCH_ROUNDS:-2}" "${BENCH_RECORDS:-1000000}" \
-    "${BENCH_DATADIR_MB:-0}" <<'PY'
+    "${BENCH_DATADIR_MB:-0}" "${BENCH_SEGMENTS:-0}" <<'PY'
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
 builds, parts, rounds = sys.argv[1].split(), int(sys.argv[2]), int(sys.argv[3])
 records, big_mb = int(sys.argv[4]), int(sys.argv[5])
+nsegs = int(sys.argv[6])
 tmp = tempfile.mkdtemp(prefix="logd-restart.")
 s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
 addr = "127.0.0.1:%d" % port
@@ -124,6 +131,43 @@ try:
                     if k.endswith("_ms"):
                         res[k] = round(res[k], 1)
                 print(json.dumps(res), flush=True)
+    if nsegs > 0:
+        many = tmp + "/many"
+        b0 = builds[0]
+        p, _ = start(b0, many)
+        subprocess.run([b0 + "/tools/logctl", "-b", addr, "create", "many",
+            "-p", str(parts), "--config", "segment.bytes=65536"], check=True,
+            stdout=subprocess.DEVNULL)
+        # a batch of 60 records of 1 KB fills a 64 KiB segment
+        n = nsegs * 60 + parts * 60
+        subprocess.run([b0 + "/tools/logbench", "produce", "-b", addr, "-t",
+            "many", "-p", str(parts), "-c", str(n), "--size", "1000",
+            "-z", "60", "-a", "1"], check=True, stdout=subprocess.DEVNULL)
+        # the recovery points are written within 5 s: the restarts then
+        # open what a datadir of this many segments is, not a tail to scan
+        time.sleep(6)
+        p.send_signal(signal.SIGKILL); p.wait()
+        segs = sum(len([f for f in os.listdir(many + "/topics/" + d)
+            if f.endswith(".log")]) for d in os.listdir(many + "/topics"))
+        with open("/proc/sys/vm/max_map_count") as f:
+            mmc = int(f.read())
+        for r in range(1, rounds + 1):
+            for b in builds:
+                p, ms = start(b, many)
+                t0 = time.monotonic()
+                subprocess.run([b + "/tools/logbench", "consume", "-b", addr,
+                    "-t", "many", "-c", str(n)], check=True,
+                    stdout=subprocess.DEVNULL)
+                read_s = time.monotonic() - t0
+                with open("/proc/%d/maps" % p.pid) as f:
+                    maps = sum(1 for _ in f)
+                fds = len(os.listdir("/proc/%d/fd" % p.pid))
+                p.send_signal(signal.SIGKILL); p.wait()
+                print(json.dumps({"build": b, "round": r, "segments": segs,
+                    "partitions": parts, "restart_kill9_ms": round(ms, 1),
+                    "records_read": n, "read_s": round(read_s, 2),
+                    "maps": maps, "fds": fds, "vm_max_map_count": mmc}),
+                    flush=True)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 PY

@@ -1634,6 +1634,87 @@ START_TEST(test_many_segments_fds)
 END_TEST
 
 /*
+ * A sealed segment closes its fds at once, synced or not: a log that
+ * rolls many times between two syncs (100 partitions of 64 KiB segments
+ * ran out of descriptors within a second when they were kept until the
+ * sync) holds the active segment's three and the directory; the flush
+ * syncs the closed ones by name and leaves them readable, and so does
+ * the first flush after a crash, whose recovery rebuilt them.
+ */
+START_TEST(test_fds_between_syncs)
+{
+	struct logd_log_config c;
+	struct model m = { 0 };
+	struct logd_log *log;
+	struct logd_flush *f;
+	int base, i, status;
+	pid_t pid;
+
+	rng_state = 41;
+	small_config(&c);
+	c.segment_bytes = 4096;
+	base = count_fds();
+	log = open_log(&c, NULL);
+	fixed_values = 1;
+	for (i = 0; i < 600; i++)
+		append_model(log, &m, 1, 900, 1000, 0, 1);
+	ck_assert_uint_ge(logd_log_segment_count(log), 150);
+	ck_assert_int_le(count_fds() - base, 4);
+	ck_assert_int_eq(logd_log_flush_begin(log, &f), 0);
+	/* rolls while the flush runs keep their fds out of it too */
+	for (i = 0; i < 20; i++)
+		append_model(log, &m, 1, 900, 1000, 0, 1);
+	ck_assert_int_le(count_fds() - base, 4 + 4);
+	ck_assert_int_eq(logd_flush_run(f), 0);
+	ck_assert_int_eq(logd_log_flush_end(log, f), 0);
+	ck_assert_int_le(count_fds() - base, 4);
+	ck_assert_int_eq(logd_log_flush(log), 0);
+	ck_assert_int_eq(logd_log_flushed_offset(log),
+	    logd_log_end_offset(log));
+	check_all(log, &m);
+	logd_log_close(log);
+
+	/* a crash with 300 rolls unsynced, then open, flush, read */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct logd_log *l2 = NULL;
+		int64_t first, last;
+		size_t len;
+		int64_t *ts;
+		uint8_t *b;
+
+		if (logd_log_open(logdir, &c, 1000, &l2, NULL) < 0)
+			_exit(1);
+		for (i = 0; i < 1200; i++) {
+			b = make_batch(1, 900, 1000, 0, &len, &ts);
+			if (logd_log_append(l2, b, len, 1, &first, &last) < 0)
+				_exit(2);
+			free(b);
+			free(ts);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "writer failed (status %#x)", status);
+	fixed_values = 0;
+	log = open_log(&c, NULL);
+	ck_assert_int_ge(logd_log_end_offset(log), m.last[m.n - 1] + 1200);
+	ck_assert_int_le(count_fds() - base, 4);
+	ck_assert_int_eq(logd_log_flush(log), 0);
+	ck_assert_int_eq(logd_log_flushed_offset(log),
+	    logd_log_end_offset(log));
+	ck_assert_int_le(count_fds() - base, 4);
+	for (i = 0; i < (int)m.n; i++)
+		check_read(log, &m, m.first[i], 1);
+	logd_log_close(log);
+	ck_assert_int_eq(count_fds(), base);
+	model_free(&m);
+}
+END_TEST
+
+/*
  * Closed segments below the recovery point open lazily, their files only
  * stat()ed, and load on first use: nothing is mapped at open, the disk
  * they take is known before they load, retention after a reopen goes by
@@ -1710,6 +1791,7 @@ log_suite(void)
 	ADD("index_lookup", test_index_lookup);
 	ADD("recovery_tail", test_recovery_tail);
 	ADD("lazy_open", test_lazy_open);
+	ADD("fds_between_syncs", test_fds_between_syncs);
 	ADD("recovery_segments", test_recovery_segments);
 	ADD("roll_size", test_roll_size);
 	ADD("roll_age", test_roll_age);
