@@ -375,16 +375,20 @@ cs_stream_done(struct logd_client *c, void *arg, int err,
 		pt->owed++;
 }
 
-/* Opens a stream for pt at its fetch offset, with the window's credit
- * less what pt holds. */
+/*
+ * Sends a FETCH for pt at its fetch offset: a stream when the broker
+ * knows them, with the window's credit less what pt holds (nothing is
+ * sent while pt holds a whole window), else one long-poll.
+ */
 static int
-cs_stream_open(struct logd_consumer *cs, struct cs_part *pt)
+cs_fetch(struct logd_consumer *cs, struct cs_part *pt)
 {
+	int n = cs->window > 0 ? cs->window - (int)pt->nchunks : 0;
 	struct cs_req *rq;
 	msgpack_packer *pk;
-	int r, n = cs->window - pt->nchunks;
+	int r;
 
-	if (n <= 0)
+	if (cs->window > 0 && n <= 0)
 		return 0;
 	rq = malloc(sizeof(*rq));
 	if (rq == NULL)
@@ -396,59 +400,28 @@ cs_stream_open(struct logd_consumer *cs, struct cs_part *pt)
 		free(rq);
 		return r;
 	}
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, n > 0 ? 7 : 6);
 	logd_pack_kv_str(pk, "topic", pt->topic);
 	logd_pack_kv_int(pk, "partition", pt->partition);
 	logd_pack_kv_int(pk, "offset", pt->fetch_offset);
 	logd_pack_kv_int(pk, "max_bytes", (int64_t)cs->max_bytes);
 	logd_pack_kv_int(pk, "min_bytes", (int64_t)cs->min_bytes);
 	logd_pack_kv_int(pk, "max_wait_ms", cs->max_wait_ms);
-	logd_pack_kv_int(pk, "stream", n);
 	pt->req = rq;
-	pt->streaming = 1;
-	pt->credit = n;
-	pt->owed = 0;
-	r = cl_req_end_stream(cs->c, cs_stream_done, rq, &pt->stream_corr);
+	if (n > 0) {
+		logd_pack_kv_int(pk, "stream", n);
+		pt->streaming = 1;
+		pt->credit = n;
+		pt->owed = 0;
+		r = cl_req_end_stream(cs->c, cs_stream_done, rq,
+		    &pt->stream_corr);
+	} else {
+		r = cl_req_end(cs->c, cs_fetch_done, rq, cs->max_wait_ms);
+	}
 	if (r < 0) {
 		pt->req = NULL;
 		pt->streaming = 0;
 		pt->credit = 0;
-		free(rq);
-	}
-	return r;
-}
-
-/* Sends a FETCH for pt at its fetch offset (a stream when it can). */
-static int
-cs_fetch(struct logd_consumer *cs, struct cs_part *pt)
-{
-	struct cs_req *rq;
-	msgpack_packer *pk;
-	int r;
-
-	if (cs->window > 0)
-		return cs_stream_open(cs, pt);
-	rq = malloc(sizeof(*rq));
-	if (rq == NULL)
-		return -ENOMEM;
-	rq->cs = cs;
-	rq->part = pt;
-	r = cl_req_begin(cs->c, LOGD_API_FETCH, &pk);
-	if (r < 0) {
-		free(rq);
-		return r;
-	}
-	msgpack_pack_map(pk, 6);
-	logd_pack_kv_str(pk, "topic", pt->topic);
-	logd_pack_kv_int(pk, "partition", pt->partition);
-	logd_pack_kv_int(pk, "offset", pt->fetch_offset);
-	logd_pack_kv_int(pk, "max_bytes", (int64_t)cs->max_bytes);
-	logd_pack_kv_int(pk, "min_bytes", (int64_t)cs->min_bytes);
-	logd_pack_kv_int(pk, "max_wait_ms", cs->max_wait_ms);
-	pt->req = rq;
-	r = cl_req_end(cs->c, cs_fetch_done, rq, cs->max_wait_ms);
-	if (r < 0) {
-		pt->req = NULL;
 		free(rq);
 	}
 	return r;
