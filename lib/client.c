@@ -61,8 +61,9 @@
 struct cl_slot {
 	cl_done_fn done;          /* NULL: free */
 	void *arg;
-	int64_t deadline;
+	int64_t deadline;         /* INT64_MAX: a stream, never expires */
 	uint16_t seq;
+	int stream;               /* kept until the stream's last reply */
 	int32_t next_free;
 };
 
@@ -90,6 +91,7 @@ struct logd_client {
 	msgpack_zone zone;
 	struct logd_msg msg;
 	char version[64];
+	uint64_t apis;            /* bit n: HELLO listed api n (n < 64) */
 	char client_id[64];       /* as sent in HELLO */
 	char errmsg[512];
 };
@@ -260,6 +262,7 @@ static void
 cl_slot_free(struct logd_client *c, int32_t i)
 {
 	c->slots[i].done = NULL;
+	c->slots[i].stream = 0;
 	c->slots[i].seq++;
 	c->slots[i].next_free = c->free_head;
 	c->free_head = i;
@@ -307,7 +310,7 @@ cl_expire(struct logd_client *c, int64_t now)
 	if (c->inflight == 0)
 		return -1;
 	for (i = 0; i < c->nslots; i++) {
-		if (c->slots[i].done == NULL)
+		if (c->slots[i].done == NULL || c->slots[i].stream)
 			continue;
 		if (c->slots[i].deadline <= now) {
 			cl_seterr(c, LOGD_ETIMEDOUT, "request timed out after "
@@ -403,6 +406,43 @@ cl_req_end(struct logd_client *c, cl_done_fn done, void *arg, int extra_ms)
 	return 0;
 }
 
+int
+cl_req_end_stream(struct logd_client *c, cl_done_fn done, void *arg,
+    uint32_t *corr)
+{
+	int32_t slot = c->open_slot;
+	uint32_t id = ((uint32_t)c->slots[slot].seq << 16) | (uint32_t)slot;
+	int r;
+
+	r = cl_req_end(c, done, arg, 0);
+	if (r < 0)
+		return r;
+	/* cl_break() in that write freed it (and called done). */
+	if (c->slots[slot].done == done && c->slots[slot].arg == arg &&
+	    c->slots[slot].seq == (id >> 16)) {
+		c->slots[slot].stream = 1;
+		c->slots[slot].deadline = INT64_MAX;
+	}
+	*corr = id;
+	return 0;
+}
+
+void
+cl_stream_forget(struct logd_client *c, uint32_t corr)
+{
+	uint32_t slot = corr & 0xffff;
+
+	if (slot < (uint32_t)c->nslots && c->slots[slot].done != NULL &&
+	    c->slots[slot].stream && c->slots[slot].seq == (corr >> 16))
+		cl_slot_free(c, (int32_t)slot);
+}
+
+int
+cl_has_api(const struct logd_client *c, int api)
+{
+	return api >= 0 && api < 64 && (c->apis >> api & 1);
+}
+
 /* ---- input ---- */
 
 /* Decodes one reply frame and hands it to its request's done function. */
@@ -427,7 +467,19 @@ cl_dispatch(struct logd_client *c, struct cl_frame *f)
 		return 0; /* a reply to a request that timed out */
 	done = c->slots[slot].done;
 	arg = c->slots[slot].arg;
-	cl_slot_free(c, (int32_t)slot);
+	if (c->slots[slot].stream) {
+		int64_t more = 0;
+
+		/* A stream stays registered until its last reply: an error,
+		 * or stream 0. */
+		if (logd_proto_int_opt(m, NULL, "error", 0, &err) < 0 ||
+		    err != 0 || logd_proto_int_opt(m, NULL, "stream", 0,
+		    &more) < 0 || more == 0)
+			cl_slot_free(c, (int32_t)slot);
+		err = 0;
+	} else {
+		cl_slot_free(c, (int32_t)slot);
+	}
 	if (logd_proto_int_opt(m, NULL, "error", 0, &err) < 0 ||
 	    err > 0 || err < INT32_MIN) {
 		cl_seterr(c, LOGD_EPROTO, "bad reply from broker: %s", m->err);
@@ -852,7 +904,9 @@ static int
 cl_hello_parse(struct logd_client *c, struct logd_msg *m, struct cl_frame *f,
     void *arg)
 {
+	const msgpack_object_array *a;
 	uint64_t mf = 0;
+	uint32_t i;
 	int r;
 
 	r = logd_proto_cstr_opt(m, NULL, "version", c->version,
@@ -865,6 +919,15 @@ cl_hello_parse(struct logd_client *c, struct logd_msg *m, struct cl_frame *f,
 	if (mf > LOGD_FRAME_MAX_DEFAULT)
 		mf = LOGD_FRAME_MAX_DEFAULT;
 	c->max_frame = (uint32_t)mf;
+	/* The apis the broker serves: an older one lacks the newer ones
+	 * (FETCH_CREDIT: streaming fetches), and ignores their fields. */
+	c->apis = 0;
+	if ((r = logd_proto_array_opt(m, NULL, "apis", &a)) < 0)
+		return r;
+	for (i = 0; a != NULL && i < a->size; i++)
+		if (a->ptr[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    a->ptr[i].via.u64 < 64)
+			c->apis |= (uint64_t)1 << a->ptr[i].via.u64;
 	return 0;
 }
 

@@ -47,6 +47,14 @@
 
 #define CS_DEFAULT_MAX_BYTES (1u << 20)
 #define CS_DEFAULT_MAX_WAIT 500
+/*
+ * A stream's window, in replies: what a partition may buffer (at most
+ * this many times max_bytes).  Credit goes back in batches of half of
+ * it, so at the tail (a reply per record) one FETCH_CREDIT costs the
+ * broker a wake every 4 records; the suggested 2 to 4 would cost one
+ * every 1 or 2, most of what the stream saves.
+ */
+#define CS_STREAM_WINDOW 8
 
 int
 logd_consumer_new(struct logd_client *c,
@@ -87,12 +95,17 @@ logd_consumer_new(struct logd_client *c,
 		if (opts->max_wait_ms)
 			cs->max_wait_ms = opts->max_wait_ms;
 		cs->prefetch = !opts->no_prefetch;
+		if (opts->no_stream)
+			cs->window = -1;
 		if (opts->group != NULL &&
 		    (cs->group = strdup(opts->group)) == NULL) {
 			free(cs);
 			return -ENOMEM;
 		}
 	}
+	/* Streams need a broker that knows them (HELLO lists the api). */
+	cs->window = cs->window == 0 && cs->prefetch &&
+	    cl_has_api(c, LOGD_API_FETCH_CREDIT) ? CS_STREAM_WINDOW : 0;
 	*out = cs;
 	return 0;
 }
@@ -107,18 +120,48 @@ cs_chunk_free(struct logd_consumer *cs, struct cs_chunk *ch)
 	free(ch);
 }
 
-/* Forgets what was fetched for the partition and its FETCH in flight. */
+/* Sends FETCH_CREDIT for pt's stream: n more replies, or a cancel. */
+static int
+cs_credit(struct logd_consumer *cs, struct cs_part *pt, int n, int cancel)
+{
+	msgpack_packer *pk;
+	int r;
+
+	if ((r = cl_req_begin(cs->c, LOGD_API_FETCH_CREDIT, &pk)) < 0)
+		return r;
+	msgpack_pack_map(pk, 2);
+	logd_pack_kv_int(pk, "corr", pt->stream_corr);
+	logd_pack_kv_int(pk, cancel ? "cancel" : "credit", cancel ? 1 : n);
+	/* No reply when it works; an error reply (a stream that just
+	 * ended) finds no request and is dropped. */
+	return cl_req_end(cs->c, NULL, NULL, 0);
+}
+
+/*
+ * Forgets what was fetched for the partition and its FETCH in flight; a
+ * stream is cancelled, and what it still sends is dropped.
+ */
 static void
 cs_part_reset(struct logd_consumer *cs, struct cs_part *pt)
 {
+	struct cs_chunk *ch;
+
 	if (pt->req != NULL) {
+		if (pt->streaming && !cl_broken(cs->c))
+			cs_credit(cs, pt, 0, 1);
 		cl_cancel(cs->c, pt->req);
 		free(pt->req);
 		pt->req = NULL;
 	}
+	pt->streaming = 0;
+	pt->credit = pt->owed = 0;
 	cs_chunk_free(cs, pt->cur);
-	cs_chunk_free(cs, pt->queued);
-	pt->cur = pt->queued = NULL;
+	while ((ch = pt->queued) != NULL) {
+		pt->queued = ch->next;
+		cs_chunk_free(cs, ch);
+	}
+	pt->cur = pt->queued = pt->qtail = NULL;
+	pt->nchunks = 0;
 	logd_cursor_release(&pt->cur_rec);
 	pt->in_chunk = 0;
 }
@@ -190,48 +233,39 @@ cs_chunk_next_offset(const uint8_t *p, const uint8_t *end)
 
 static int cs_fetch(struct logd_consumer *cs, struct cs_part *pt);
 
-static void
-cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
-    struct cl_frame *f)
+/*
+ * Queues the records of a successful fetch reply as a chunk of pt: 1, 0
+ * when it holds none, or an error (pt failed with it).
+ */
+static int
+cs_take_chunk(struct logd_consumer *cs, struct cs_part *pt,
+    struct logd_msg *m, struct cl_frame *f)
 {
-	struct cs_req *rq = arg;
-	struct logd_consumer *cs = rq->cs;
-	struct cs_part *pt = rq->part;
+	struct logd_client *c = cs->c;
 	struct cs_chunk *ch;
 	const void *p = NULL;
 	size_t len = 0;
 	int64_t next;
 
-	pt->req = NULL;
-	free(rq);
-	if (err == LOGD_ETIMEDOUT)
-		return; /* poll asks again */
-	if (err == LOGD_ERANGE && cs->member != NULL) {
-		pt->reset = 1; /* cs_fill() restarts it at start_offset */
-		return;
-	}
-	if (err == 0 && logd_proto_bin_opt(m, NULL, "records", &p, &len) < 0) {
+	if (logd_proto_bin_opt(m, NULL, "records", &p, &len) < 0) {
 		cl_seterr(c, LOGD_EPROTO, "bad fetch reply: %s", m->err);
-		err = LOGD_EPROTO;
-	}
-	if (err != 0) {
-		cs_fail(cs, pt, err);
-		return;
+		cs_fail(cs, pt, LOGD_EPROTO);
+		return LOGD_EPROTO;
 	}
 	if (len == 0)
-		goto refetch;
+		return 0;
 	next = cs_chunk_next_offset(p, (const uint8_t *)p + len);
 	if (next < 0) {
 		cl_seterr(c, LOGD_EBADBATCH, "fetch reply holds no whole "
 		    "batch");
 		cs_fail(cs, pt, LOGD_EBADBATCH);
-		return;
+		return LOGD_EBADBATCH;
 	}
 	ch = malloc(sizeof(*ch));
 	if (ch == NULL) {
 		cl_seterr(c, -ENOMEM, "out of memory");
 		cs_fail(cs, pt, -ENOMEM);
-		return;
+		return -ENOMEM;
 	}
 	if (f->owned) {
 		ch->buf = f->buf;
@@ -243,18 +277,54 @@ cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
 			free(ch);
 			cl_seterr(c, -ENOMEM, "out of memory");
 			cs_fail(cs, pt, -ENOMEM);
-			return;
+			return -ENOMEM;
 		}
 		memcpy(ch->buf, p, len);
 		ch->p = ch->buf;
 	}
 	ch->end = ch->p + len;
+	ch->next = NULL;
 	if (next > pt->fetch_offset)
 		pt->fetch_offset = next;
-	if (pt->cur == NULL)
+	if (pt->cur == NULL) {
 		pt->cur = ch;
-	else
-		pt->queued = ch;
+	} else {
+		if (pt->qtail != NULL)
+			pt->qtail->next = ch;
+		else
+			pt->queued = ch;
+		pt->qtail = ch;
+	}
+	pt->nchunks++;
+	return 1;
+}
+
+static void
+cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
+    struct cl_frame *f)
+{
+	struct cs_req *rq = arg;
+	struct logd_consumer *cs = rq->cs;
+	struct cs_part *pt = rq->part;
+	int r;
+
+	pt->req = NULL;
+	free(rq);
+	if (err == LOGD_ETIMEDOUT)
+		return; /* poll asks again */
+	if (err == LOGD_ERANGE && cs->member != NULL) {
+		pt->reset = 1; /* cs_fill() restarts it at start_offset */
+		return;
+	}
+	if (err != 0) {
+		cs_fail(cs, pt, err);
+		return;
+	}
+	r = cs_take_chunk(cs, pt, m, f);
+	if (r < 0)
+		return;
+	if (r == 0)
+		goto refetch;
 	/* The next FETCH goes out on the next poll (see the top). */
 	if (cs->prefetch)
 		cs->refill = 1;
@@ -264,14 +334,62 @@ refetch:
 		cs_fail(cs, pt, cl_broken(c) ? cl_broken(c) : -ENOMEM);
 }
 
-/* Sends a FETCH for pt at its fetch offset. */
+/*
+ * A reply of pt's stream.  Its last (an error, stream 0, a broken
+ * connection) ends it: poll opens a new one if the partition goes on.
+ * Credit for an empty reply, and for each chunk used up, is owed back
+ * and sent by poll (cs_fill), half a window at a time.
+ */
+static void
+cs_stream_done(struct logd_client *c, void *arg, int err,
+    struct logd_msg *m, struct cl_frame *f)
+{
+	struct cs_req *rq = arg;
+	struct logd_consumer *cs = rq->cs;
+	struct cs_part *pt = rq->part;
+	int64_t more = 0;
+	int r;
+
+	if (err == 0 && logd_proto_int_opt(m, NULL, "stream", 0, &more) < 0)
+		more = 0;
+	if (err != 0 || more == 0) {
+		pt->req = NULL;
+		pt->streaming = 0;
+		pt->credit = pt->owed = 0;
+		free(rq);
+	}
+	cs->refill = 1;
+	if (err == LOGD_ERANGE && cs->member != NULL) {
+		pt->reset = 1; /* cs_fill() restarts it at start_offset */
+		return;
+	}
+	if (err != 0) {
+		cs_fail(cs, pt, err);
+		return;
+	}
+	r = cs_take_chunk(cs, pt, m, f);
+	if (r < 0 || !pt->streaming)
+		return;
+	pt->credit--;
+	if (r == 0)
+		pt->owed++;
+}
+
+/*
+ * Sends a FETCH for pt at its fetch offset: a stream when the broker
+ * knows them, with the window's credit less what pt holds (nothing is
+ * sent while pt holds a whole window), else one long-poll.
+ */
 static int
 cs_fetch(struct logd_consumer *cs, struct cs_part *pt)
 {
+	int n = cs->window > 0 ? cs->window - (int)pt->nchunks : 0;
 	struct cs_req *rq;
 	msgpack_packer *pk;
 	int r;
 
+	if (cs->window > 0 && n <= 0)
+		return 0;
 	rq = malloc(sizeof(*rq));
 	if (rq == NULL)
 		return -ENOMEM;
@@ -282,7 +400,7 @@ cs_fetch(struct logd_consumer *cs, struct cs_part *pt)
 		free(rq);
 		return r;
 	}
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, n > 0 ? 7 : 6);
 	logd_pack_kv_str(pk, "topic", pt->topic);
 	logd_pack_kv_int(pk, "partition", pt->partition);
 	logd_pack_kv_int(pk, "offset", pt->fetch_offset);
@@ -290,9 +408,20 @@ cs_fetch(struct logd_consumer *cs, struct cs_part *pt)
 	logd_pack_kv_int(pk, "min_bytes", (int64_t)cs->min_bytes);
 	logd_pack_kv_int(pk, "max_wait_ms", cs->max_wait_ms);
 	pt->req = rq;
-	r = cl_req_end(cs->c, cs_fetch_done, rq, cs->max_wait_ms);
+	if (n > 0) {
+		logd_pack_kv_int(pk, "stream", n);
+		pt->streaming = 1;
+		pt->credit = n;
+		pt->owed = 0;
+		r = cl_req_end_stream(cs->c, cs_stream_done, rq,
+		    &pt->stream_corr);
+	} else {
+		r = cl_req_end(cs->c, cs_fetch_done, rq, cs->max_wait_ms);
+	}
 	if (r < 0) {
 		pt->req = NULL;
+		pt->streaming = 0;
+		pt->credit = 0;
 		free(rq);
 	}
 	return r;
@@ -318,7 +447,21 @@ cs_fill(struct logd_consumer *cs)
 			if (r < 0)
 				return r;
 		}
-		if (pt->stopped || pt->req != NULL || pt->queued != NULL ||
+		if (pt->stopped)
+			continue;
+		if (pt->streaming) {
+			/* Credit back half a window at a time, or all of it
+			 * when the broker has none left. */
+			if (pt->owed > 0 && (pt->owed >= cs->window / 2 ||
+			    pt->credit <= 0)) {
+				if ((r = cs_credit(cs, pt, pt->owed, 0)) < 0)
+					return r;
+				pt->credit += pt->owed;
+				pt->owed = 0;
+			}
+			continue;
+		}
+		if (pt->req != NULL || pt->queued != NULL ||
 		    (!cs->prefetch && pt->cur != NULL))
 			continue;
 		r = cs_fetch(cs, pt);
@@ -401,11 +544,18 @@ cs_part_next(struct logd_consumer *cs, struct cs_part *pt,
 		}
 		pt->in_chunk = 0;
 		cs_chunk_free(cs, ch);
+		pt->nchunks--;
 		pt->cur = pt->queued;
-		pt->queued = NULL;
-		if (pt->req == NULL && !pt->stopped &&
-		    (r = cs_fetch(cs, pt)) < 0)
+		if (pt->queued != NULL && (pt->queued = pt->queued->next) ==
+		    NULL)
+			pt->qtail = NULL;
+		if (pt->streaming) {
+			pt->owed++;
+			cs->refill = 1;
+		} else if (pt->req == NULL && !pt->stopped &&
+		    (r = cs_fetch(cs, pt)) < 0) {
 			return r;
+		}
 	}
 }
 

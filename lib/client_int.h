@@ -75,6 +75,19 @@ int cl_req_begin(struct logd_client *c, int api, msgpack_packer **pk);
  */
 int cl_req_end(struct logd_client *c, cl_done_fn done, void *arg,
     int extra_ms);
+/*
+ * As cl_req_end() for a streaming FETCH (stream > 0): the request stays
+ * registered, without a deadline, and done is called for each reply
+ * until the stream's last (an error, stream 0, or a local error).
+ * *corr is its correlation id, for FETCH_CREDIT.
+ */
+int cl_req_end_stream(struct logd_client *c, cl_done_fn done, void *arg,
+    uint32_t *corr);
+/* Forgets the stream corr (if still registered): done is not called
+ * again and its late replies are dropped. */
+void cl_stream_forget(struct logd_client *c, uint32_t corr);
+/* 1 when the broker listed api in its HELLO reply. */
+int cl_has_api(const struct logd_client *c, int api);
 /* Forgets the requests registered with arg: their done is never called
  * and late replies are dropped. */
 void cl_cancel(struct logd_client *c, void *arg);

@@ -19,6 +19,7 @@
 struct cs_chunk {
 	uint8_t *buf;             /* owned block */
 	const uint8_t *p, *end;   /* batches not yet read */
+	struct cs_chunk *next;    /* queued after it */
 };
 
 struct cs_req;
@@ -30,9 +31,17 @@ struct cs_part {
 	int64_t fetch_offset;     /* next FETCH starts here */
 	int stopped;              /* 0, or the error that stopped it */
 	int reset;                /* member: position outside the log */
-	struct cs_req *req;       /* FETCH in flight, or NULL */
+	struct cs_req *req;       /* FETCH in flight or stream, or NULL */
 	struct cs_chunk *cur;     /* being read */
-	struct cs_chunk *queued;  /* fetched, read after cur */
+	struct cs_chunk *queued;  /* fetched, read after cur, in order */
+	struct cs_chunk *qtail;   /* the last of them */
+	int nchunks;              /* cur and queued */
+	/* A stream (req != NULL with stream_corr set): credit + nchunks +
+	 * owed is the window; owed is sent with FETCH_CREDIT by poll. */
+	int streaming;
+	uint32_t stream_corr;
+	int credit;               /* replies the broker may still send */
+	int owed;                 /* chunks used up (or empty replies) */
 	struct logd_cursor cur_rec;   /* the records of cur */
 	int in_chunk;             /* cur_rec walks cur */
 };
@@ -50,6 +59,8 @@ struct logd_consumer {
 	size_t max_bytes, min_bytes;
 	int max_wait_ms;
 	int prefetch;
+	int window;               /* replies a stream may buffer; 0: no
+	                             streams (plain long-poll FETCHes) */
 	int refill;               /* a reply came in: poll sends the next
 	                             FETCHes once its records are handed out */
 	struct cs_part **parts;

@@ -1406,6 +1406,11 @@ struct logd_consumer_options {
 	int no_prefetch;          /* 1: fetch only when a partition's data
 	                             is used up (default: keep one fetch in
 	                             flight per partition ahead of use) */
+	int no_stream;            /* 1: one FETCH per reply (long-poll),
+	                             as with a logd that has no streams
+	                             (default: one streaming FETCH per
+	                             partition with a credit of 8 replies;
+	                             not with no_prefetch) */
 	/* Group membership (logd_consumer_subscribe()): */
 	int session_ms;           /* removed by the broker after this long
 	                             without a heartbeat: 10000 */

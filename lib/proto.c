@@ -50,6 +50,7 @@ static const char *const api_names[LOGD_API_COUNT] = {
 	[LOGD_API_LIST_GROUPS] = "list_groups",
 	[LOGD_API_DELETE_GROUP] = "delete_group",
 	[LOGD_API_COMPACT] = "compact",
+	[LOGD_API_FETCH_CREDIT] = "fetch_credit",
 };
 
 const char *logd_proto_api_name(int api)

@@ -40,6 +40,24 @@
  *               the stored batches straight from the segment map.
  *               Records may start below the offset asked for.
  *               max_wait_ms above 30000 is taken as 30000.
+ *               With stream?:int (0) = N > 0 the fetch is a stream:
+ *               the first reply goes out as above, then the request
+ *               stays parked at the offset after the reply's last
+ *               batch and is answered again, same api and corr, each
+ *               time min_bytes are there or max_wait_ms passes (an
+ *               empty reply keeps the client's "end" fresh), up to N
+ *               replies in all; FETCH_CREDIT allows more.  Stream
+ *               replies carry stream:int before "records": 1 while
+ *               the stream goes on, 0 in its last reply (cancelled, or
+ *               logd is stopping).  An error reply also ends it (topic
+ *               deleted, offset out of range).  N is 1..1048576 and
+ *               max_wait_ms must be >= 1; a corr already streaming on
+ *               the connection is refused (LOGD_EPROTO).  A stream does
+ *               not re-arm while the connection's unsent output is over
+ *               max_pending_bytes, and ends with its connection.
+ *               HELLO lists FETCH_CREDIT in "apis" when logd knows
+ *               streams; an older logd ignores the field and answers
+ *               once.
  * LIST_OFFSETS 7 {topic, partition, timestamp:int}
  *               timestamp -2: earliest, -1: latest, else first offset
  *               whose timestamp >= it.   -> {error, offset}
@@ -125,6 +143,20 @@
  *               when the last is done (the counts summed over them).
  *               LOGD_EBADCONFIG when the topic is not compacted.
  *
+ * FETCH_CREDIT 17 {corr:int, credit?:int (0), cancel?:int (0)}
+ *               corr names a stream of this connection (the corr of
+ *               its FETCH).  credit 1..1048576 adds as many replies
+ *               (the stream's unspent credit may not pass 1048576);
+ *               cancel 1 ends the stream: its last reply (stream 0,
+ *               no records) follows, and nothing after it.  No reply
+ *               when it succeeds (like Apache Pulsar's FLOW); an error
+ *               reply {error, message} under this request's own corr
+ *               when it fails: no such stream (ended, never opened, or
+ *               a plain fetch), credit out of range, neither credit
+ *               nor cancel.  A client may get that error for a stream
+ *               that ended while its credit was on the way: it drops
+ *               it, as it drops replies to a cancelled stream.
+ *
  * METADATA partitions also carry dirty_ppm (the dirty ratio of the
  * cleanable segments, in millionths) and clean_point (the cleaner's
  * first dirty offset).
@@ -157,10 +189,13 @@ enum logd_api {
 	LOGD_API_LIST_GROUPS = 14,
 	LOGD_API_DELETE_GROUP = 15,
 	LOGD_API_COMPACT = 16,
+	LOGD_API_FETCH_CREDIT = 17,
 	LOGD_API_COUNT
 };
 
 #define LOGD_FRAME_HEADER 4
+/* The most replies a stream may have in credit (FETCH stream, credit). */
+#define LOGD_STREAM_CREDIT_MAX (1 << 20)
 /* Default cap on one frame: a maximum batch plus room for the envelope. */
 #define LOGD_FRAME_MAX_DEFAULT (LOGD_BATCH_MAX_SIZE + 65536)
 

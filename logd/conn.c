@@ -107,6 +107,11 @@ static size_t conn_pending(const struct conn *c)
 	return c->pending + (c->out.len - c->out_pos);
 }
 
+int conn_full(const struct conn *c)
+{
+	return conn_pending(c) > srv.cfg.max_pending_bytes;
+}
+
 static void seg_release(struct outseg *s)
 {
 	free(s->own);
@@ -272,6 +277,10 @@ static void conn_flush(struct conn *c)
 		c->active = ev_now();
 		conn_sent(c, (size_t)w);
 	}
+	/* Streams that stopped for backpressure may go on (they may add
+	 * output: c is then written again at the end of the turn). */
+	if (c->state == CONN_OPEN && c->proto->drained && !conn_full(c))
+		c->proto->drained(c);
 	set_events(c);
 	conn_maybe_finish(c);
 }

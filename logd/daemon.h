@@ -149,6 +149,9 @@ struct conn;
  *   may be NULL; a non-zero return refuses the connection).
  * serial: the next request is read only once no request of the
  *   connection is parked, so replies go out in request order.
+ * drained (may be NULL): the connection's unsent output went back to
+ *   max_pending_bytes or less after a write (requests that stopped
+ *   producing output for backpressure may go on).
  */
 struct proto {
 	const char *name;
@@ -158,6 +161,7 @@ struct proto {
 	void (*error)(struct conn *c, int code, const char *p, size_t n);
 	int (*open)(struct conn *c);
 	void (*close)(struct conn *c);
+	void (*drained)(struct conn *c);
 };
 
 extern const struct proto native_proto;   /* native.c */
@@ -222,6 +226,8 @@ void conn_warn(const char *peer, const char *fmt, ...)
  * after this call.
  */
 void conn_push_read(struct conn *c, struct logd_read *r);
+/* More than max_pending_bytes of c's output wait to be sent. */
+int conn_full(const struct conn *c);
 /* Marks c to be written at the end of this turn. */
 void conn_touch(struct conn *c);
 void conn_write_dirty(void);

@@ -15,6 +15,7 @@
  * Requests that wait (acks=all produce, long-poll fetch, commit, delete,
  * a held join) keep a struct rwait, parked on the connection; a closing
  * connection drops them (cancelling what can be, orphaning the rest).
+ * A streaming fetch is native_stream.c's.
  */
 #include "config.h"
 
@@ -673,12 +674,30 @@ struct nfetch {
 	char topic[LOGD_TOPIC_NAME_MAX + 1];
 };
 
+void native_fetch_reply(struct conn *c, int api, uint32_t corr,
+    struct fetch_part *fp, int stream)
+{
+	struct nreply r;
+
+	native_begin(&r, c, api, corr);
+	msgpack_pack_map(&r.pk, stream < 0 ? 5 : 6);
+	logd_pack_kv_int(&r.pk, "error", 0);
+	logd_pack_kv_int(&r.pk, "partition", fp->partition);
+	logd_pack_kv_int(&r.pk, "start", fp->start);
+	logd_pack_kv_int(&r.pk, "end", fp->end);
+	if (stream >= 0)
+		logd_pack_kv_int(&r.pk, "stream", stream);
+	logd_pack_str(&r.pk, "records");
+	msgpack_pack_bin(&r.pk, fp->rd.len);
+	native_end(&r, fp->rd.len);
+	conn_push_read(c, &fp->rd);
+}
+
 static void fetch_done(struct fetch_op *op)
 {
 	struct nfetch *f = op->arg;
 	struct fetch_part *fp = &f->part;
 	struct conn *c = f->w.c;
-	struct nreply r;
 
 	if (!conn_wait_answering(&f->w)) {
 		logd_log_read_release(&fp->rd);
@@ -686,16 +705,7 @@ static void fetch_done(struct fetch_op *op)
 		logd_log_read_release(&fp->rd);
 		native_error(c, f->w.api, f->w.corr, fp->err, "%s", fp->msg);
 	} else {
-		native_begin(&r, c, f->w.api, f->w.corr);
-		msgpack_pack_map(&r.pk, 5);
-		logd_pack_kv_int(&r.pk, "error", 0);
-		logd_pack_kv_int(&r.pk, "partition", fp->partition);
-		logd_pack_kv_int(&r.pk, "start", fp->start);
-		logd_pack_kv_int(&r.pk, "end", fp->end);
-		logd_pack_str(&r.pk, "records");
-		msgpack_pack_bin(&r.pk, fp->rd.len);
-		native_end(&r, fp->rd.len);
-		conn_push_read(c, &fp->rd);
+		native_fetch_reply(c, f->w.api, f->w.corr, fp, -1);
 	}
 	if (!f->w.in_call)
 		free(f);
@@ -711,8 +721,9 @@ static void fetch_drop(struct parked *park)
 
 static void native_fetch(struct conn *c, struct logd_msg *m)
 {
-	int64_t part, offset, max_bytes, min_bytes, max_wait;
+	int64_t part, offset, max_bytes, min_bytes, max_wait, stream;
 	char topic[LOGD_TOPIC_NAME_MAX + 1];
+	struct nfetch_args a;
 	struct nfetch *f;
 
 	if (logd_proto_cstr(m, NULL, "topic", topic, sizeof(topic)) ||
@@ -720,7 +731,8 @@ static void native_fetch(struct conn *c, struct logd_msg *m)
 	    logd_proto_int(m, NULL, "offset", &offset) ||
 	    logd_proto_int_opt(m, NULL, "max_bytes", 1 << 20, &max_bytes) ||
 	    logd_proto_int_opt(m, NULL, "min_bytes", 1, &min_bytes) ||
-	    logd_proto_int_opt(m, NULL, "max_wait_ms", 0, &max_wait))
+	    logd_proto_int_opt(m, NULL, "max_wait_ms", 0, &max_wait) ||
+	    logd_proto_int_opt(m, NULL, "stream", 0, &stream))
 		return native_bad(c, m);
 	if (max_bytes < 1 || min_bytes < 0 || max_wait < 0)
 		return native_error(c, m->api, m->corr, LOGD_EPROTO,
@@ -728,12 +740,22 @@ static void native_fetch(struct conn *c, struct logd_msg *m)
 	if (part < 0 || part > INT32_MAX)
 		return native_error(c, m->api, m->corr, LOGD_ENOPART,
 		    "no partition %lld", (long long)part);
+	if (max_bytes > (int64_t)srv.cfg.max_frame_bytes)
+		max_bytes = (int64_t)srv.cfg.max_frame_bytes;
+	if (stream) {
+		a.topic = topic;
+		a.partition = (int32_t)part;
+		a.offset = offset;
+		a.max_bytes = max_bytes;
+		a.min_bytes = min_bytes;
+		a.max_wait_ms = max_wait;
+		a.stream = stream;
+		return native_stream_open(c, m, &a);
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return native_error(c, m->api, m->corr, -ENOMEM,
 		    "out of memory");
-	if (max_bytes > (int64_t)srv.cfg.max_frame_bytes)
-		max_bytes = (int64_t)srv.cfg.max_frame_bytes;
 	memcpy(f->topic, topic, sizeof(topic));
 	f->w.c = c;
 	f->w.api = m->api;
@@ -801,6 +823,7 @@ static native_handler *const handlers[LOGD_API_COUNT] = {
 	[LOGD_API_LIST_GROUPS] = native_list_groups,
 	[LOGD_API_DELETE_GROUP] = native_delete_group,
 	[LOGD_API_COMPACT] = native_compact,
+	[LOGD_API_FETCH_CREDIT] = native_fetch_credit,
 };
 
 static int native_frame(struct conn *c, const char *p, size_t n, size_t *len)
@@ -867,6 +890,7 @@ static void native_close(struct conn *c)
 
 	if (!nc)
 		return;
+	native_stream_free_all(nc);
 	msgpack_zone_destroy(&nc->zone);
 	free(nc);
 	c->pstate = NULL;
@@ -879,4 +903,5 @@ const struct proto native_proto = {
 	.error = native_bad_frame,
 	.open = native_open,
 	.close = native_close,
+	.drained = native_stream_drained,
 };

@@ -9,9 +9,13 @@
 #include "broker.h"
 #include "proto.h"
 
-/* Per connection: the zone decoded requests live in. */
+struct nstream;
+
+/* Per connection: the zone decoded requests live in, and its streams. */
 struct native_conn {
 	msgpack_zone zone;
+	struct nstream *streams;   /* native_stream.c */
+	size_t nblocked;           /* streams stopped for backpressure */
 };
 
 /* A reply being written into c->out. */
@@ -34,10 +38,32 @@ void native_ok(struct conn *c, int api, uint32_t corr);
 #define native_bad(c, m) \
 	native_error((c), (m)->api, (m)->corr, LOGD_EPROTO, "%s", (m)->err)
 
+/*
+ * A fetch reply for fp: {error 0, partition, start, end, [stream,]
+ * records} with fp's read queued behind it (taken).  stream < 0: no
+ * stream key (a plain fetch).
+ */
+void native_fetch_reply(struct conn *c, int api, uint32_t corr,
+    struct fetch_part *fp, int stream);
+
+/* A decoded FETCH is a stream (stream > 0): the fields as checked by
+ * native_fetch.  Replies (the first, or an error) are written here. */
+struct nfetch_args {
+	const char *topic;
+	int32_t partition;
+	int64_t offset, max_bytes, min_bytes, max_wait_ms, stream;
+};
+void native_stream_open(struct conn *c, struct logd_msg *m,
+    const struct nfetch_args *a);
+/* The connection goes: frees its streams (none may be in the broker). */
+void native_stream_free_all(struct native_conn *nc);
+/* The connection's output drained: blocked streams go on. */
+void native_stream_drained(struct conn *c);
+
 typedef void native_handler(struct conn *c, struct logd_msg *m);
 
 native_handler native_offset_commit, native_offset_fetch,
     native_join_group, native_heartbeat, native_leave_group,
-    native_list_groups, native_delete_group;
+    native_list_groups, native_delete_group, native_fetch_credit;
 
 #endif /* LOGD_NATIVE_H */

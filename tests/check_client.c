@@ -731,7 +731,9 @@ END_TEST
  */
 START_TEST(test_prefetch_after_handover)
 {
-	struct logd_consumer_options co = { .max_wait_ms = 5000 };
+	/* The long-poll consumer (a stream stays in flight throughout). */
+	struct logd_consumer_options co = { .max_wait_ms = 5000,
+		.no_stream = 1 };
 	struct logd_message m = { .topic = "pf", .partition = 0,
 		.value = "x", .value_len = 1 };
 	struct logd_consumer_record cr;
@@ -760,6 +762,75 @@ START_TEST(test_prefetch_after_handover)
 	ck_assert_int_eq(cr.rec.offset, 2);
 	logd_consumer_close(cs);
 	logd_client_close(cc);
+	logd_client_close(c);
+}
+END_TEST
+
+/*
+ * ---- the consumer's streams: seek restarts them, no_stream works ----
+ *
+ * A seek cancels the partition's stream (whatever it still sends is
+ * dropped) and opens one at the new offset; a consumer without streams
+ * (as against a logd that lacks them) reads the same records.
+ */
+static void
+stream_consume(struct logd_client *cc, const char *topic, int no_stream)
+{
+	struct logd_consumer_options co = { .max_wait_ms = 200,
+		.no_stream = no_stream };
+	struct logd_message m = { .topic = topic, .partition = 0,
+		.value = "x", .value_len = 1 };
+	struct logd_consumer_record cr;
+	struct logd_consumer *cs;
+	struct logd_producer *p;
+	int i;
+
+	ck_assert_int_eq(logd_producer_new(cc, NULL, &p), 0);
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(logd_producer_send(p, &m), 0);
+	ck_assert_int_eq(logd_producer_close(p), 0);
+	ck_assert_int_eq(logd_consumer_new(cc, &co, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, topic, 0, 0), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+		ck_assert_int_eq(cr.rec.offset, i);
+	}
+	ck_assert_int_eq(logd_consumer_seek(cs, topic, 0, 17), 0);
+	for (i = 17; i < 20; i++) {
+		ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+		ck_assert_int_eq(cr.rec.offset, i);
+	}
+	ck_assert_int_eq(logd_consumer_seek(cs, topic, 0, 1), 0);
+	ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+	ck_assert_int_eq(cr.rec.offset, 1);
+	ck_assert_int_eq(logd_consumer_seek(cs, topic, 0, 20), 0);
+	/* At the tail: what comes later, in order, past empty replies. */
+	ck_assert_int_eq(logd_consumer_poll(cs, 300, &cr), 0);
+	ck_assert_int_eq(logd_producer_new(cc, NULL, &p), 0);
+	for (i = 0; i < 30; i++)
+		ck_assert_int_eq(logd_producer_send(p, &m), 0);
+	ck_assert_int_eq(logd_producer_flush(p), 0);
+	for (i = 20; i < 50; i++) {
+		ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+		ck_assert_int_eq(cr.rec.offset, i);
+	}
+	ck_assert_int_eq(logd_producer_close(p), 0);
+	logd_consumer_close(cs);
+	ck_assert_int_eq(cl_inflight(cc), 0);
+}
+
+START_TEST(test_consumer_stream_seek)
+{
+	struct logd_client *c;
+
+	c = connect_ok();
+	create_ok(c, "sk", 1);
+	create_ok(c, "sk2", 1);
+	ck_assert(cl_has_api(c, LOGD_API_FETCH_CREDIT));
+	stream_consume(c, "sk", 0);
+	logd_client_close(c);
+	c = connect_ok();
+	stream_consume(c, "sk2", 1);
 	logd_client_close(c);
 }
 END_TEST
@@ -1097,6 +1168,7 @@ client_suite(void)
 		{ "kill9_acks_all", test_kill9_acks_all },
 		{ "long_poll", test_long_poll },
 		{ "prefetch_after_handover", test_prefetch_after_handover },
+		{ "consumer_stream_seek", test_consumer_stream_seek },
 		{ "many_clients", test_many_clients },
 		{ "slow_consumer", test_slow_consumer },
 		{ "commit_async", test_commit_async },

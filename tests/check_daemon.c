@@ -492,6 +492,216 @@ START_TEST(test_long_poll)
 }
 END_TEST
 
+/* ---- streaming fetches (FETCH stream, FETCH_CREDIT) ---- */
+
+static void send_frame(int fd, struct logd_pbuf *b)
+{
+	ck_assert_int_eq(logd_proto_end(b, 0), 0);
+	send_all(fd, b->data, b->len);
+	logd_pbuf_reset(b);
+}
+
+static void pack_stream(struct logd_pbuf *b, uint32_t corr,
+    const char *topic, int64_t offset, int64_t max_wait, int64_t n)
+{
+	logd_proto_begin(b, LOGD_API_FETCH, corr);
+	msgpack_pack_map(&b->pk, 5);
+	logd_pack_kv_str(&b->pk, "topic", topic);
+	logd_pack_kv_int(&b->pk, "partition", 0);
+	logd_pack_kv_int(&b->pk, "offset", offset);
+	logd_pack_kv_int(&b->pk, "max_wait_ms", max_wait);
+	logd_pack_kv_int(&b->pk, "stream", n);
+}
+
+static void pack_credit(struct logd_pbuf *b, uint32_t corr,
+    int64_t stream, const char *key, int64_t v)
+{
+	logd_proto_begin(b, LOGD_API_FETCH_CREDIT, corr);
+	msgpack_pack_map(&b->pk, 2);
+	logd_pack_kv_int(&b->pk, "corr", stream);
+	logd_pack_kv_int(&b->pk, key, v);
+}
+
+/* Nothing arrives on fd within ms. */
+static int quiet(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 0;
+}
+
+/* The stream reply in msg: its corr, stream flag, base of its records. */
+static int64_t stream_reply(uint32_t corr, int64_t more, size_t *len)
+{
+	struct logd_batch_info info;
+	const void *rec;
+
+	ck_assert_uint_eq(msg.corr, corr);
+	ck_assert_int_eq(msg.api, LOGD_API_FETCH);
+	ck_assert_msg(reply_error() == 0, "%s", reply_message());
+	ck_assert_int_eq(field_int("stream"), more);
+	ck_assert_int_eq(logd_proto_bin(&msg, NULL, "records", &rec, len), 0);
+	if (!*len)
+		return -1;
+	ck_assert_int_eq(logd_batch_header(rec, *len, &info), 0);
+	return info.base_offset;
+}
+
+START_TEST(test_stream)
+{
+	int a = connect_ok(), p = connect_ok();
+	struct logd_pbuf b;
+	uint8_t *batch;
+	size_t len, blen;
+	int i;
+
+	ck_assert_int_eq(create_topic(p, "st", 1, NULL, NULL), 0);
+	batch = make_batch(2, 20, &blen);
+	logd_pbuf_init(&b);
+	/* A credit window of 1: each reply waits for its credit, and every
+	 * record comes once, in order, across many appends. */
+	pack_stream(&b, 40, "st", 0, 20000, 1);
+	send_frame(a, &b);
+	for (i = 0; i < 50; i++) {
+		ck_assert_int_eq(produce(p, "st", 0, 1, batch, blen), 0);
+		ck_assert_int_eq(recv_msg(a, 10000), 0);
+		ck_assert_int_eq(stream_reply(40, 1, &len), 2 * i);
+		ck_assert_uint_eq(len, blen);
+		pack_credit(&b, 41, 40, "credit", 1);
+		send_frame(a, &b);
+	}
+	/* Out of credit: no reply until credit comes. */
+	ck_assert_int_eq(produce(p, "st", 0, 1, batch, blen), 0);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_int_eq(stream_reply(40, 1, &len), 100);
+	ck_assert_int_eq(produce(p, "st", 0, 1, batch, blen), 0);
+	ck_assert(quiet(a, 300));
+	pack_credit(&b, 42, 40, "credit", 2);
+	send_frame(a, &b);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_int_eq(stream_reply(40, 1, &len), 102);
+	/* One credit left: an empty reply at max_wait keeps "end" fresh. */
+	pack_credit(&b, 43, 40, "cancel", 1);
+	send_frame(a, &b);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_int_eq(stream_reply(40, 0, &len), -1);
+	ck_assert_int_eq(field_int("end"), 104);
+	/* Cancelled: later data is not delivered, credit is refused. */
+	ck_assert_int_eq(produce(p, "st", 0, 1, batch, blen), 0);
+	ck_assert(quiet(a, 300));
+	pack_credit(&b, 44, 40, "credit", 1);
+	rpc(a, &b);
+	ck_assert_uint_eq(msg.corr, 44);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	/* The keep-alive: an empty reply after max_wait, then data. */
+	pack_stream(&b, 45, "st", 106, 200, 3);
+	send_frame(a, &b);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_int_eq(stream_reply(45, 1, &len), -1);
+	ck_assert_int_eq(field_int("end"), 106);
+	ck_assert_int_eq(produce(p, "st", 0, 1, batch, blen), 0);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_int_eq(stream_reply(45, 1, &len), 106);
+	/* Deleting the topic ends the stream with an error. */
+	logd_proto_begin(&b, LOGD_API_DELETE, 46);
+	msgpack_pack_map(&b.pk, 1);
+	logd_pack_kv_str(&b.pk, "topic", "st");
+	rpc(p, &b);
+	ck_assert_int_eq(reply_error(), 0);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_uint_eq(msg.corr, 45);
+	ck_assert_int_eq(reply_error(), LOGD_ENOTOPIC);
+	pack_credit(&b, 47, 45, "credit", 1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	/* A stream left armed when its connection closes is dropped. */
+	ck_assert_int_eq(create_topic(p, "st2", 1, NULL, NULL), 0);
+	pack_stream(&b, 48, "st2", 0, 20000, 5);
+	send_frame(a, &b);
+	close(a);
+	ck_assert_int_eq(produce(p, "st2", 0, 1, batch, blen), 0);
+	a = connect_ok();
+	hello_ok(a);
+	logd_pbuf_free(&b);
+	free(batch);
+	close(a);
+	close(p);
+}
+END_TEST
+
+START_TEST(test_stream_bad)
+{
+	int a = connect_ok();
+	struct logd_pbuf b;
+	size_t len;
+	const struct {
+		const char *key;
+		int64_t v;
+	} bad[] = {
+		{ "credit", 0 }, { "credit", -1 },
+		{ "credit", LOGD_STREAM_CREDIT_MAX }, { "credit", INT64_MAX },
+		{ "nothing", 1 },
+	};
+	size_t i;
+
+	ck_assert_int_eq(create_topic(a, "sb", 1, NULL, NULL), 0);
+	logd_pbuf_init(&b);
+	/* Bad stream counts, no wait, an unknown topic. */
+	pack_stream(&b, 1, "sb", 0, 1000, -1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	pack_stream(&b, 1, "sb", 0, 1000, LOGD_STREAM_CREDIT_MAX + 1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	pack_stream(&b, 1, "sb", 0, 0, 1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	pack_stream(&b, 1, "nosuch", 0, 1000, 1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_ENOTOPIC);
+	pack_stream(&b, 1, "sb", 5, 1000, 1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_ERANGE);
+	/* Credit for no stream, and for a plain parked fetch. */
+	pack_credit(&b, 2, 12345, "credit", 1);
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	pack_fetch(&b, 3, "sb", 0, 0, 20000, 1);
+	send_frame(a, &b);
+	pack_credit(&b, 4, 3, "credit", 1);
+	rpc(a, &b);
+	ck_assert_uint_eq(msg.corr, 4);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	/* A live stream: bad credit, and a second stream on its corr. */
+	pack_stream(&b, 5, "sb", 0, 20000, 2);
+	send_frame(a, &b);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pack_credit(&b, 6, 5, bad[i].key, bad[i].v);
+		rpc(a, &b);
+		ck_assert_uint_eq(msg.corr, 6);
+		ck_assert_msg(reply_error() == LOGD_EPROTO, "%s %lld",
+		    bad[i].key, (long long)bad[i].v);
+	}
+	logd_proto_begin(&b, LOGD_API_FETCH_CREDIT, 7);
+	msgpack_pack_map(&b.pk, 1);
+	logd_pack_kv_str(&b.pk, "corr", "five");
+	rpc(a, &b);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	pack_stream(&b, 5, "sb", 0, 20000, 2);
+	rpc(a, &b);
+	ck_assert_uint_eq(msg.corr, 5);
+	ck_assert_int_eq(reply_error(), LOGD_EPROTO);
+	/* The stream is still there: cancel ends it. */
+	pack_credit(&b, 8, 5, "cancel", 1);
+	send_frame(a, &b);
+	ck_assert_int_eq(recv_msg(a, 10000), 0);
+	ck_assert_int_eq(stream_reply(5, 0, &len), -1);
+	hello_ok(a);
+	logd_pbuf_free(&b);
+	close(a);
+}
+END_TEST
+
 START_TEST(test_bad_requests)
 {
 	int fd = connect_ok(), other;
@@ -1395,6 +1605,8 @@ static Suite *daemon_suite(void)
 		{ "produce_by_key", test_produce_by_key },
 		{ "acks_all_pipelined", test_acks_all_pipelined },
 		{ "long_poll", test_long_poll },
+		{ "stream", test_stream },
+		{ "stream_bad", test_stream_bad },
 		{ "bad_requests", test_bad_requests },
 		{ "bad_frames", test_bad_frames },
 		{ "half_frame_stall", test_half_frame_stall },

@@ -259,6 +259,7 @@ static void request_fields(struct logd_msg *m, const struct span *s)
 	const char *str;
 	const void *bin;
 	size_t len;
+	uint64_t u;
 	int64_t v;
 	uint32_t i;
 
@@ -303,6 +304,12 @@ static void request_fields(struct logd_msg *m, const struct span *s)
 		(void)logd_proto_int_opt(m, NULL, "max_bytes", 1 << 20, &v);
 		(void)logd_proto_int_opt(m, NULL, "min_bytes", 1, &v);
 		(void)logd_proto_int_opt(m, NULL, "max_wait_ms", 0, &v);
+		(void)logd_proto_int_opt(m, NULL, "stream", 0, &v);
+		break;
+	case LOGD_API_FETCH_CREDIT:
+		(void)logd_proto_uint(m, NULL, "corr", &u);
+		(void)logd_proto_int_opt(m, NULL, "credit", 0, &v);
+		(void)logd_proto_int_opt(m, NULL, "cancel", 0, &v);
 		break;
 	case LOGD_API_LIST_OFFSETS:
 		topic_field(m, NULL, "topic");

@@ -127,7 +127,7 @@ static void gen_frame(struct logd_batch_builder *b)
 	msgpack_packer *pk = &pb.pk;
 	static const char *const names[] = { "hello", "metadata", "create",
 	    "produce", "fetch", "list_offsets", "commit", "offset_fetch",
-	    "stats" };
+	    "stats", "fetch_stream", "fetch_credit" };
 	size_t i;
 
 	blen = make_batch(b, 4, 1, batch, sizeof(batch));
@@ -206,9 +206,25 @@ static void gen_frame(struct logd_batch_builder *b)
 			logd_pack_kv_str(pk, "group", "alerts");
 			logd_pack_kv_str(pk, "topic", "weather");
 			break;
-		default:
+		case 8:
 			logd_proto_begin(&pb, LOGD_API_STATS, 9);
 			msgpack_pack_map(pk, 0);
+			break;
+		case 9:
+			logd_proto_begin(&pb, LOGD_API_FETCH, 10);
+			msgpack_pack_map(pk, 5);
+			logd_pack_kv_str(pk, "topic", "weather");
+			logd_pack_kv_int(pk, "partition", 0);
+			logd_pack_kv_int(pk, "offset", 42);
+			logd_pack_kv_int(pk, "max_wait_ms", 500);
+			logd_pack_kv_int(pk, "stream", 8);
+			break;
+		default:
+			logd_proto_begin(&pb, LOGD_API_FETCH_CREDIT, 11);
+			msgpack_pack_map(pk, 3);
+			logd_pack_kv_int(pk, "corr", 10);
+			logd_pack_kv_int(pk, "credit", 4);
+			logd_pack_kv_int(pk, "cancel", 0);
 			break;
 		}
 		if (logd_proto_end(&pb, 0) != 0)
