@@ -299,6 +299,23 @@ cs_take_chunk(struct logd_consumer *cs, struct cs_part *pt,
 	return 1;
 }
 
+/*
+ * A fetch or stream reply's error: a group member's offset out of range
+ * restarts the partition at start_offset (cs_fill), anything else fails
+ * it.  1 when there was one.
+ */
+static int
+cs_reply_error(struct logd_consumer *cs, struct cs_part *pt, int err)
+{
+	if (err == 0)
+		return 0;
+	if (err == LOGD_ERANGE && cs->member != NULL)
+		pt->reset = 1;
+	else
+		cs_fail(cs, pt, err);
+	return 1;
+}
+
 static void
 cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
     struct cl_frame *f)
@@ -312,14 +329,8 @@ cs_fetch_done(struct logd_client *c, void *arg, int err, struct logd_msg *m,
 	free(rq);
 	if (err == LOGD_ETIMEDOUT)
 		return; /* poll asks again */
-	if (err == LOGD_ERANGE && cs->member != NULL) {
-		pt->reset = 1; /* cs_fill() restarts it at start_offset */
+	if (cs_reply_error(cs, pt, err))
 		return;
-	}
-	if (err != 0) {
-		cs_fail(cs, pt, err);
-		return;
-	}
 	r = cs_take_chunk(cs, pt, m, f);
 	if (r < 0)
 		return;
@@ -359,14 +370,8 @@ cs_stream_done(struct logd_client *c, void *arg, int err,
 		free(rq);
 	}
 	cs->refill = 1;
-	if (err == LOGD_ERANGE && cs->member != NULL) {
-		pt->reset = 1; /* cs_fill() restarts it at start_offset */
+	if (cs_reply_error(cs, pt, err))
 		return;
-	}
-	if (err != 0) {
-		cs_fail(cs, pt, err);
-		return;
-	}
 	r = cs_take_chunk(cs, pt, m, f);
 	if (r < 0 || !pt->streaming)
 		return;

@@ -1040,6 +1040,7 @@ log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
 		if (!dirty && s->size > 0)
 			break;
 		n += dirty;
+		reopen |= dirty && s->fd < 0;
 		from = i - 1;
 	}
 	need_rp = logd_log_end_offset(log) != log->rp_written &&
@@ -1058,8 +1059,6 @@ log_flush_begin(struct logd_log *log, int force_rp, struct logd_flush **out)
 		free(f);
 		return -ENOMEM;
 	}
-	for (i = from; i < log->nsegs && !reopen; i++)
-		reopen = log->segs[i]->fd < 0;
 	if (log->dir_dirty || need_rp || reopen) {
 		f->dirfd = fcntl(log->dirfd, F_DUPFD_CLOEXEC, 0);
 		if (f->dirfd < 0) {
