@@ -86,6 +86,7 @@ struct logd_client {
 
 	struct cl_slot *slots;
 	int32_t nslots, free_head, inflight;
+	int32_t streams;          /* of inflight: streams, which never expire */
 	int32_t open_slot;        /* between cl_req_begin and _end */
 
 	msgpack_zone zone;
@@ -244,9 +245,11 @@ cl_slot_alloc(struct logd_client *c)
 		s = realloc(c->slots, (size_t)n * sizeof(*s));
 		if (s == NULL)
 			return -ENOMEM;
+		/* All of a new slot: a stream flag left from what the
+		 * memory held once kept a request from ever timing out. */
+		memset(&s[c->nslots], 0, (size_t)(n - c->nslots) *
+		    sizeof(*s));
 		for (i = n - 1; i >= c->nslots; i--) {
-			s[i].done = NULL;
-			s[i].seq = 0;
 			s[i].next_free = c->free_head;
 			c->free_head = i;
 		}
@@ -262,6 +265,8 @@ static void
 cl_slot_free(struct logd_client *c, int32_t i)
 {
 	c->slots[i].done = NULL;
+	if (c->slots[i].stream)
+		c->streams--;
 	c->slots[i].stream = 0;
 	c->slots[i].seq++;
 	c->slots[i].next_free = c->free_head;
@@ -307,7 +312,8 @@ cl_expire(struct logd_client *c, int64_t now)
 	int64_t next = -1;
 	int32_t i;
 
-	if (c->inflight == 0)
+	/* Only streams (a consumer's usual state): no slot to look at. */
+	if (c->inflight == c->streams)
 		return -1;
 	for (i = 0; i < c->nslots; i++) {
 		if (c->slots[i].done == NULL || c->slots[i].stream)
@@ -422,6 +428,7 @@ cl_req_end_stream(struct logd_client *c, cl_done_fn done, void *arg,
 	    c->slots[slot].seq == (id >> 16)) {
 		c->slots[slot].stream = 1;
 		c->slots[slot].deadline = INT64_MAX;
+		c->streams++;
 	}
 	*corr = id;
 	return 0;
@@ -644,9 +651,16 @@ logd_client_poll(struct logd_client *c, int timeout_ms)
 	now = cl_now_ms();
 	end = timeout_ms < 0 ? -1 : now + timeout_ms;
 	for (;;) {
+		int32_t was = c->inflight;
+
 		next = cl_expire(c, now);
 		if (c->broken)
 			return c->broken;
+		/* A request that timed out has been answered (its done
+		 * function saw LOGD_ETIMEDOUT): waiting on could be for
+		 * ever, with a broker that stopped answering. */
+		if (c->inflight < was)
+			return handled;
 		t = end < 0 ? -1 : (int)(end - now);
 		if (next >= 0 && (t < 0 || next < t))
 			t = next;
