@@ -879,6 +879,54 @@ START_TEST(test_timeout_beside_stream)
 }
 END_TEST
 
+/*
+ * A broker that stops answering (SIGSTOP: a hung host) fails a producer's
+ * flush with LOGD_ETIMEDOUT after the request timeout, and a consumer's
+ * poll returns when its own timeout is up: neither waits for ever.
+ */
+START_TEST(test_stopped_broker)
+{
+	struct logd_client_options copt = { .request_timeout_ms = 400 };
+	struct logd_consumer_options co = { .max_wait_ms = 200 };
+	struct logd_message m = { .topic = "hung", .partition = 0,
+		.value = "x", .value_len = 1 };
+	struct logd_consumer_record cr;
+	struct logd_consumer *cs;
+	struct logd_producer *p;
+	struct logd_client *pc, *cc;
+	int64_t t0, took;
+	int r, rp;
+
+	ck_assert_int_eq(logd_client_open(T.addr, &copt, &pc), 0);
+	ck_assert_int_eq(logd_client_open(T.addr, &copt, &cc), 0);
+	create_ok(pc, "hung", 1);
+	ck_assert_int_eq(logd_producer_new(pc, NULL, &p), 0);
+	ck_assert_int_eq(logd_consumer_new(cc, &co, &cs), 0);
+	ck_assert_int_eq(logd_consumer_assign(cs, "hung", 0, 0), 0);
+	ck_assert_int_eq(logd_producer_send(p, &m), 0);
+	ck_assert_int_eq(logd_producer_flush(p), 0);
+	ck_assert_int_eq(logd_consumer_poll(cs, 5000, &cr), 1);
+	ck_assert_int_eq(kill(T.pid, SIGSTOP), 0);
+	t0 = ms_now();
+	rp = logd_producer_send(p, &m);
+	if (rp == 0)
+		rp = logd_producer_flush(p);
+	took = ms_now() - t0;
+	ck_assert_int_lt(took, 5000);
+	t0 = ms_now();
+	r = logd_consumer_poll(cs, 1000, &cr);
+	took = ms_now() - t0;
+	kill(T.pid, SIGCONT);
+	ck_assert_int_eq(rp, LOGD_ETIMEDOUT);
+	ck_assert_int_le(r, 0);
+	ck_assert_int_lt(took, 5000);
+	logd_consumer_close(cs);
+	logd_producer_close(p);
+	logd_client_close(cc);
+	logd_client_close(pc);
+}
+END_TEST
+
 /* ---- 200 concurrent clients ---- */
 
 #define MC_PAIRS 100
@@ -1214,6 +1262,7 @@ client_suite(void)
 		{ "prefetch_after_handover", test_prefetch_after_handover },
 		{ "consumer_stream_seek", test_consumer_stream_seek },
 		{ "timeout_beside_stream", test_timeout_beside_stream },
+		{ "stopped_broker", test_stopped_broker },
 		{ "many_clients", test_many_clients },
 		{ "slow_consumer", test_slow_consumer },
 		{ "commit_async", test_commit_async },
